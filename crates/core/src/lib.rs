@@ -1,0 +1,19 @@
+#![doc = include_str!("../README.md")]
+
+pub mod graph;
+pub mod manifest;
+mod policy;
+pub mod settlement;
+mod usdc;
+mod validate;
+pub mod wire;
+
+pub use graph::{Cycle, Edge, ExtractionLoop, ForwardGraph, ForwardViolation, ProposedForward};
+pub use manifest::{Flip, ManifestRecord, ManifestStatus, PublishError};
+pub use policy::Policy;
+pub use settlement::{HopCost, Operation, SettlementPlan, Slash, StakeAccount, StakeTier};
+pub use usdc::{AmountError, Usdc};
+pub use validate::{EndpointUri, ValidationError, check_nonce};
+
+/// The protocol crate, re-exported so dependants use one version of its types.
+pub use kagami_crypto as crypto;

@@ -1,0 +1,317 @@
+//! Raw wire submissions and their checked counterparts ("parse, don't validate").
+//!
+//! The raw structs are exactly what clients send as JSON (unknown fields are rejected, so a
+//! misspelt optional field is an error rather than silently ignored). Each has a `parse`
+//! that checks every field against the protocol and the [`Policy`] and yields a typed
+//! value that the rest of the code never re-checks.
+
+use kagami_crypto::{
+    Chain, EndpointManifest, ForwardReceipt, Hash32, Pubkey, Signature, Timestamp, Uuid, parse_uuid,
+};
+use serde::{Deserialize, Serialize};
+
+use crate::{EndpointUri, Policy, ValidationError, check_nonce, manifest::check_window};
+
+/// `POST /api/v1/agents/manifests/publish` body.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PublishManifestRequest {
+    /// The agent's UUID.
+    pub agent_uuid: String,
+    /// Absolute https URI (http for loopback).
+    pub endpoint_uri: String,
+    /// Address or secp256k1 public key.
+    pub pubkey: String,
+    /// Strictly increasing per agent, `0..=i64::MAX`.
+    pub nonce: u64,
+    /// RFC 3339.
+    pub valid_from: String,
+    /// RFC 3339.
+    pub valid_until: String,
+    /// The owner's signature over the manifest message.
+    pub signature: String,
+    /// Chain name.
+    pub chain: String,
+}
+
+/// A manifest whose every field is canonical and within policy, with a well-formed (not yet
+/// verified) signature.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ManifestSubmission {
+    /// The signed fields.
+    pub manifest: EndpointManifest,
+    /// The endpoint, policy-checked.
+    pub endpoint: EndpointUri,
+    /// The signature to verify against the agent's owner.
+    pub signature: Signature,
+}
+
+impl PublishManifestRequest {
+    /// Checks every field.
+    ///
+    /// # Errors
+    /// The first invalid field, in wire order.
+    pub fn parse(&self, policy: &Policy) -> Result<ManifestSubmission, ValidationError> {
+        let agent = parse_uuid(&self.agent_uuid).map_err(ValidationError::format("agent_uuid"))?;
+        let endpoint = EndpointUri::parse(&self.endpoint_uri, policy)?;
+        if self.pubkey.chars().count() > policy.max_pubkey_chars {
+            return Err(ValidationError::TooLong {
+                field: "pubkey",
+                max: policy.max_pubkey_chars,
+                len: self.pubkey.chars().count(),
+            });
+        }
+        let pubkey: Pubkey = self
+            .pubkey
+            .parse()
+            .map_err(ValidationError::format("pubkey"))?;
+        let nonce = check_nonce("nonce", self.nonce)?;
+        let valid_from: Timestamp = self
+            .valid_from
+            .parse()
+            .map_err(ValidationError::format("valid_from"))?;
+        let valid_until: Timestamp = self
+            .valid_until
+            .parse()
+            .map_err(ValidationError::format("valid_until"))?;
+        let signature: Signature = self
+            .signature
+            .parse()
+            .map_err(ValidationError::format("signature"))?;
+        let chain: Chain = self
+            .chain
+            .parse()
+            .map_err(ValidationError::format("chain"))?;
+        check_window(valid_from, valid_until, policy)?;
+        let manifest = EndpointManifest {
+            chain,
+            agent,
+            endpoint: endpoint.as_free_text().clone(),
+            pubkey,
+            nonce,
+            valid_from,
+            valid_until,
+        };
+        Ok(ManifestSubmission {
+            manifest,
+            endpoint,
+            signature,
+        })
+    }
+}
+
+/// `POST /api/v1/agents/manifests/record-forward` body (also one item of a cycle report's
+/// evidence).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RecordForwardRequest {
+    /// The root transaction.
+    pub root_tx_hash: String,
+    /// The paying agent.
+    pub source_agent_uuid: String,
+    /// The receiving agent, who signed.
+    pub dest_agent_uuid: String,
+    /// 0 for the first forward.
+    pub hop: u64,
+    /// The destination's manifest the source checked.
+    pub manifest_hash: String,
+    /// The destination's next-hop commitment; absent or null for a terminal hop.
+    #[serde(default)]
+    pub next_hop_hash: Option<String>,
+    /// Unique per destination, `0..=i64::MAX`.
+    pub receipt_nonce: u64,
+    /// The destination's signature over the receipt message.
+    pub signature: String,
+    /// Chain name.
+    pub chain: String,
+}
+
+/// A receipt whose every field is canonical and within policy, with a well-formed (not yet
+/// verified) signature.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReceiptSubmission {
+    /// The signed fields.
+    pub receipt: ForwardReceipt,
+    /// The destination's signature.
+    pub signature: Signature,
+}
+
+impl RecordForwardRequest {
+    /// Checks every field. A hop above `max_hop_depth` is a validation error.
+    ///
+    /// # Errors
+    /// The first invalid field, in wire order.
+    pub fn parse(&self, policy: &Policy) -> Result<ReceiptSubmission, ValidationError> {
+        let root_tx: Hash32 = self
+            .root_tx_hash
+            .parse()
+            .map_err(ValidationError::format("root_tx_hash"))?;
+        let from = parse_uuid(&self.source_agent_uuid)
+            .map_err(ValidationError::format("source_agent_uuid"))?;
+        let to = parse_uuid(&self.dest_agent_uuid)
+            .map_err(ValidationError::format("dest_agent_uuid"))?;
+        let hop = u32::try_from(self.hop)
+            .ok()
+            .filter(|h| *h <= policy.max_hop_depth)
+            .ok_or_else(|| ValidationError::OutOfRange {
+                field: "hop",
+                reason: format!(
+                    "hop {} exceeds the maximum hop depth {}",
+                    self.hop, policy.max_hop_depth
+                ),
+            })?;
+        let manifest: Hash32 = self
+            .manifest_hash
+            .parse()
+            .map_err(ValidationError::format("manifest_hash"))?;
+        let next_hop = self
+            .next_hop_hash
+            .as_deref()
+            .map(str::parse::<Hash32>)
+            .transpose()
+            .map_err(ValidationError::format("next_hop_hash"))?;
+        let nonce = check_nonce("receipt_nonce", self.receipt_nonce)?;
+        let signature: Signature = self
+            .signature
+            .parse()
+            .map_err(ValidationError::format("signature"))?;
+        let chain: Chain = self
+            .chain
+            .parse()
+            .map_err(ValidationError::format("chain"))?;
+        Ok(ReceiptSubmission {
+            receipt: ForwardReceipt {
+                chain,
+                root_tx,
+                hop,
+                from,
+                to,
+                manifest,
+                next_hop,
+                nonce,
+            },
+            signature,
+        })
+    }
+}
+
+/// Parses a UUID path or body field.
+///
+/// # Errors
+/// [`ValidationError::Format`] naming `field`.
+pub fn parse_uuid_field(field: &'static str, raw: &str) -> Result<Uuid, ValidationError> {
+    parse_uuid(raw).map_err(ValidationError::format(field))
+}
+
+#[cfg(test)]
+mod tests {
+    use kagami_crypto::{PrivateKeySigner, Signable};
+
+    use super::*;
+
+    fn publish() -> PublishManifestRequest {
+        PublishManifestRequest {
+            agent_uuid: "0B6F2A1C-3D4E-4F50-8A9B-0C1D2E3F4A5B".into(),
+            endpoint_uri: "https://agent.example/x402".into(),
+            pubkey: "0x52908400098527886E0F7030069857D2E4169EE7".into(),
+            nonce: 1,
+            valid_from: "2026-01-16T01:00:00+01:00".into(),
+            valid_until: "2026-01-17T00:00:00Z".into(),
+            signature: format!("0x{}1b", "11".repeat(64)),
+            chain: "base".into(),
+        }
+    }
+
+    #[test]
+    fn publish_request_canonicalises_every_field() {
+        let parsed = publish().parse(&Policy::default()).unwrap();
+        let text = parsed.manifest.message();
+        assert_eq!(
+            text.as_str(),
+            "Kagami endpoint manifest v1\nchain: base\nagent: 0b6f2a1c-3d4e-4f50-8a9b-0c1d2e3f4a5b\n\
+             endpoint: https://agent.example/x402\npubkey: 0x52908400098527886e0f7030069857d2e4169ee7\n\
+             nonce: 1\nvalid-from: 2026-01-16T00:00:00Z\nvalid-until: 2026-01-17T00:00:00Z"
+        );
+    }
+
+    type Mutation = fn(&mut PublishManifestRequest);
+
+    #[test]
+    fn publish_request_errors_name_the_field() {
+        let cases: Vec<(Mutation, &str)> = vec![
+            (|r| r.agent_uuid = "nope".into(), "agent_uuid"),
+            (
+                |r| r.endpoint_uri = "http://agent.example".into(),
+                "endpoint_uri",
+            ),
+            (|r| r.pubkey = "0x1234".into(), "pubkey"),
+            (|r| r.pubkey = "x".repeat(513), "pubkey"),
+            (|r| r.nonce = u64::MAX, "nonce"),
+            (|r| r.valid_from = "yesterday".into(), "valid_from"),
+            (
+                |r| r.valid_until = "2026-01-17T00:00:00.5Z".into(),
+                "valid_until",
+            ),
+            (
+                |r| r.valid_until = "2026-01-17T00:00:01Z".into(),
+                "valid_until",
+            ),
+            (|r| r.signature = "0x12".into(), "signature"),
+            (|r| r.chain = "Base".into(), "chain"),
+        ];
+        for (mutate, field) in cases {
+            let mut request = publish();
+            mutate(&mut request);
+            assert_eq!(
+                request.parse(&Policy::default()).unwrap_err().field(),
+                field
+            );
+        }
+    }
+
+    #[test]
+    fn unknown_fields_are_rejected() {
+        let mut json = serde_json::to_value(publish()).unwrap();
+        json["next_hop_hsh"] = "0x".into();
+        assert!(serde_json::from_value::<PublishManifestRequest>(json).is_err());
+    }
+
+    #[test]
+    fn receipt_request_round_trips_to_the_signed_message() {
+        let key = PrivateKeySigner::random();
+        let receipt = ForwardReceipt {
+            chain: "base".parse().unwrap(),
+            root_tx: Hash32::from([1; 32]),
+            hop: 2,
+            from: Uuid::from_u128(1),
+            to: Uuid::from_u128(2),
+            manifest: Hash32::from([2; 32]),
+            next_hop: None,
+            nonce: 9,
+        };
+        let signature = receipt.message().sign(&key).unwrap();
+        let request = RecordForwardRequest {
+            root_tx_hash: receipt.root_tx.to_string(),
+            source_agent_uuid: receipt.from.to_string(),
+            dest_agent_uuid: receipt.to.to_string(),
+            hop: 2,
+            manifest_hash: receipt.manifest.to_string(),
+            next_hop_hash: None,
+            receipt_nonce: 9,
+            signature: signature.to_string(),
+            chain: "base".into(),
+        };
+        let parsed = request.parse(&Policy::default()).unwrap();
+        assert_eq!(parsed.receipt, receipt);
+        parsed
+            .receipt
+            .message()
+            .verify(&parsed.signature, &key.address().into())
+            .unwrap();
+        let too_deep = RecordForwardRequest { hop: 11, ..request };
+        assert_eq!(
+            too_deep.parse(&Policy::default()).unwrap_err().field(),
+            "hop"
+        );
+    }
+}

@@ -1,0 +1,293 @@
+//! The five canonical messages of the Kagami v1 protocol and what is done with them.
+
+use alloy_primitives::{B256, eip191_hash_message};
+use alloy_signer::SignerSync;
+use alloy_signer_local::PrivateKeySigner;
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+use crate::{Chain, Error, EthAddress, FreeText, Hash32, Pubkey, Result, Signature, Timestamp};
+
+/// The exact bytes of a canonical message: UTF-8 lines joined by a single LF, no trailing
+/// LF, first line the type tag, then `key: value` lines in the protocol's fixed order.
+///
+/// Only the typed builders of this crate ([`Signable::message`]) create one, so a
+/// `CanonicalMessage` is canonical by construction.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct CanonicalMessage(String);
+
+impl CanonicalMessage {
+    /// The message text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The message bytes, exactly as hashed and signed.
+    pub fn as_bytes(&self) -> &[u8] {
+        self.0.as_bytes()
+    }
+
+    /// The object id: SHA-256 over the message bytes exactly as they are (no prefix, no
+    /// trailing LF).
+    pub fn id(&self) -> Hash32 {
+        Hash32::from(<[u8; 32]>::from(Sha256::digest(self.as_bytes())))
+    }
+
+    /// The EIP-191 version 0x45 digest that is signed:
+    /// `keccak256("\x19Ethereum Signed Message:\n" || decimal(len(bytes)) || bytes)`.
+    pub fn eip191_hash(&self) -> B256 {
+        eip191_hash_message(self.as_bytes())
+    }
+
+    /// Signs the message the way `personal_sign` does: the key signs [`Self::eip191_hash`]
+    /// (the message is prefixed and hashed according to EIP-191, not signed raw).
+    ///
+    /// # Errors
+    /// [`Error::Signing`] if the signer fails (it does not for a valid local key).
+    pub fn sign(&self, signer: &PrivateKeySigner) -> Result<Signature> {
+        let signature = signer
+            .sign_message_sync(self.as_bytes())
+            .map_err(|e| Error::Signing {
+                reason: e.to_string(),
+            })?;
+        Signature::from_alloy(signature)
+    }
+
+    /// Recovers the address that signed this message under EIP-191 (see
+    /// [`Self::eip191_hash`] for exactly what is hashed).
+    ///
+    /// # Errors
+    /// [`Error::RecoveryFailed`] when the signature corresponds to no public key.
+    pub fn recover(&self, signature: &Signature) -> Result<EthAddress> {
+        signature.recover_prehash(&self.eip191_hash())
+    }
+
+    /// Checks that `signature` over this message was made by `expected`.
+    ///
+    /// # Errors
+    /// [`Error::WrongSigner`] with both addresses when another key signed, or the errors of
+    /// [`Self::recover`].
+    pub fn verify(&self, signature: &Signature, expected: &EthAddress) -> Result<()> {
+        self.verify_any(signature, std::slice::from_ref(expected))
+            .map(|_| ())
+    }
+
+    /// Checks that `signature` over this message was made by one of `allowed`, returning
+    /// which one.
+    ///
+    /// # Errors
+    /// [`Error::WrongSigner`] (naming the first allowed address) when none of them signed,
+    /// or the errors of [`Self::recover`].
+    pub fn verify_any<'a>(
+        &self,
+        signature: &Signature,
+        allowed: &'a [EthAddress],
+    ) -> Result<&'a EthAddress> {
+        let recovered = self.recover(signature)?;
+        allowed
+            .iter()
+            .find(|a| **a == recovered)
+            .ok_or_else(|| Error::WrongSigner {
+                expected: allowed.first().map(ToString::to_string).unwrap_or_default(),
+                recovered: recovered.to_string(),
+            })
+    }
+}
+
+impl std::fmt::Display for CanonicalMessage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::fmt::Debug for CanonicalMessage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(&self.0, f)
+    }
+}
+
+/// A protocol object with a canonical message.
+pub trait Signable {
+    /// The first line of the message, e.g. `Kagami endpoint manifest v1`.
+    const TAG: &'static str;
+
+    /// Builds the canonical message from the typed fields.
+    fn message(&self) -> CanonicalMessage;
+
+    /// The object id: SHA-256 of the canonical message (see [`CanonicalMessage::id`]).
+    fn id(&self) -> Hash32 {
+        self.message().id()
+    }
+}
+
+/// Accumulates `key: value` lines after the tag.
+struct Lines(String);
+
+impl Lines {
+    fn new(tag: &str) -> Self {
+        let mut text = String::with_capacity(320);
+        text.push_str(tag);
+        Self(text)
+    }
+
+    fn line(mut self, key: &str, value: impl std::fmt::Display) -> Self {
+        use std::fmt::Write;
+        self.0.push('\n');
+        self.0.push_str(key);
+        self.0.push_str(": ");
+        // Writing into a String cannot fail.
+        let _ = write!(self.0, "{value}");
+        self
+    }
+
+    fn finish(self) -> CanonicalMessage {
+        CanonicalMessage(self.0)
+    }
+}
+
+/// `Kagami endpoint manifest v1`: where an agent receives forwards, under which operational
+/// key, for which window. Signed by the agent's owner.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EndpointManifest {
+    /// The chain the agent is registered on.
+    pub chain: Chain,
+    /// The agent's Kagami UUID.
+    pub agent: Uuid,
+    /// The endpoint URI, verbatim (policy checks live in `kagami-core`).
+    pub endpoint: FreeText,
+    /// The operational key that signs this agent's receipts.
+    pub pubkey: Pubkey,
+    /// Strictly increasing per agent.
+    pub nonce: u64,
+    /// First second the manifest is in force.
+    pub valid_from: Timestamp,
+    /// First second the manifest is no longer in force.
+    pub valid_until: Timestamp,
+}
+
+impl Signable for EndpointManifest {
+    const TAG: &'static str = "Kagami endpoint manifest v1";
+
+    fn message(&self) -> CanonicalMessage {
+        Lines::new(Self::TAG)
+            .line("chain", &self.chain)
+            .line("agent", self.agent)
+            .line("endpoint", &self.endpoint)
+            .line("pubkey", &self.pubkey)
+            .line("nonce", self.nonce)
+            .line("valid-from", self.valid_from)
+            .line("valid-until", self.valid_until)
+            .finish()
+    }
+}
+
+/// `Kagami forward receipt v1`: the destination's acknowledgement of one hop of a payment,
+/// committing to where it forwards next. Signed by the destination agent's manifest key (or
+/// its owner).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ForwardReceipt {
+    /// The chain of the payment.
+    pub chain: Chain,
+    /// The root transaction the payment started with.
+    pub root_tx: Hash32,
+    /// 0 for the first forward after the root payment.
+    pub hop: u32,
+    /// The paying agent.
+    pub from: Uuid,
+    /// The receiving (signing) agent.
+    pub to: Uuid,
+    /// The id of the receiving agent's manifest the payer checked.
+    pub manifest: Hash32,
+    /// The receiving agent's commitment ([`NextHop::id`]), or `None` ("none") for a
+    /// terminal hop: the receiver will not forward this payment.
+    pub next_hop: Option<Hash32>,
+    /// Unique per receiving agent.
+    pub nonce: u64,
+}
+
+impl Signable for ForwardReceipt {
+    const TAG: &'static str = "Kagami forward receipt v1";
+
+    fn message(&self) -> CanonicalMessage {
+        let lines = Lines::new(Self::TAG)
+            .line("chain", &self.chain)
+            .line("root-tx", self.root_tx)
+            .line("hop", self.hop)
+            .line("from", self.from)
+            .line("to", self.to)
+            .line("manifest", self.manifest);
+        let lines = match &self.next_hop {
+            Some(hash) => lines.line("next-hop", hash),
+            None => lines.line("next-hop", "none"),
+        };
+        lines.line("nonce", self.nonce).finish()
+    }
+}
+
+/// `Kagami next hop v1`: the commitment a receiving agent makes to where it will forward
+/// the root payment next. Never signed on its own; its id is embedded in a receipt.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct NextHop {
+    /// The root transaction.
+    pub root_tx: Hash32,
+    /// The agent the payment will be forwarded to.
+    pub to: Uuid,
+}
+
+impl Signable for NextHop {
+    const TAG: &'static str = "Kagami next hop v1";
+
+    fn message(&self) -> CanonicalMessage {
+        Lines::new(Self::TAG)
+            .line("root-tx", self.root_tx)
+            .line("to", self.to)
+            .finish()
+    }
+}
+
+/// `Kagami cycle report v1`: a watcher's claim to the bounty for a cycle, signed by the
+/// reporter so a copied report cannot redirect the bounty.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CycleReport {
+    /// The chain of the payment.
+    pub chain: Chain,
+    /// The root transaction whose forwards form a cycle.
+    pub root_tx: Hash32,
+    /// The address credited with the bounty; must be the signer.
+    pub reporter: EthAddress,
+}
+
+impl Signable for CycleReport {
+    const TAG: &'static str = "Kagami cycle report v1";
+
+    fn message(&self) -> CanonicalMessage {
+        Lines::new(Self::TAG)
+            .line("chain", &self.chain)
+            .line("root-tx", self.root_tx)
+            .line("reporter", self.reporter)
+            .finish()
+    }
+}
+
+/// `Kagami manifest revocation v1`: withdraws a manifest. Signed by the agent's owner.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ManifestRevocation {
+    /// The chain the agent is registered on.
+    pub chain: Chain,
+    /// The agent's Kagami UUID.
+    pub agent: Uuid,
+    /// The id of the revoked manifest.
+    pub manifest: Hash32,
+}
+
+impl Signable for ManifestRevocation {
+    const TAG: &'static str = "Kagami manifest revocation v1";
+
+    fn message(&self) -> CanonicalMessage {
+        Lines::new(Self::TAG)
+            .line("chain", &self.chain)
+            .line("agent", self.agent)
+            .line("manifest", self.manifest)
+            .finish()
+    }
+}

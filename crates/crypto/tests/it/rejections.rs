@@ -1,0 +1,318 @@
+//! One test per failure mode, asserting the exact error variant.
+
+use kagami_crypto::{
+    Chain, EndpointManifest, Error, EthAddress, FreeText, Hash32, PrivateKeySigner, Pubkey,
+    Signable, Signature, Timestamp, parse_canonical_u64, parse_uuid,
+};
+
+const GOOD_SIG: &str = "0x3f429baca7c5c906e424642bcf3ec39f190da01d40c3a32a5b9d07f1117a5eb55205aadb11aedb80a45b8d2d886295ffdf95ae535cdf9dd0a0e206885ffd89211c";
+
+fn manifest() -> EndpointManifest {
+    EndpointManifest {
+        chain: "base".parse().unwrap(),
+        agent: parse_uuid("0b6f2a1c-3d4e-4f50-8a9b-0c1d2e3f4a5b").unwrap(),
+        endpoint: "https://agent-a.example/x402/forward".parse().unwrap(),
+        pubkey: "0xbae23e56c917cbdc361d4529af8f584ffd0f4705"
+            .parse()
+            .unwrap(),
+        nonce: 1,
+        valid_from: "2026-01-16T00:00:00Z".parse().unwrap(),
+        valid_until: "2026-01-17T00:00:00Z".parse().unwrap(),
+    }
+}
+
+#[test]
+fn signature_without_0x_prefix_is_bad_hex() {
+    let err = GOOD_SIG[2..].parse::<Signature>().unwrap_err();
+    assert!(matches!(err, Error::SignatureHex { .. }), "{err:?}");
+}
+
+#[test]
+fn signature_with_non_hex_digit_is_bad_hex() {
+    let bad = format!("{}g", &GOOD_SIG[..GOOD_SIG.len() - 1]);
+    assert!(matches!(
+        bad.parse::<Signature>().unwrap_err(),
+        Error::SignatureHex { .. }
+    ));
+}
+
+#[test]
+fn signature_of_64_bytes_is_wrong_length() {
+    let err = GOOD_SIG[..GOOD_SIG.len() - 2]
+        .parse::<Signature>()
+        .unwrap_err();
+    assert_eq!(err, Error::SignatureLength { hex_digits: 128 });
+}
+
+#[test]
+fn signature_with_odd_digit_count_is_wrong_length() {
+    let err = format!("{GOOD_SIG}0").parse::<Signature>().unwrap_err();
+    assert_eq!(err, Error::SignatureLength { hex_digits: 131 });
+}
+
+#[test]
+fn recovery_byte_other_than_0_1_27_28_is_rejected() {
+    for v in ["02", "1a", "1d", "ff"] {
+        let bad = format!("{}{v}", &GOOD_SIG[..130]);
+        let expected = u8::from_str_radix(v, 16).unwrap();
+        assert_eq!(
+            bad.parse::<Signature>().unwrap_err(),
+            Error::InvalidRecoveryId { v: expected }
+        );
+    }
+}
+
+#[test]
+fn high_s_twin_of_a_valid_signature_is_rejected() {
+    let owner = PrivateKeySigner::random();
+    let sig = manifest().message().sign(&owner).unwrap();
+    let bytes = sig.to_bytes();
+    let n = alloy_n();
+    let s = alloy_primitives::U256::from_be_slice(&bytes[32..64]);
+    let twin_s = n - s;
+    let twin = format!(
+        "0x{}{}{:02x}",
+        hex::encode(&bytes[..32]),
+        hex::encode(twin_s.to_be_bytes::<32>()),
+        55 - bytes[64]
+    );
+    assert_eq!(twin.parse::<Signature>().unwrap_err(), Error::HighS);
+}
+
+#[test]
+fn zero_r_is_out_of_range() {
+    let bad = format!("0x{}{}1b", "00".repeat(32), &GOOD_SIG[66..130]);
+    assert_eq!(
+        bad.parse::<Signature>().unwrap_err(),
+        Error::ScalarOutOfRange
+    );
+}
+
+#[test]
+fn r_not_below_the_curve_order_is_out_of_range() {
+    let bad = format!("0x{}{}1b", "ff".repeat(32), &GOOD_SIG[66..130]);
+    assert_eq!(
+        bad.parse::<Signature>().unwrap_err(),
+        Error::ScalarOutOfRange
+    );
+}
+
+#[test]
+fn signature_by_another_key_is_wrong_signer() {
+    let owner = PrivateKeySigner::random();
+    let intruder = PrivateKeySigner::random();
+    let message = manifest().message();
+    let sig = message.sign(&intruder).unwrap();
+    let expected = EthAddress::from(owner.address());
+    let err = message.verify(&sig, &expected).unwrap_err();
+    assert_eq!(
+        err,
+        Error::WrongSigner {
+            expected: expected.to_string(),
+            recovered: EthAddress::from(intruder.address()).to_string()
+        }
+    );
+}
+
+#[test]
+fn verify_any_names_which_allowed_signer_signed() {
+    let hot = PrivateKeySigner::random();
+    let owner = PrivateKeySigner::random();
+    let message = manifest().message();
+    let sig = message.sign(&owner).unwrap();
+    let allowed = [
+        EthAddress::from(hot.address()),
+        EthAddress::from(owner.address()),
+    ];
+    assert_eq!(*message.verify_any(&sig, &allowed).unwrap(), allowed[1]);
+}
+
+#[test]
+fn control_characters_are_rejected_in_free_strings() {
+    for (text, position) in [
+        ("https://a.example/\nnonce: 9", 18),
+        ("\u{0}", 0),
+        ("ab\u{7f}", 2),
+        ("é\t", 1),
+    ] {
+        assert_eq!(
+            text.parse::<FreeText>().unwrap_err(),
+            Error::ControlCharacter { position }
+        );
+    }
+}
+
+#[test]
+fn mixed_case_address_with_wrong_checksum_is_rejected() {
+    let err = "0x52908400098527886E0F7030069857D2E4169Ee7"
+        .parse::<EthAddress>()
+        .unwrap_err();
+    assert!(matches!(err, Error::BadChecksum { .. }), "{err:?}");
+}
+
+#[test]
+fn all_upper_and_all_lower_addresses_need_no_checksum() {
+    let lower: EthAddress = "0x52908400098527886e0f7030069857d2e4169ee7"
+        .parse()
+        .unwrap();
+    let upper: EthAddress = "0x52908400098527886E0F7030069857D2E4169EE7"
+        .parse()
+        .unwrap();
+    assert_eq!(lower, upper);
+    assert_eq!(
+        upper.to_string(),
+        "0x52908400098527886e0f7030069857d2e4169ee7"
+    );
+}
+
+#[test]
+fn address_of_wrong_length_is_invalid() {
+    let err = "0x52908400098527886e0f7030069857d2e4169e"
+        .parse::<EthAddress>()
+        .unwrap_err();
+    assert!(matches!(err, Error::InvalidAddress { .. }));
+}
+
+#[test]
+fn fractional_seconds_are_rejected() {
+    let err = "2026-01-16T00:00:00.5Z".parse::<Timestamp>().unwrap_err();
+    assert!(matches!(err, Error::FractionalSeconds { .. }), "{err:?}");
+}
+
+#[test]
+fn timestamps_with_offsets_are_converted_to_utc() {
+    let t: Timestamp = "2026-01-16T01:30:00+01:30".parse().unwrap();
+    assert_eq!(t.to_string(), "2026-01-16T00:00:00Z");
+    let zero_fraction: Timestamp = "2026-01-16T00:00:00.000Z".parse().unwrap();
+    assert_eq!(zero_fraction, t);
+}
+
+#[test]
+fn non_rfc3339_timestamps_are_invalid() {
+    for bad in [
+        "2026-01-16",
+        "2026-01-16 00:00:00Z",
+        "1768521600",
+        "2026-13-01T00:00:00Z",
+        "2016-12-31T23:59:60Z",
+    ] {
+        let err = bad.parse::<Timestamp>().unwrap_err();
+        assert!(
+            matches!(err, Error::InvalidTimestamp { .. }),
+            "{bad}: {err:?}"
+        );
+    }
+}
+
+#[test]
+fn chains_outside_the_alphabet_are_rejected() {
+    for bad in ["", "Base", "base_sepolia", "base sepolia", &"a".repeat(51)] {
+        assert!(
+            matches!(
+                bad.parse::<Chain>().unwrap_err(),
+                Error::InvalidChain { .. }
+            ),
+            "{bad}"
+        );
+    }
+    assert!("a".repeat(50).parse::<Chain>().is_ok());
+}
+
+#[test]
+fn uuids_must_be_hyphenated_but_any_case() {
+    assert_eq!(
+        parse_uuid("0B6F2A1C-3D4E-4F50-8A9B-0C1D2E3F4A5B")
+            .unwrap()
+            .to_string(),
+        "0b6f2a1c-3d4e-4f50-8a9b-0c1d2e3f4a5b"
+    );
+    for bad in [
+        "0b6f2a1c3d4e4f508a9b0c1d2e3f4a5b",
+        "{0b6f2a1c-3d4e-4f50-8a9b-0c1d2e3f4a5b}",
+        "0b6f2a1c-3d4e-4f50-8a9b-0c1d2e3f4a5",
+    ] {
+        assert!(
+            matches!(parse_uuid(bad).unwrap_err(), Error::InvalidUuid { .. }),
+            "{bad}"
+        );
+    }
+}
+
+#[test]
+fn integers_must_be_canonical_decimal() {
+    assert_eq!(parse_canonical_u64("0").unwrap(), 0);
+    assert_eq!(
+        parse_canonical_u64("18446744073709551615").unwrap(),
+        u64::MAX
+    );
+    for bad in ["", "007", "+1", "-1", "1e3", " 1", "18446744073709551616"] {
+        assert!(
+            matches!(
+                parse_canonical_u64(bad).unwrap_err(),
+                Error::InvalidInteger { .. }
+            ),
+            "{bad}"
+        );
+    }
+}
+
+#[test]
+fn hashes_need_0x_and_64_hex_digits() {
+    for bad in [
+        "",
+        "0x",
+        &"ab".repeat(32),
+        &format!("0x{}", "ab".repeat(31)),
+        &format!("0x{}zz", "ab".repeat(31)),
+    ] {
+        assert!(
+            matches!(
+                bad.parse::<Hash32>().unwrap_err(),
+                Error::InvalidHash { .. }
+            ),
+            "{bad}"
+        );
+    }
+}
+
+#[test]
+fn pubkeys_must_be_addresses_or_points_on_the_curve() {
+    // x = 0 is not on secp256k1 (y^2 = 7 has no square root mod p).
+    let off_curve = format!("0x02{}", "00".repeat(32));
+    assert!(matches!(
+        off_curve.parse::<Pubkey>().unwrap_err(),
+        Error::InvalidPubkey { .. }
+    ));
+    let wrong_prefix = format!("0x05{}", "11".repeat(64));
+    assert!(matches!(
+        wrong_prefix.parse::<Pubkey>().unwrap_err(),
+        Error::InvalidPubkey { .. }
+    ));
+}
+
+#[test]
+fn pubkeys_derive_the_address_they_sign_as() {
+    let key = PrivateKeySigner::random();
+    let point = key.credential().verifying_key().to_encoded_point(false);
+    let compressed = key.credential().verifying_key().to_encoded_point(true);
+    let uncompressed: Pubkey = format!("0x{}", hex::encode(point.as_bytes()))
+        .to_uppercase()
+        .replace("0X", "0x")
+        .parse()
+        .unwrap();
+    let short: Pubkey = format!("0x{}", hex::encode(compressed.as_bytes()))
+        .parse()
+        .unwrap();
+    assert_eq!(uncompressed.address(), EthAddress::from(key.address()));
+    assert_eq!(short.address(), EthAddress::from(key.address()));
+    assert_eq!(
+        uncompressed.as_str(),
+        format!("0x{}", hex::encode(point.as_bytes()))
+    );
+}
+
+fn alloy_n() -> alloy_primitives::U256 {
+    "0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141"
+        .parse()
+        .unwrap()
+}
