@@ -1,5 +1,6 @@
 #![doc = include_str!("../README.md")]
 
+pub mod decide;
 pub mod graph;
 pub mod manifest;
 mod policy;
@@ -8,6 +9,7 @@ mod usdc;
 mod validate;
 pub mod wire;
 
+pub use decide::{DetectedLoop, LoopKind, RecordDecision, RecordRejection};
 pub use graph::{Cycle, Edge, ExtractionLoop, ForwardGraph, ForwardViolation, ProposedForward};
 pub use manifest::{Flip, ManifestRecord, ManifestStatus, PublishError};
 pub use policy::Policy;

@@ -16,6 +16,17 @@ pub use message::{
 pub use signature::Signature;
 pub use uuid::Uuid;
 
+/// SHA-256 over the concatenation of `parts`, for ids derived from fixed-size values
+/// (e.g. a flip's id from two manifest ids). Message ids use [`CanonicalMessage::id`].
+pub fn sha256(parts: &[&[u8]]) -> [u8; 32] {
+    use sha2::Digest;
+    let mut hasher = sha2::Sha256::new();
+    for part in parts {
+        hasher.update(part);
+    }
+    hasher.finalize().into()
+}
+
 /// `Result` with this crate's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 

@@ -1,0 +1,341 @@
+//! Decisions of the write use cases, as pure functions over state the store loaded inside
+//! its transaction. Both store backends call these, so the rules exist once.
+
+use kagami_crypto::sha256;
+use kagami_crypto::{Hash32, Uuid};
+use serde::Serialize;
+
+use crate::{
+    Cycle, Edge, ExtractionLoop, ForwardGraph, ForwardViolation, Policy, ProposedForward,
+    StakeAccount, Usdc,
+    settlement::{SettlementPlan, plan_cycle_settlement},
+};
+
+/// What closed the loop a settlement settles.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LoopKind {
+    /// A directed cycle (A→B→…→A).
+    Cycle,
+    /// An agent paid twice by the same root payment.
+    ExtractionLoop,
+}
+
+impl LoopKind {
+    /// The wire name, also the receipts' invalidation reason.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Cycle => "cycle_detected",
+            Self::ExtractionLoop => "extraction_loop_detected",
+        }
+    }
+}
+
+/// A loop found in a root's forwards: who is slashed and which receipts are invalidated.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DetectedLoop {
+    /// Cycle or extraction loop.
+    pub kind: LoopKind,
+    /// The agents slashed, in path order, each once.
+    pub agents: Vec<Uuid>,
+    /// The hops involved (extraction loops; empty for cycles).
+    pub hops: Vec<u32>,
+    /// The receipts to invalidate.
+    pub receipts: Vec<Hash32>,
+}
+
+impl DetectedLoop {
+    /// Number of agents involved (a cycle's depth).
+    pub fn depth(&self) -> u32 {
+        u32::try_from(self.agents.len()).unwrap_or(u32::MAX)
+    }
+
+    fn from_cycle(cycle: Cycle) -> Self {
+        Self {
+            kind: LoopKind::Cycle,
+            agents: cycle.agents,
+            hops: Vec::new(),
+            receipts: cycle.receipts,
+        }
+    }
+
+    fn from_extraction(l: ExtractionLoop) -> Self {
+        let mut agents = Vec::new();
+        for agent in l.sources.iter().copied().chain([l.agent]) {
+            if !agents.contains(&agent) {
+                agents.push(agent);
+            }
+        }
+        Self {
+            kind: LoopKind::ExtractionLoop,
+            agents,
+            hops: l.hops,
+            receipts: l.receipts,
+        }
+    }
+
+    /// The first loop in `graph`: a cycle if there is one, else an extraction loop.
+    pub fn find(graph: &ForwardGraph) -> Option<Self> {
+        graph.find_cycle().map(Self::from_cycle).or_else(|| {
+            graph
+                .extraction_loops()
+                .into_iter()
+                .next()
+                .map(Self::from_extraction)
+        })
+    }
+}
+
+/// Why a receipt cannot be recorded (nothing is stored).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RecordRejection {
+    /// A forward rule other than a loop refused it.
+    #[error(transparent)]
+    Forward(ForwardViolation),
+    /// The destination has too little available stake to lock for this hop.
+    #[error("destination has {available} USDC available, {required} USDC required per hop")]
+    InsufficientStake {
+        /// Its available stake.
+        available: Usdc,
+        /// The policy's minimum per hop.
+        required: Usdc,
+    },
+}
+
+/// What recording a receipt does.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RecordDecision {
+    /// Store it as valid and lock `lock` of the destination's stake for this root.
+    Accept {
+        /// The amount to lock.
+        lock: Usdc,
+    },
+    /// Store it as evidence and settle the loop it closes.
+    Settle(DetectedLoop),
+}
+
+/// Decides what recording `edge` into the root's valid forwards `graph` does. Loops are
+/// settled whatever the stake; other violations reject; then the destination must have
+/// `min_stake_per_hop` available (its locks on this root excluded).
+///
+/// # Errors
+/// [`RecordRejection`] when nothing may be stored.
+pub fn decide_record(
+    graph: &ForwardGraph,
+    edge: &Edge,
+    destination: &StakeAccount,
+    policy: &Policy,
+) -> Result<RecordDecision, RecordRejection> {
+    let proposed = ProposedForward {
+        from: edge.from,
+        to: edge.to,
+        hop: edge.hop,
+    };
+    match graph.check_forward(proposed, policy) {
+        Ok(()) => {}
+        Err(ForwardViolation::WouldCreateCycle(_) | ForwardViolation::WouldExtract(_)) => {
+            let with_edge = graph.with_edge(edge.clone());
+            if let Some(detected) = DetectedLoop::find(&with_edge) {
+                return Ok(RecordDecision::Settle(detected));
+            }
+        }
+        Err(other) => return Err(RecordRejection::Forward(other)),
+    }
+    let available = destination.available();
+    if available < policy.min_stake_per_hop {
+        return Err(RecordRejection::InsufficientStake {
+            available,
+            required: policy.min_stake_per_hop,
+        });
+    }
+    Ok(RecordDecision::Accept {
+        lock: policy.min_stake_per_hop,
+    })
+}
+
+/// Plans the slashes of a detected loop from the loop agents' stake accounts (in the loop's
+/// agent order). With a reporter, the bounty is included.
+pub fn plan_loop_settlement(
+    detected: &DetectedLoop,
+    accounts: &[StakeAccount],
+    with_reporter: bool,
+) -> SettlementPlan {
+    let pairs: Vec<(Uuid, StakeAccount)> = detected
+        .agents
+        .iter()
+        .copied()
+        .zip(accounts.iter().copied())
+        .collect();
+    plan_cycle_settlement(&pairs, with_reporter)
+}
+
+/// The slash for flipping endpoint during a commitment's time lock:
+/// `min(50 % of available stake, committed amount)`.
+pub fn commitment_dispute_slash(amount: Usdc, account: &StakeAccount) -> Usdc {
+    account.available().mul_div_floor(1, 2).min(amount)
+}
+
+/// The id of a flip: SHA-256 over the old and the new manifest ids (32 bytes each).
+pub fn flip_hash(old: &Hash32, new: &Hash32) -> Hash32 {
+    Hash32::from(sha256(&[old.as_bytes(), new.as_bytes()]))
+}
+
+/// The id of a time-locked commitment: SHA-256 over its canonical description
+/// (`Kagami commitment v1` text, the same framing as protocol messages).
+pub fn commitment_hash(
+    chain: &kagami_crypto::Chain,
+    root_tx: &Hash32,
+    first_hop: &Uuid,
+    routing: &Hash32,
+    amount: Usdc,
+    time_lock_until: kagami_crypto::Timestamp,
+) -> Hash32 {
+    let text = format!(
+        "Kagami commitment v1\nchain: {chain}\nroot-tx: {root_tx}\nfirst-hop: {first_hop}\nrouting: {routing}\namount: {amount}\ntime-lock-until: {time_lock_until}"
+    );
+    Hash32::from(sha256(&[text.as_bytes()]))
+}
+
+#[cfg(test)]
+mod tests {
+    use kagami_crypto::{NextHop, Signable};
+
+    use super::*;
+
+    fn agent(n: u128) -> Uuid {
+        Uuid::from_u128(n)
+    }
+
+    fn root() -> Hash32 {
+        Hash32::from([9; 32])
+    }
+
+    fn edge(from: u128, to: u128, hop: u32, next: Option<u128>, tag: u8) -> Edge {
+        Edge {
+            from: agent(from),
+            to: agent(to),
+            hop,
+            receipt: Hash32::from([tag; 32]),
+            next_hop: next.map(|n| {
+                NextHop {
+                    root_tx: root(),
+                    to: agent(n),
+                }
+                .id()
+            }),
+        }
+    }
+
+    fn staked(usdc: u32) -> StakeAccount {
+        StakeAccount {
+            staked: Usdc::from_usdc(usdc),
+            ..StakeAccount::default()
+        }
+    }
+
+    #[test]
+    fn closing_a_cycle_settles_whatever_the_stake() {
+        let graph = ForwardGraph::new(
+            root(),
+            vec![edge(1, 2, 0, Some(3), 1), edge(2, 3, 1, Some(1), 2)],
+        );
+        let decision = decide_record(
+            &graph,
+            &edge(3, 1, 2, None, 3),
+            &staked(0),
+            &Policy::default(),
+        )
+        .unwrap();
+        let RecordDecision::Settle(detected) = decision else {
+            panic!("{decision:?}")
+        };
+        assert_eq!(detected.kind, LoopKind::Cycle);
+        assert_eq!(detected.agents, vec![agent(1), agent(2), agent(3)]);
+        assert_eq!(
+            detected.receipts,
+            vec![
+                Hash32::from([1; 32]),
+                Hash32::from([2; 32]),
+                Hash32::from([3; 32])
+            ]
+        );
+    }
+
+    #[test]
+    fn paying_an_agent_twice_settles_an_extraction_loop() {
+        let graph = ForwardGraph::new(
+            root(),
+            vec![
+                edge(1, 2, 0, Some(4), 1),
+                edge(1, 3, 0, Some(4), 2),
+                edge(2, 4, 1, None, 3),
+            ],
+        );
+        let decision = decide_record(
+            &graph,
+            &edge(3, 4, 1, None, 4),
+            &staked(1000),
+            &Policy::default(),
+        )
+        .unwrap();
+        let RecordDecision::Settle(detected) = decision else {
+            panic!("{decision:?}")
+        };
+        assert_eq!(detected.kind, LoopKind::ExtractionLoop);
+        assert_eq!(detected.agents, vec![agent(2), agent(3), agent(4)]);
+        assert_eq!(detected.hops, vec![1, 1]);
+    }
+
+    #[test]
+    fn safe_forward_needs_the_minimum_stake_available() {
+        let graph = ForwardGraph::new(root(), vec![edge(1, 2, 0, Some(3), 1)]);
+        let p = Policy::default();
+        assert_eq!(
+            decide_record(&graph, &edge(2, 3, 1, None, 2), &staked(99), &p),
+            Err(RecordRejection::InsufficientStake {
+                available: Usdc::from_usdc(99),
+                required: Usdc::from_usdc(100)
+            })
+        );
+        assert_eq!(
+            decide_record(&graph, &edge(2, 3, 1, None, 2), &staked(100), &p),
+            Ok(RecordDecision::Accept {
+                lock: Usdc::from_usdc(100)
+            })
+        );
+    }
+
+    #[test]
+    fn other_violations_reject_without_storing() {
+        let graph = ForwardGraph::new(root(), vec![edge(1, 2, 0, Some(3), 1)]);
+        assert!(matches!(
+            decide_record(
+                &graph,
+                &edge(2, 4, 1, None, 2),
+                &staked(1000),
+                &Policy::default()
+            ),
+            Err(RecordRejection::Forward(
+                ForwardViolation::NextHopMismatch { .. }
+            ))
+        ));
+    }
+
+    #[test]
+    fn dispute_slash_is_half_the_available_stake_at_most_the_amount() {
+        assert_eq!(
+            commitment_dispute_slash(Usdc::from_usdc(10_000), &staked(1000)),
+            Usdc::from_usdc(500)
+        );
+        assert_eq!(
+            commitment_dispute_slash(Usdc::from_usdc(100), &staked(1000)),
+            Usdc::from_usdc(100)
+        );
+    }
+
+    #[test]
+    fn flip_hash_depends_on_order() {
+        let (a, b) = (Hash32::from([1; 32]), Hash32::from([2; 32]));
+        assert_ne!(flip_hash(&a, &b), flip_hash(&b, &a));
+    }
+}

@@ -1,0 +1,1 @@
+//! The PostgreSQL backend (production): `tokio-postgres` through a `deadpool-postgres` pool.

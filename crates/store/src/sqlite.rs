@@ -1,0 +1,1 @@
+//! The embedded SQLite backend (default): `rusqlite` (bundled), one writer connection, WAL.
