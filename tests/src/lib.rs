@@ -1,1 +1,193 @@
-//! x
+//! The harness Kagami's integration tests share: real databases, one per test.
+//!
+//! PostgreSQL tests each get a fresh database cloned from a template that is migrated once
+//! per set of migrations (the template's name carries a hash of `migrations/postgres`), and
+//! dropped afterwards. SQLite tests each get a store in a fresh temporary directory.
+//!
+//! Where PostgreSQL is unreachable: with `CI` set, that is a test failure; elsewhere the
+//! PostgreSQL half of a suite is skipped with a loud message on stderr.
+
+use std::{
+    path::{Path, PathBuf},
+    sync::Arc,
+};
+
+use kagami_store::{
+    Store,
+    postgres::{PostgresConfig, PostgresStore},
+    sqlite::SqliteStore,
+};
+use sha2::{Digest, Sha256};
+use tokio::sync::OnceCell;
+use tokio_postgres::NoTls;
+use uuid::Uuid;
+
+/// The server tests connect to: `DATABASE_URL`, or the local cluster.
+pub fn database_url() -> String {
+    std::env::var("DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
+}
+
+/// Whether this run is CI, where nothing may be skipped.
+pub fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "0" && v != "false")
+}
+
+/// A store on an embedded SQLite database in its own temporary directory, removed on drop.
+#[derive(Debug)]
+pub struct TestSqlite {
+    store: Arc<SqliteStore>,
+    dir: PathBuf,
+}
+
+impl TestSqlite {
+    /// Opens (and migrates) a fresh store.
+    ///
+    /// # Panics
+    /// When the store cannot be opened.
+    pub fn new() -> Self {
+        let dir = std::env::temp_dir().join(format!("kagami-test-{}", Uuid::new_v4().simple()));
+        let store = SqliteStore::open(&dir.join("kagami.db")).unwrap_or_else(|e| panic!("open sqlite store: {e:?}"));
+        Self { store: Arc::new(store), dir }
+    }
+
+    /// The store, as the trait the service uses.
+    pub fn store(&self) -> Arc<dyn Store> {
+        self.store.clone()
+    }
+
+    /// The directory holding the database file.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+}
+
+impl Default for TestSqlite {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Drop for TestSqlite {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// A fresh, migrated PostgreSQL database for one test.
+#[derive(Debug)]
+pub struct TestPostgres {
+    store: Arc<PostgresStore>,
+    config: PostgresConfig,
+    name: String,
+}
+
+static TEMPLATE: OnceCell<Option<String>> = OnceCell::const_new();
+
+impl TestPostgres {
+    /// Creates a database from the migrated template and connects a store to it. `None` only
+    /// outside CI when PostgreSQL is unreachable (announced on stderr).
+    ///
+    /// # Panics
+    /// When PostgreSQL is unreachable in CI, or on any other setup failure.
+    pub async fn new() -> Option<Self> {
+        let template = TEMPLATE.get_or_init(create_template).await.clone()?;
+        let name = format!("kagami_test_{}", Uuid::new_v4().simple());
+        admin_execute(&format!("CREATE DATABASE {name} TEMPLATE {template}")).await;
+        let config = base_config().with_database(&name);
+        let store = PostgresStore::connect(&config).await.unwrap_or_else(|e| panic!("connect to {name}: {e:?}"));
+        Some(Self { store: Arc::new(store), config, name })
+    }
+
+    /// The store, as the trait the service uses.
+    pub fn store(&self) -> Arc<dyn Store> {
+        self.store.clone()
+    }
+
+    /// The connection settings of this test's database.
+    pub const fn config(&self) -> &PostgresConfig {
+        &self.config
+    }
+
+    /// The database's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Closes the pool and drops the database.
+    pub async fn cleanup(self) {
+        self.store.close();
+        drop(self.store);
+        admin_execute(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name)).await;
+    }
+}
+
+fn base_config() -> PostgresConfig {
+    let mut config =
+        PostgresConfig::from_url(&database_url()).unwrap_or_else(|e| panic!("DATABASE_URL is not usable: {e:?}"));
+    // Tests open many small pools at once; keep each one small.
+    config.pool_min_size = 1;
+    config.pool_max_size = 8;
+    config
+}
+
+/// Runs one statement on the server's maintenance database.
+async fn admin_execute(sql: &str) {
+    let (client, connection) = tokio_postgres::connect(&database_url(), NoTls)
+        .await
+        .unwrap_or_else(|e| panic!("connect to {}: {e}", database_url()));
+    let driver = tokio::spawn(connection);
+    client.batch_execute(sql).await.unwrap_or_else(|e| panic!("{sql}: {e:?}"));
+    drop(client);
+    let _ = driver.await;
+}
+
+/// A hash of the PostgreSQL migrations, so a changed migration gets a new template.
+fn migrations_fingerprint() -> String {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../migrations/postgres");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("read {}: {e}", dir.display()))
+        .filter_map(|entry| entry.ok().map(|e| e.path()))
+        .collect();
+    files.sort();
+    let mut hasher = Sha256::new();
+    for file in files {
+        hasher.update(file.file_name().map(|n| n.as_encoded_bytes().to_vec()).unwrap_or_default());
+        hasher.update(std::fs::read(&file).unwrap_or_default());
+    }
+    hex::encode(&hasher.finalize()[..6])
+}
+
+/// Creates (once per migration set) the migrated template database, returning its name.
+async fn create_template() -> Option<String> {
+    match tokio_postgres::connect(&database_url(), NoTls).await {
+        Ok(_) => {}
+        Err(e) if !in_ci() => {
+            eprintln!("\n*** PostgreSQL unreachable at {} ({e}); SKIPPING the PostgreSQL half of this suite. Set CI=true to make this a failure. ***\n", database_url());
+            return None;
+        }
+        Err(e) => panic!("PostgreSQL unreachable at {} in CI: {e}", database_url()),
+    }
+    let template = format!("kagami_tpl_{}", migrations_fingerprint());
+    let (client, connection) = tokio_postgres::connect(&database_url(), NoTls).await.ok()?;
+    let driver = tokio::spawn(connection);
+    let exists = client
+        .query_opt("SELECT 1 FROM pg_database WHERE datname = $1", &[&template])
+        .await
+        .unwrap_or_else(|e| panic!("look up template: {e:?}"))
+        .is_some();
+    if !exists {
+        // Build under a temporary name and rename, so a half-built template is never used.
+        let building = format!("{template}_{}", Uuid::new_v4().simple());
+        client.batch_execute(&format!("CREATE DATABASE {building}")).await.unwrap_or_else(|e| panic!("{e:?}"));
+        let config = base_config().with_database(&building);
+        kagami_store::postgres::migrate(&config).await.unwrap_or_else(|e| panic!("migrate template: {e:?}"));
+        let renamed = client.batch_execute(&format!("ALTER DATABASE {building} RENAME TO {template}")).await;
+        if renamed.is_err() {
+            // Another process won the race; ours is redundant.
+            let _ = client.batch_execute(&format!("DROP DATABASE IF EXISTS {building} WITH (FORCE)")).await;
+        }
+    }
+    drop(client);
+    let _ = driver.await;
+    Some(template)
+}

@@ -1,1 +1,76 @@
-fn main() {}
+//! `kagami-migrate`: applies Kagami's PostgreSQL migrations, each in its own transaction.
+//!
+//! Reads the same database configuration as `kagami-server` (`DATABASE_URL`, or
+//! `POSTGRES_HOST`/`POSTGRES_PORT`/`POSTGRES_DB`/`POSTGRES_USER`/`POSTGRES_PASSWORD`).
+//! Idempotent; refuses to run when an applied migration's checksum changed; exits non-zero
+//! with a one-line error when the database is unreachable or a migration fails.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+#[path = "../../shared/database_env.rs"]
+mod database_env;
+
+/// Applies pending PostgreSQL migrations (or lists them with --status).
+#[derive(Debug, Parser)]
+#[command(name = "kagami-migrate", version, about)]
+struct Args {
+    /// List applied and pending migrations without applying anything.
+    #[arg(long)]
+    status: bool,
+}
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> ExitCode {
+    let args = Args::parse();
+    match run(&args).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("kagami-migrate: error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(args: &Args) -> anyhow::Result<()> {
+    let config = database_env::postgres_from_env(|name| std::env::var(name).ok())?.ok_or_else(|| {
+        anyhow::anyhow!("no PostgreSQL configured: set DATABASE_URL or POSTGRES_HOST (the embedded store migrates itself)")
+    })?;
+    let target = config.database_name().to_owned();
+    if args.status {
+        let status = kagami_store::postgres::migration_status(&config)
+            .await
+            .map_err(|e| anyhow::anyhow!("{}", describe(&e)))?;
+        for m in &status.applied {
+            println!("applied  V{}__{}", m.version, m.name);
+        }
+        for m in &status.pending {
+            println!("pending  V{}__{}", m.version, m.name);
+        }
+        println!("{} applied, {} pending on database {target}", status.applied.len(), status.pending.len());
+        return Ok(());
+    }
+    let applied = kagami_store::postgres::migrate(&config).await.map_err(|e| anyhow::anyhow!("{}", describe(&e)))?;
+    if applied.is_empty() {
+        println!("database {target} is up to date; nothing to apply");
+    } else {
+        for m in &applied {
+            println!("applied  V{}__{}", m.version, m.name);
+        }
+        println!("{} migration(s) applied to database {target}", applied.len());
+    }
+    Ok(())
+}
+
+/// One line: the error and its causes.
+fn describe(e: &kagami_store::StoreError) -> String {
+    let mut line = e.to_string();
+    let mut source = std::error::Error::source(e);
+    while let Some(cause) = source {
+        line.push_str(": ");
+        line.push_str(&cause.to_string().replace('\n', " "));
+        source = cause.source();
+    }
+    line
+}

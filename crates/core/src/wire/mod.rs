@@ -5,6 +5,9 @@
 //! that checks every field against the protocol and the [`Policy`] and yields a typed
 //! value that the rest of the code never re-checks.
 
+mod api;
+
+pub use api::*;
 use kagami_crypto::{
     Chain, EndpointManifest, ForwardReceipt, Hash32, Pubkey, Signature, Timestamp, Uuid, parse_uuid,
 };
@@ -14,6 +17,7 @@ use crate::{EndpointUri, Policy, ValidationError, check_nonce, manifest::check_w
 
 /// `POST /api/v1/agents/manifests/publish` body.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct PublishManifestRequest {
     /// The agent's UUID.
@@ -103,6 +107,7 @@ impl PublishManifestRequest {
 /// `POST /api/v1/agents/manifests/record-forward` body (also one item of a cycle report's
 /// evidence).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct RecordForwardRequest {
     /// The root transaction.

@@ -1,0 +1,202 @@
+//! The server's environment, validated at start-up: a wrong variable stops it with one line
+//! naming the variable.
+
+use std::{
+    net::SocketAddr,
+    path::{Path, PathBuf},
+    time::Duration,
+};
+
+use anyhow::{Context, bail};
+use base64::Engine;
+use kagami_api::{ApiConfig, Secret};
+use kagami_store::postgres::PostgresConfig;
+use rand::RngCore;
+
+/// Everything read from the environment.
+#[derive(Debug)]
+pub(crate) struct Settings {
+    pub(crate) bind: SocketAddr,
+    pub(crate) data_dir: PathBuf,
+    pub(crate) postgres: Option<PostgresConfig>,
+    pub(crate) api_key_salt: Option<Secret>,
+    pub(crate) log_level: String,
+    pub(crate) log_json: bool,
+    max_validity_hours: Option<u32>,
+    metric_label_limit: Option<usize>,
+    flip_refresh: Option<Duration>,
+    shutdown_timeout: Option<Duration>,
+    redis_url: Option<Secret>,
+    sentry_dsn: Option<Secret>,
+}
+
+fn parse<T: std::str::FromStr>(name: &str, value: Option<String>, what: &str) -> anyhow::Result<Option<T>> {
+    value.map(|v| v.trim().parse::<T>().ok().with_context(|| format!("{name} must be {what}, got {v:?}"))).transpose()
+}
+
+impl Settings {
+    /// Reads and checks every variable.
+    pub(crate) fn from_env(get: impl Fn(&str) -> Option<String>) -> anyhow::Result<Self> {
+        let var = |name: &str| get(name).filter(|v| !v.trim().is_empty());
+        let bind = parse::<SocketAddr>("KAGAMI_BIND", var("KAGAMI_BIND"), "an address such as 127.0.0.1:8000")?
+            .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8000)));
+        let log_level = var("LOG_LEVEL").unwrap_or_else(|| "info".to_owned()).to_lowercase();
+        if !["trace", "debug", "info", "warn", "error"].contains(&log_level.as_str()) {
+            bail!("LOG_LEVEL must be one of trace, debug, info, warn, error, got {log_level:?}");
+        }
+        let log_json = match var("LOG_FORMAT").map(|v| v.to_lowercase()).as_deref() {
+            None | Some("text") => false,
+            Some("json") => true,
+            Some(other) => bail!("LOG_FORMAT must be json or text, got {other:?}"),
+        };
+        let postgres = crate::database_env::postgres_from_env(&get)?;
+        let api_key_salt = var("API_KEY_SALT").map(Secret::new);
+        if postgres.is_some() && api_key_salt.is_none() {
+            bail!("API_KEY_SALT is required when running on PostgreSQL (keys are stored as HMACs under it)");
+        }
+        if api_key_salt.as_ref().is_some_and(|s| s.expose().len() < 16) {
+            bail!("API_KEY_SALT must be at least 16 characters");
+        }
+        let max_validity_hours = parse::<u32>("MANIFEST_MAX_VALIDITY_HOURS", var("MANIFEST_MAX_VALIDITY_HOURS"), "a whole number of hours")?;
+        if max_validity_hours == Some(0) {
+            bail!("MANIFEST_MAX_VALIDITY_HOURS must be at least 1");
+        }
+        let seconds = |name: &str| -> anyhow::Result<Option<Duration>> {
+            Ok(parse::<u64>(name, var(name), "a whole number of seconds")?.map(Duration::from_secs))
+        };
+        Ok(Self {
+            bind,
+            data_dir: var("KAGAMI_DATA_DIR").map_or_else(|| PathBuf::from("kagami-data"), PathBuf::from),
+            postgres,
+            api_key_salt,
+            log_level,
+            log_json,
+            max_validity_hours,
+            metric_label_limit: parse("METRICS_LABEL_LIMIT", var("METRICS_LABEL_LIMIT"), "a whole number")?,
+            flip_refresh: seconds("FLIP_METRICS_REFRESH_SECONDS")?,
+            shutdown_timeout: seconds("SHUTDOWN_TIMEOUT_SECONDS")?,
+            redis_url: var("REDIS_URL").map(Secret::new),
+            sentry_dsn: var("SENTRY_DSN").map(Secret::new),
+        })
+    }
+
+    /// Copies the service settings into the API configuration.
+    pub(crate) fn apply(&self, config: &mut ApiConfig) {
+        if let Some(hours) = self.max_validity_hours {
+            config.policy.max_manifest_validity_hours = hours;
+        }
+        if let Some(limit) = self.metric_label_limit {
+            config.metric_label_limit = limit;
+        }
+        if let Some(refresh) = self.flip_refresh {
+            config.flip_metrics_refresh = refresh;
+        }
+        if let Some(timeout) = self.shutdown_timeout {
+            config.shutdown_timeout = timeout;
+        }
+        config.redis_url = self.redis_url.clone();
+        if self.sentry_dsn.is_some() {
+            tracing::info!("SENTRY_DSN is set; error reporting to Sentry is not wired in yet");
+        }
+    }
+}
+
+/// Installs the one log subscriber: JSON lines with `LOG_FORMAT=json`, text otherwise, at
+/// `LOG_LEVEL` (`RUST_LOG` directives win when set).
+pub(crate) fn init_logging(settings: &Settings) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&settings.log_level));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    if settings.log_json {
+        builder.json().flatten_event(true).with_current_span(true).init();
+    } else {
+        builder.init();
+    }
+}
+
+/// The embedded store's API key salt: read from `<data_dir>/api_key_salt`, or generated (32
+/// random bytes) and written there with mode 0600 on first start.
+pub(crate) fn embedded_salt(data_dir: &Path) -> anyhow::Result<Secret> {
+    let path = data_dir.join("api_key_salt");
+    if let Ok(text) = std::fs::read_to_string(&path) {
+        let salt = text.trim().to_owned();
+        if salt.len() >= 16 {
+            return Ok(Secret::new(salt));
+        }
+        bail!("{} is corrupt (shorter than 16 characters); restore it or remove it and recreate the API keys", path.display());
+    }
+    std::fs::create_dir_all(data_dir).with_context(|| format!("cannot create {}", data_dir.display()))?;
+    let mut bytes = [0u8; 32];
+    rand::rng().fill_bytes(&mut bytes);
+    let salt = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
+    write_private(&path, &salt).with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(Secret::new(salt))
+}
+
+#[cfg(unix)]
+fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
+    use std::{io::Write, os::unix::fs::OpenOptionsExt};
+    let mut file = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path)?;
+    file.write_all(contents.as_bytes())
+}
+
+#[cfg(not(unix))]
+fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
+    std::fs::write(path, contents)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    fn settings(vars: &[(&str, &str)]) -> anyhow::Result<Settings> {
+        let map: HashMap<String, String> = vars.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+        Settings::from_env(|name| map.get(name).cloned())
+    }
+
+    #[test]
+    fn defaults_run_embedded_on_localhost() {
+        let s = settings(&[]).unwrap();
+        assert_eq!(s.bind.to_string(), "127.0.0.1:8000");
+        assert!(s.postgres.is_none());
+        assert_eq!(s.data_dir, PathBuf::from("kagami-data"));
+    }
+
+    #[test]
+    fn errors_name_the_variable() {
+        for (vars, name) in [
+            (vec![("KAGAMI_BIND", "nowhere")], "KAGAMI_BIND"),
+            (vec![("LOG_LEVEL", "loud")], "LOG_LEVEL"),
+            (vec![("MANIFEST_MAX_VALIDITY_HOURS", "-1")], "MANIFEST_MAX_VALIDITY_HOURS"),
+            (vec![("DATABASE_URL", "postgres://x@127.0.0.1/db")], "API_KEY_SALT"),
+            (vec![("POSTGRES_HOST", "db"), ("POSTGRES_PORT", "x")], "POSTGRES_PORT"),
+            (vec![("DB_POOL_MIN_SIZE", "5"), ("DB_POOL_MAX_SIZE", "2"), ("POSTGRES_HOST", "db"), ("API_KEY_SALT", "0123456789abcdef")], "DB_POOL_MIN_SIZE"),
+        ] {
+            let err = format!("{:#}", settings(&vars).unwrap_err());
+            assert!(err.contains(name), "{err}");
+        }
+    }
+
+    #[test]
+    fn salt_is_never_printed() {
+        let s = settings(&[("API_KEY_SALT", "super-secret-salt-value")]).unwrap();
+        assert!(!format!("{s:?}").contains("super-secret"));
+    }
+
+    #[test]
+    fn embedded_salt_is_generated_once_and_private() {
+        let dir = std::env::temp_dir().join(format!("kagami-salt-{}", uuid::Uuid::new_v4().simple()));
+        let first = embedded_salt(&dir).unwrap();
+        let second = embedded_salt(&dir).unwrap();
+        assert_eq!(first, second);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(dir.join("api_key_salt")).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

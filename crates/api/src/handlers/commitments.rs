@@ -1,0 +1,191 @@
+//! High-value time-locked commitments and MEV incidents.
+
+use actix_web::{HttpResponse, get, post, web};
+use kagami_core::{
+    Usdc, ValidationError,
+    crypto::{Chain, Hash32},
+    decide::commitment_hash,
+    wire::{
+        CommitmentRequest, CommitmentResponse, ConfirmCommitmentRequest, ErrorResponse, MevIncidentRequest, MevIncidentResponse,
+        MevSummaryResponse, MevSummaryRowResponse, parse_uuid_field,
+    },
+};
+use kagami_store::{AttackType, NewCommitment, NewMevIncident};
+
+use super::{Json, now};
+use crate::{
+    AppState,
+    auth::{AdminKey, ClientKey},
+    error::{ApiError, ApiResult},
+    handlers::manifests::load_agent,
+    telemetry, views,
+};
+
+fn amount(field: &'static str, raw: &str) -> ApiResult<Usdc> {
+    raw.parse().map_err(|source| ValidationError::Amount { field, source }.into())
+}
+
+/// Creates a time-locked commitment for a high-value flow (≥ 10,000 USDC). An endpoint flip of
+/// the first-hop agent during the time lock disputes it and slashes that agent.
+#[utoipa::path(
+    tag = "commitments",
+    request_body = CommitmentRequest,
+    responses(
+        (status = 201, body = CommitmentResponse),
+        (status = 400, description = "invalid field or amount below the threshold", body = ErrorResponse),
+        (status = 404, body = ErrorResponse),
+        (status = 409, description = "the root already has a commitment", body = ErrorResponse)
+    ),
+    security(("bearer" = []))
+)]
+#[post("/api/v1/agents/manifests/onchain-commitment")]
+pub(crate) async fn create_commitment(
+    state: web::Data<AppState>,
+    _client: ClientKey,
+    body: Json<CommitmentRequest>,
+) -> ApiResult<HttpResponse> {
+    let policy = &state.config.policy;
+    let root: Hash32 = body.root_tx_hash.parse().map_err(ValidationError::format("root_tx_hash"))?;
+    let first_hop = parse_uuid_field("first_hop_agent_uuid", &body.first_hop_agent_uuid)?;
+    let routing: Hash32 = body.routing_hash.parse().map_err(ValidationError::format("routing_hash"))?;
+    let amount = amount("amount_usdc", &body.amount_usdc)?;
+    let chain: Chain = body.chain.parse().map_err(ValidationError::format("chain"))?;
+    if amount < policy.high_value_threshold {
+        return Err(ApiError::bad_request(
+            "amount_below_threshold",
+            "amount_usdc",
+            format!("commitments are for flows of at least {} USDC", policy.high_value_threshold),
+        ));
+    }
+    load_agent(&state, first_hop).await?;
+    let now = now();
+    let time_lock_until = now.add_seconds(policy.commitment_time_lock_seconds);
+    let commitment = NewCommitment {
+        root_tx: root,
+        commitment_hash: commitment_hash(&chain, &root, &first_hop, &routing, amount, time_lock_until),
+        chain,
+        first_hop_agent: first_hop,
+        routing_hash: routing,
+        amount,
+        time_lock_until,
+    };
+    let stored = state.store.create_commitment(commitment, now).await?;
+    tracing::info!(
+        commitment.id = %stored.id,
+        forward.root_tx = %root,
+        agent.uuid = %first_hop,
+        commitment.amount_usdc = %amount,
+        "onchain_commitment_created"
+    );
+    Ok(HttpResponse::Created().json(views::commitment(&stored)))
+}
+
+/// Marks a pending commitment confirmed on chain (admin).
+#[utoipa::path(
+    tag = "commitments",
+    params(("commitment_id" = String, Path, description = "the commitment's id")),
+    request_body = ConfirmCommitmentRequest,
+    responses((status = 200, body = CommitmentResponse), (status = 404, body = ErrorResponse), (status = 409, body = ErrorResponse)),
+    security(("bearer" = []))
+)]
+#[post("/api/v1/commitments/{commitment_id}/confirm")]
+pub(crate) async fn confirm_commitment(
+    state: web::Data<AppState>,
+    _admin: AdminKey,
+    path: web::Path<String>,
+    body: Json<ConfirmCommitmentRequest>,
+) -> ApiResult<HttpResponse> {
+    let id = parse_uuid_field("commitment_id", &path)?;
+    let tx: Hash32 = body.onchain_tx_hash.parse().map_err(ValidationError::format("onchain_tx_hash"))?;
+    let c = state.store.confirm_commitment(id, &tx, now()).await?;
+    tracing::info!(commitment.id = %id, commitment.onchain_tx = %tx, "onchain_commitment_confirmed");
+    Ok(HttpResponse::Ok().json(views::commitment(&c)))
+}
+
+/// Marks a confirmed commitment settled (admin).
+#[utoipa::path(
+    tag = "commitments",
+    params(("commitment_id" = String, Path, description = "the commitment's id")),
+    responses((status = 200, body = CommitmentResponse), (status = 404, body = ErrorResponse), (status = 409, body = ErrorResponse)),
+    security(("bearer" = []))
+)]
+#[post("/api/v1/commitments/{commitment_id}/settle")]
+pub(crate) async fn settle_commitment(
+    state: web::Data<AppState>,
+    _admin: AdminKey,
+    path: web::Path<String>,
+) -> ApiResult<HttpResponse> {
+    let id = parse_uuid_field("commitment_id", &path)?;
+    let c = state.store.settle_commitment(id, now()).await?;
+    tracing::info!(commitment.id = %id, "onchain_commitment_settled");
+    Ok(HttpResponse::Ok().json(views::commitment(&c)))
+}
+
+/// Records an MEV incident and slashes the attacker `min(2 × extracted, available)` (admin).
+#[utoipa::path(
+    tag = "mev",
+    request_body = MevIncidentRequest,
+    responses((status = 201, body = MevIncidentResponse), (status = 400, body = ErrorResponse), (status = 404, body = ErrorResponse)),
+    security(("bearer" = []))
+)]
+#[post("/api/v1/mev/incidents")]
+pub(crate) async fn create_incident(
+    state: web::Data<AppState>,
+    _admin: AdminKey,
+    body: Json<MevIncidentRequest>,
+) -> ApiResult<HttpResponse> {
+    let attack_type = AttackType::parse(&body.attack_type).ok_or_else(|| {
+        ApiError::bad_request("invalid_field", "attack_type", "attack_type must be frontrun, sandwich, timebandit or extraction_loop")
+    })?;
+    if body.block_number == 0 || i64::try_from(body.block_number).is_err() {
+        return Err(ApiError::bad_request("invalid_field", "block_number", "block_number must be between 1 and 9223372036854775807"));
+    }
+    let incident = NewMevIncident {
+        root_tx: body.root_tx_hash.parse().map_err(ValidationError::format("root_tx_hash"))?,
+        attack_type,
+        attacker: parse_uuid_field("attacker_agent_uuid", &body.attacker_agent_uuid)?,
+        victim: body.victim_agent_uuid.as_deref().map(|v| parse_uuid_field("victim_agent_uuid", v)).transpose()?,
+        extracted_value: amount("extracted_value_usdc", &body.extracted_value_usdc)?,
+        block_number: body.block_number,
+        tx_index: body.tx_index,
+        evidence_hash: body.evidence_hash.parse().map_err(ValidationError::format("evidence_hash"))?,
+    };
+    let stored = state.store.record_mev_incident(incident, now()).await?;
+    telemetry::record_slash(stored.slashed_amount);
+    tracing::warn!(
+        mev.incident_id = %stored.id,
+        mev.attack_type = attack_type.as_str(),
+        agent.uuid = %stored.incident.attacker,
+        mev.slashed_usdc = %stored.slashed_amount,
+        "mev_incident_recorded"
+    );
+    Ok(HttpResponse::Created().json(MevIncidentResponse {
+        incident_id: stored.id.to_string(),
+        slashed_usdc: stored.slashed_amount.to_string(),
+        reported_at: stored.created_at.to_string(),
+    }))
+}
+
+/// Incident totals per attack type.
+#[utoipa::path(tag = "mev", responses((status = 200, body = MevSummaryResponse)))]
+#[get("/api/v1/mev/summary")]
+pub(crate) async fn mev_summary(state: web::Data<AppState>) -> ApiResult<HttpResponse> {
+    let rows = state.store.mev_summary().await?;
+    let sum = |f: fn(&kagami_store::MevSummaryRow) -> Usdc| {
+        rows.iter().fold(Usdc::ZERO, |acc, r| acc.checked_add(f(r)).unwrap_or(Usdc::MAX))
+    };
+    Ok(HttpResponse::Ok().json(MevSummaryResponse {
+        total_incidents: rows.iter().map(|r| r.incidents).sum(),
+        total_extracted_usdc: sum(|r| r.extracted_value).to_string(),
+        total_slashed_usdc: sum(|r| r.slashed_amount).to_string(),
+        attack_types: rows
+            .iter()
+            .map(|r| MevSummaryRowResponse {
+                attack_type: r.attack_type.as_str().to_owned(),
+                incidents: r.incidents,
+                extracted_usdc: r.extracted_value.to_string(),
+                slashed_usdc: r.slashed_amount.to_string(),
+            })
+            .collect(),
+    }))
+}

@@ -1,0 +1,261 @@
+//! Forward receipts: record-forward, the audit trail, and the watcher's report-cycle.
+
+use actix_web::{HttpResponse, get, http::StatusCode, post, web};
+use kagami_core::{
+    ManifestStatus, ValidationError,
+    crypto::{Chain, CycleReport, EthAddress, Hash32, Signable, Signature},
+    graph::is_irrational_hop,
+    manifest::status_at,
+    settlement::{Operation, hop_cost},
+    wire::{
+        ErrorResponse, ForwardTrailResponse, RecordForwardRequest, RecordForwardResponse, ReportCycleRequest,
+        ReportCycleResponse, ReceiptSubmission,
+    },
+};
+use kagami_store::{NewReceipt, ReceiptRecord, RecordOutcome};
+use serde_json::{Map, json};
+
+use super::{Json, now};
+use crate::{
+    AppState,
+    auth::ClientKey,
+    error::{ApiError, ApiResult},
+    handlers::manifests::{load_agent, verify_signature},
+    telemetry, views,
+};
+
+/// Checks a parsed receipt against the store: the cited manifest is the destination's, the
+/// signature is by that manifest's key or the destination's owner, both agents exist, and
+/// (when `require_effective`) the manifest is in force now. Returns the record to store.
+async fn check_receipt(state: &AppState, sub: &ReceiptSubmission, require_effective: bool) -> ApiResult<NewReceipt> {
+    let r = &sub.receipt;
+    let manifest = state
+        .store
+        .manifest_by_hash(&r.manifest)
+        .await?
+        .ok_or_else(|| ApiError::unprocessable("manifest_not_found", "the cited manifest does not exist").field("manifest_hash"))?;
+    if manifest.agent != r.to {
+        return Err(ApiError::unprocessable("manifest_not_destinations", "the cited manifest belongs to another agent")
+            .field("manifest_hash"));
+    }
+    let dest = load_agent(state, r.to).await?;
+    load_agent(state, r.from).await?;
+    if r.chain != dest.chain {
+        return Err(ApiError::bad_request("chain_mismatch", "chain", format!("the destination is registered on {}", dest.chain)));
+    }
+    let message = r.message();
+    verify_signature("receipt", &message, &sub.signature, &[manifest.pubkey.address(), dest.owner_address])?;
+    if require_effective {
+        let all = state.store.manifests_of(r.to).await?;
+        let status = status_at(&manifest, &all, now());
+        if status != ManifestStatus::Active {
+            return Err(ApiError::unprocessable("manifest_not_effective", format!("the cited manifest is {}", status.as_str()))
+                .field("manifest_hash")
+                .detail("manifest_status", status.as_str()));
+        }
+    }
+    Ok(NewReceipt {
+        chain: r.chain.clone(),
+        root_tx: r.root_tx,
+        hop: r.hop,
+        source: r.from,
+        dest: r.to,
+        manifest_id: manifest.id,
+        manifest_hash: manifest.hash,
+        next_hop: r.next_hop,
+        nonce: r.nonce,
+        receipt_hash: message.id(),
+        signature: sub.signature,
+        hop_irrational: is_irrational_hop(r.hop, &state.config.policy),
+        computational_cost: hop_cost(Operation::Forward, r.hop).amount,
+    })
+}
+
+fn recorded(r: &ReceiptRecord) -> RecordForwardResponse {
+    RecordForwardResponse {
+        receipt_id: r.id.to_string(),
+        receipt_hash: r.receipt.receipt_hash.to_string(),
+        timestamp: r.created_at.to_string(),
+        hop_irrational: r.receipt.hop_irrational,
+        computational_cost_usdc: r.receipt.computational_cost.to_string(),
+    }
+}
+
+/// Records the destination-signed receipt of one hop. A receipt that closes a cycle or pays
+/// an agent twice is stored as evidence, the loop is settled at once, and the answer is 409.
+#[utoipa::path(
+    tag = "forwards",
+    request_body = RecordForwardRequest,
+    responses(
+        (status = 201, description = "recorded", body = RecordForwardResponse),
+        (status = 200, description = "identical receipt already recorded", body = RecordForwardResponse),
+        (status = 400, description = "invalid field or signature, hop > 10", body = ErrorResponse),
+        (status = 409, description = "circular_dependency / extraction_loop_detected (settled), next_hop_mismatch, already_settled, receipt_nonce_used", body = ErrorResponse),
+        (status = 422, description = "manifest not the destination's or not effective, previous hop missing, insufficient stake", body = ErrorResponse)
+    ),
+    security(("bearer" = []))
+)]
+#[post("/api/v1/agents/manifests/record-forward")]
+pub(crate) async fn record_forward(
+    state: web::Data<AppState>,
+    _client: ClientKey,
+    body: Json<RecordForwardRequest>,
+) -> ApiResult<HttpResponse> {
+    let sub = body.parse(&state.config.policy)?;
+    let receipt_hash = sub.receipt.id();
+    // An identical receipt is a safe retry even after its manifest expired.
+    let trail = state.store.forward_trail(&sub.receipt.root_tx).await?;
+    if let Some(existing) = trail.receipts.iter().find(|r| r.receipt.receipt_hash == receipt_hash) {
+        return Ok(HttpResponse::Ok().json(recorded(existing)));
+    }
+    let new = check_receipt(&state, &sub, true).await?;
+    match state.store.record_receipt(new, now(), &state.config.policy).await? {
+        RecordOutcome::Recorded { receipt, replayed } => {
+            if !replayed {
+                tracing::info!(
+                    forward.root_tx = %receipt.receipt.root_tx,
+                    forward.hop = receipt.receipt.hop,
+                    forward.source = %receipt.receipt.source,
+                    forward.dest = %receipt.receipt.dest,
+                    receipt.hash = %receipt.receipt.receipt_hash,
+                    "forward_recorded"
+                );
+            }
+            let status = if replayed { StatusCode::OK } else { StatusCode::CREATED };
+            Ok(HttpResponse::build(status).json(recorded(&receipt)))
+        }
+        RecordOutcome::Settled { receipt, settlement, slashes: _, invalidated } => {
+            telemetry::record_settlement(settlement.total_slashed);
+            let code = match settlement.kind {
+                kagami_core::LoopKind::Cycle => "circular_dependency",
+                kagami_core::LoopKind::ExtractionLoop => "extraction_loop_detected",
+            };
+            tracing::warn!(
+                forward.root_tx = %settlement.root_tx,
+                settlement.id = %settlement.id,
+                settlement.kind = code,
+                settlement.depth = settlement.depth,
+                settlement.slashed_usdc = %settlement.total_slashed,
+                "cycle_settled"
+            );
+            let agents: Vec<String> = settlement.cycle_agents.iter().map(ToString::to_string).collect();
+            let mut details = Map::new();
+            details.insert("cycle_agents".into(), json!(agents));
+            details.insert("cycle_depth".into(), json!(settlement.depth));
+            details.insert("settlement_id".into(), json!(settlement.id.to_string()));
+            details.insert("slashed_usdc".into(), json!(settlement.total_slashed.to_string()));
+            details.insert("invalid_receipts".into(), json!(invalidated.iter().map(ToString::to_string).collect::<Vec<_>>()));
+            details.insert("receipt_id".into(), json!(receipt.id.to_string()));
+            details.insert("receipt_hash".into(), json!(receipt.receipt.receipt_hash.to_string()));
+            if settlement.kind == kagami_core::LoopKind::ExtractionLoop {
+                details.insert("loop_agents".into(), json!(settlement.cycle_agents.iter().map(ToString::to_string).collect::<Vec<_>>()));
+            }
+            Ok(HttpResponse::Conflict().json(ErrorResponse {
+                error: code.to_owned(),
+                message: "the receipt closes a loop: it was stored as evidence and the loop settled".to_owned(),
+                field: None,
+                details,
+            }))
+        }
+    }
+}
+
+/// The audit trail of a payment: every receipt (hops, validity, reasons) and the settlement.
+#[utoipa::path(
+    tag = "forwards",
+    params(("root_tx_hash" = String, Path, description = "0x + 64 hex")),
+    responses((status = 200, body = ForwardTrailResponse), (status = 400, body = ErrorResponse))
+)]
+#[get("/api/v1/forwards/{root_tx_hash}")]
+pub(crate) async fn forward_trail(state: web::Data<AppState>, path: web::Path<String>) -> ApiResult<HttpResponse> {
+    let root: Hash32 = path.parse().map_err(ValidationError::format("root_tx_hash"))?;
+    let trail = state.store.forward_trail(&root).await?;
+    Ok(HttpResponse::Ok().json(ForwardTrailResponse {
+        root_tx_hash: root.to_string(),
+        receipts: trail.receipts.iter().map(views::receipt).collect(),
+        settlement: trail.settlement.as_ref().map(|s| views::settlement(s, &trail.slashes)),
+    }))
+}
+
+/// A watcher reports a loop with the signed receipts that prove it; the reporter earns the
+/// bounty.
+#[utoipa::path(
+    tag = "forwards",
+    request_body = ReportCycleRequest,
+    responses(
+        (status = 200, body = ReportCycleResponse),
+        (status = 400, description = "invalid field, report signature or evidence item", body = ErrorResponse),
+        (status = 409, description = "already_settled", body = ErrorResponse),
+        (status = 422, description = "no_cycle", body = ErrorResponse)
+    ),
+    security(("bearer" = []))
+)]
+#[post("/api/v1/agents/manifests/report-cycle")]
+pub(crate) async fn report_cycle(
+    state: web::Data<AppState>,
+    _client: ClientKey,
+    body: Json<ReportCycleRequest>,
+) -> ApiResult<HttpResponse> {
+    let root: Hash32 = body.root_tx_hash.parse().map_err(ValidationError::format("root_tx_hash"))?;
+    let reporter: EthAddress = body.reporter_address.parse().map_err(ValidationError::format("reporter_address"))?;
+    let signature: Signature = body.signature.parse().map_err(ValidationError::format("signature"))?;
+    if let Some(existing) = state.store.settlement_of(&root).await? {
+        return Err(ApiError::conflict("already_settled", "this root transaction is already settled")
+            .detail("settlement_id", existing.id.to_string()));
+    }
+    let mut parsed = Vec::with_capacity(body.evidence.len());
+    for (i, item) in body.evidence.iter().enumerate() {
+        let sub = item.parse(&state.config.policy).map_err(|e| evidence_error(i, e.field(), &e.to_string()))?;
+        if sub.receipt.root_tx != root {
+            return Err(evidence_error(i, "root_tx_hash", "evidence belongs to another root transaction"));
+        }
+        parsed.push(sub);
+    }
+    let chain: Chain = match &body.chain {
+        Some(c) => c.parse().map_err(ValidationError::format("chain"))?,
+        None => match parsed.first() {
+            Some(first) => first.receipt.chain.clone(),
+            None => state
+                .store
+                .forward_trail(&root)
+                .await?
+                .receipts
+                .first()
+                .map(|r| r.receipt.chain.clone())
+                .ok_or_else(|| ApiError::unprocessable("no_cycle", "nothing is recorded for this root transaction and no evidence was given"))?,
+        },
+    };
+    let message = CycleReport { chain, root_tx: root, reporter }.message();
+    verify_signature("cycle report", &message, &signature, &[reporter])?;
+    let mut evidence = Vec::with_capacity(parsed.len());
+    for (i, sub) in parsed.iter().enumerate() {
+        let checked = check_receipt(&state, sub, false)
+            .await
+            .map_err(|e| evidence_error(i, e.field_name().unwrap_or("dest_agent_uuid"), &e.to_string()))?;
+        evidence.push(checked);
+    }
+    let (settlement, _slashes) = state.store.report_cycle(&root, &reporter, evidence, now()).await?;
+    telemetry::record_settlement(settlement.total_slashed);
+    metrics::counter!("cycle_reports_total", "reporter" => state.reporter_labels.label(&reporter.to_string())).increment(1);
+    let bounty = settlement.bounty.unwrap_or_default();
+    tracing::info!(
+        forward.root_tx = %root,
+        settlement.id = %settlement.id,
+        reporter.address = %reporter,
+        settlement.bounty_usdc = %bounty,
+        "cycle_reported"
+    );
+    Ok(HttpResponse::Ok().json(ReportCycleResponse {
+        reported: true,
+        settlement_id: settlement.id.to_string(),
+        bounty_usdc: bounty.to_string(),
+        cycle_agents: settlement.cycle_agents.iter().map(ToString::to_string).collect(),
+        cycle_depth: settlement.depth,
+        slashed_usdc: settlement.total_slashed.to_string(),
+    }))
+}
+
+fn evidence_error(index: usize, field: &str, why: &str) -> ApiError {
+    ApiError::bad_request("invalid_evidence", &format!("evidence[{index}].{field}"), format!("evidence item {index}: {why}"))
+        .detail("evidence_index", index)
+}

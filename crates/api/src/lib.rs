@@ -1,0 +1,224 @@
+#![doc = include_str!("../README.md")]
+
+pub mod auth;
+pub mod config;
+mod error;
+mod handlers;
+pub mod telemetry;
+mod views;
+
+use std::{net::TcpListener, sync::Arc};
+
+use actix_web::{App, HttpResponse, HttpServer, dev::Server, http::StatusCode, middleware, web};
+use kagami_store::Store;
+use utoipa::{
+    Modify, OpenApi,
+    openapi::security::{Http, HttpAuthScheme, SecurityScheme},
+};
+
+pub use config::{ApiConfig, MetricsRenderer, Secret};
+pub use error::{ApiError, ApiResult};
+
+use crate::{handlers::*, telemetry::LabelLimiter};
+
+/// What every handler shares.
+#[derive(Debug)]
+pub struct AppState {
+    /// The store.
+    pub store: Arc<dyn Store>,
+    /// The configuration.
+    pub config: ApiConfig,
+    /// Caps `agent_uuid` label values.
+    pub agent_labels: LabelLimiter,
+    /// Caps `reporter` label values.
+    pub reporter_labels: LabelLimiter,
+}
+
+/// Lists every endpoint once: the same list registers the actix services and generates the
+/// OpenAPI document, so the two cannot drift apart.
+macro_rules! endpoints {
+    ($($handler:path),* $(,)?) => {
+        /// The OpenAPI document of every endpoint, generated from the handlers.
+        #[derive(Debug, OpenApi)]
+        #[openapi(
+            info(title = "Kagami", description = "Trust layer for AI agents that forward x402 payments: signed endpoint manifests, verify-forward, forward receipts, cycle settlement."),
+            paths($($handler),*),
+            modifiers(&BearerAuth),
+            tags(
+                (name = "agents", description = "ERC-8004 agents and their stake"),
+                (name = "manifests", description = "Signed endpoint manifests"),
+                (name = "forwards", description = "Verify, record and audit forwards; report cycles"),
+                (name = "commitments", description = "Time-locked commitments for high-value flows"),
+                (name = "mev", description = "MEV incidents"),
+                (name = "operations", description = "Health, readiness, metrics, this document"),
+            )
+        )]
+        pub struct ApiDoc;
+
+        fn register(cfg: &mut web::ServiceConfig) {
+            $(cfg.service($handler);)*
+        }
+    };
+}
+
+endpoints!(
+    agents::register_agent,
+    agents::get_agent,
+    agents::set_stake,
+    agents::update_agent,
+    agents::list_manifests,
+    agents::get_manifest,
+    agents::flip_metrics,
+    manifests::publish,
+    manifests::revoke,
+    manifests::verify_forward,
+    forwards::record_forward,
+    forwards::forward_trail,
+    forwards::report_cycle,
+    commitments::create_commitment,
+    commitments::confirm_commitment,
+    commitments::settle_commitment,
+    commitments::create_incident,
+    commitments::mev_summary,
+    ops::health,
+    ops::ready,
+    ops::metrics,
+    ops::openapi,
+);
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme("bearer", SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)));
+    }
+}
+
+/// The service: an actix server bound to its own listener.
+pub struct Application {
+    port: u16,
+    server: Server,
+}
+
+impl std::fmt::Debug for Application {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Application").field("port", &self.port).finish_non_exhaustive()
+    }
+}
+
+impl Application {
+    /// Builds the server on `listener` (bind `127.0.0.1:0` for a random port) and starts the
+    /// background flip-metrics refresher. Call inside a Tokio runtime.
+    ///
+    /// # Errors
+    /// When the listener cannot be used.
+    pub fn build(config: ApiConfig, store: Arc<dyn Store>, listener: TcpListener) -> std::io::Result<Self> {
+        let port = listener.local_addr()?.port();
+        telemetry::describe_metrics();
+        let state = web::Data::new(AppState {
+            agent_labels: LabelLimiter::new(config.metric_label_limit),
+            reporter_labels: LabelLimiter::new(config.metric_label_limit),
+            store,
+            config,
+        });
+        spawn_refresher(state.clone());
+        let body_limit = state.config.max_body_bytes;
+        let shutdown = state.config.shutdown_timeout;
+        let workers = state.config.workers;
+        let factory_state = state.clone();
+        let mut server = HttpServer::new(move || {
+            App::new()
+                .app_data(factory_state.clone())
+                .app_data(web::JsonConfig::default().limit(body_limit).error_handler(error::json_error))
+                .app_data(web::PayloadConfig::default().limit(body_limit))
+                .app_data(web::PathConfig::default().error_handler(error::path_error))
+                .app_data(web::QueryConfig::default().error_handler(error::query_error))
+                .wrap(middleware::from_fn(telemetry::observe))
+                .configure(register)
+                .default_service(web::to(route_not_found))
+        })
+        .listen(listener)?
+        .shutdown_timeout(shutdown.as_secs());
+        if let Some(workers) = workers {
+            server = server.workers(workers);
+        }
+        Ok(Self { port, server: server.run() })
+    }
+
+    /// The bound port.
+    pub const fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// A handle to stop the server gracefully.
+    pub fn handle(&self) -> actix_web::dev::ServerHandle {
+        self.server.handle()
+    }
+
+    /// Serves until stopped (SIGINT/SIGTERM or the handle): stops accepting, then lets
+    /// in-flight requests finish within the shutdown timeout.
+    ///
+    /// # Errors
+    /// I/O errors of the server.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}
+
+async fn route_not_found(req: actix_web::HttpRequest) -> HttpResponse {
+    let known_path = ApiDoc::openapi().paths.paths.keys().any(|template| path_matches(template, req.path()));
+    let err = if known_path {
+        ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", format!("{} is not allowed here", req.method()))
+    } else {
+        ApiError::not_found("route_not_found", format!("no route for {}", req.path()))
+    };
+    actix_web::ResponseError::error_response(&err)
+}
+
+/// Whether a concrete path matches an OpenAPI path template (`{param}` matches one segment).
+fn path_matches(template: &str, path: &str) -> bool {
+    let t: Vec<&str> = template.trim_end_matches('/').split('/').collect();
+    let p: Vec<&str> = path.trim_end_matches('/').split('/').collect();
+    t.len() == p.len() && t.iter().zip(&p).all(|(a, b)| (a.starts_with('{') && a.ends_with('}')) || a == b)
+}
+
+/// Refreshes the flip-metrics view periodically (a no-op on the embedded store).
+fn spawn_refresher(state: web::Data<AppState>) {
+    let interval = state.config.flip_metrics_refresh;
+    if interval.is_zero() {
+        return;
+    }
+    tokio::spawn(async move {
+        let mut ticker = tokio::time::interval(interval);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticker.tick().await;
+            if let Err(e) = state.store.refresh_flip_metrics().await {
+                tracing::warn!(error.cause = %error::chain(&e), "flip metrics refresh failed");
+            }
+        }
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn path_templates_match_one_segment_per_parameter() {
+        assert!(path_matches("/api/v1/agents/{agent_uuid}", "/api/v1/agents/abc"));
+        assert!(!path_matches("/api/v1/agents/{agent_uuid}", "/api/v1/agents/abc/def"));
+        assert!(!path_matches("/api/v1/agents", "/api/v1/agent"));
+    }
+
+    #[test]
+    fn every_endpoint_is_in_the_openapi_document() {
+        let doc = ApiDoc::openapi();
+        let count: usize = doc.paths.paths.values().map(|item| {
+            [&item.get, &item.post, &item.put, &item.patch, &item.delete].iter().filter(|op| op.is_some()).count()
+        }).sum();
+        assert_eq!(count, 22, "one operation per registered handler");
+        assert!(doc.paths.paths.contains_key("/api/v1/agents/manifests/verify-forward"));
+    }
+}

@@ -1,0 +1,139 @@
+//! Store records → wire bodies.
+
+use kagami_core::{
+    Flip, ManifestRecord, ManifestStatus, StakeTier,
+    manifest::status_at,
+    wire::{
+        AgentResponse, CommitmentResponse, FlipResponse, ManifestResponse, ReceiptResponse, SettlementResponse,
+        SlashResponse, StakeResponse,
+    },
+};
+use kagami_core::crypto::Timestamp;
+use kagami_store::{Agent, Commitment, ReceiptRecord, Settlement, SlashRecord, StakeView};
+
+pub(crate) fn agent(a: &Agent) -> AgentResponse {
+    AgentResponse {
+        agent_uuid: a.uuid.to_string(),
+        agent_id: a.agent_id,
+        chain: a.chain.to_string(),
+        registry_address: a.registry_address.to_string(),
+        owner_address: a.owner_address.to_string(),
+        token_uri: a.token_uri.clone(),
+        registration_file: a.registration_file.clone(),
+        status: a.status.as_str().to_owned(),
+        created_at: a.created_at.to_string(),
+        updated_at: a.updated_at.to_string(),
+    }
+}
+
+pub(crate) fn stake(s: &StakeView) -> StakeResponse {
+    StakeResponse {
+        staked_usdc: s.staked.to_string(),
+        slashed_usdc: s.slashed.to_string(),
+        locked_usdc: s.locked.to_string(),
+        available_usdc: s.available().to_string(),
+        tier: StakeTier::of(s.staked.saturating_sub(s.slashed)).map(|t| tier_name(t).to_owned()),
+    }
+}
+
+const fn tier_name(t: StakeTier) -> &'static str {
+    match t {
+        StakeTier::Bronze => "bronze",
+        StakeTier::Silver => "silver",
+        StakeTier::Gold => "gold",
+        StakeTier::Platinum => "platinum",
+    }
+}
+
+pub(crate) fn manifest(m: &ManifestRecord, status: ManifestStatus) -> ManifestResponse {
+    ManifestResponse {
+        manifest_id: m.id.to_string(),
+        manifest_hash: m.hash.to_string(),
+        agent_uuid: m.agent.to_string(),
+        chain: m.chain.to_string(),
+        endpoint_uri: m.endpoint.to_string(),
+        pubkey: m.pubkey.to_string(),
+        nonce: m.nonce,
+        valid_from: m.valid_from.to_string(),
+        valid_until: m.valid_until.to_string(),
+        signature: m.signature.to_string(),
+        status: status.as_str().to_owned(),
+        created_at: m.created_at.to_string(),
+        revoked_at: m.revoked_at.map(|t| t.to_string()),
+    }
+}
+
+/// A manifest among its agent's manifests, with the status computed at `now`.
+pub(crate) fn manifest_among(m: &ManifestRecord, all: &[ManifestRecord], now: Timestamp) -> ManifestResponse {
+    manifest(m, status_at(m, all, now))
+}
+
+pub(crate) const fn flip(f: &Flip) -> FlipResponse {
+    FlipResponse {
+        suspicion_score: f.suspicion_score,
+        endpoint_changed: f.endpoint_changed,
+        pubkey_changed: f.pubkey_changed,
+        time_delta_seconds: f.time_delta_seconds,
+    }
+}
+
+pub(crate) fn receipt(r: &ReceiptRecord) -> ReceiptResponse {
+    let f = &r.receipt;
+    ReceiptResponse {
+        receipt_id: r.id.to_string(),
+        receipt_hash: f.receipt_hash.to_string(),
+        hop: f.hop,
+        source_agent_uuid: f.source.to_string(),
+        dest_agent_uuid: f.dest.to_string(),
+        manifest_hash: f.manifest_hash.to_string(),
+        next_hop_hash: f.next_hop.map(|h| h.to_string()),
+        receipt_nonce: f.nonce,
+        chain: f.chain.to_string(),
+        signature: f.signature.to_string(),
+        is_valid: r.is_valid,
+        invalidated_at: r.invalidated_at.map(|t| t.to_string()),
+        invalidation_reason: r.invalidation_reason.clone(),
+        hop_irrational: f.hop_irrational,
+        computational_cost_usdc: f.computational_cost.to_string(),
+        created_at: r.created_at.to_string(),
+    }
+}
+
+pub(crate) fn settlement(s: &Settlement, slashes: &[SlashRecord]) -> SettlementResponse {
+    SettlementResponse {
+        settlement_id: s.id.to_string(),
+        kind: match s.kind {
+            kagami_core::LoopKind::Cycle => "cycle",
+            kagami_core::LoopKind::ExtractionLoop => "extraction_loop",
+        }
+        .to_owned(),
+        cycle_agents: s.cycle_agents.iter().map(ToString::to_string).collect(),
+        cycle_depth: s.depth,
+        total_slashed_usdc: s.total_slashed.to_string(),
+        reporter_address: s.reporter.map(|r| r.to_string()),
+        bounty_usdc: s.bounty.map(|b| b.to_string()),
+        status: match s.status {
+            kagami_store::SettlementStatus::Provisional => "provisional",
+            kagami_store::SettlementStatus::Final => "final",
+        }
+        .to_owned(),
+        created_at: s.created_at.to_string(),
+        slashes: slashes
+            .iter()
+            .map(|x| SlashResponse { agent_uuid: x.agent.to_string(), amount_usdc: x.amount.to_string(), reason: x.reason.clone() })
+            .collect(),
+    }
+}
+
+pub(crate) fn commitment(c: &Commitment) -> CommitmentResponse {
+    CommitmentResponse {
+        commitment_id: c.id.to_string(),
+        commitment_hash: c.commitment.commitment_hash.to_string(),
+        root_tx_hash: c.commitment.root_tx.to_string(),
+        first_hop_agent_uuid: c.commitment.first_hop_agent.to_string(),
+        amount_usdc: c.commitment.amount.to_string(),
+        time_lock_until: c.commitment.time_lock_until.to_string(),
+        status: c.status.as_str().to_owned(),
+        onchain_tx_hash: c.onchain_tx_hash.map(|h| h.to_string()),
+    }
+}

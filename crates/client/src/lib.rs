@@ -1,0 +1,20 @@
+#![doc = include_str!("../README.md")]
+
+mod client;
+mod error;
+mod sign;
+
+pub use client::{
+    DEFAULT_MAX_RETRIES, DEFAULT_RETRY_BACKOFF, DEFAULT_TIMEOUT, KagamiClient,
+    KagamiClientBuilder, LoopSettlement, Outcome, RecordOutcome,
+};
+pub use error::{Error, Result};
+/// The API's request and response bodies, shared with the server.
+pub use kagami_core::wire;
+/// The signing protocol (canonical messages, ids, signatures, keys).
+pub use kagami_crypto as crypto;
+pub use kagami_crypto::PrivateKeySigner;
+pub use sign::{
+    MAX_HOP, ManifestBuilder, ReceiptBuilder, next_hop_hash, publish_request, record_request,
+    sign_cycle_report, sign_revocation, verify_forward_request,
+};

@@ -1,0 +1,570 @@
+//! The HTTP API's JSON bodies, shared by the server (`kagami-api`) and the client SDK
+//! (`kagami-client`) so the two can never disagree about a field.
+//!
+//! Values are carried in their canonical text forms (hashes, UUIDs, timestamps, and money as
+//! decimal strings with six decimals — never JSON numbers). Requests reject unknown fields.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+#[cfg(feature = "openapi")]
+use utoipa::ToSchema;
+
+use super::RecordForwardRequest;
+
+/// `POST /api/v1/agents`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct RegisterAgentRequest {
+    /// ERC-8004 token id (> 0).
+    pub agent_id: u64,
+    /// Chain name, e.g. `base`.
+    pub chain: String,
+    /// The ERC-8004 identity registry contract.
+    pub registry_address: String,
+    /// The owner address (signs manifests and revocations).
+    pub owner_address: String,
+    /// Token URI.
+    #[serde(default)]
+    pub token_uri: Option<String>,
+    /// ERC-8004 registration file (any JSON object).
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
+    pub registration_file: Option<Value>,
+}
+
+/// `PUT /api/v1/agents/{agent_uuid}/stake`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct SetStakeRequest {
+    /// Decimal string, at most 6 decimals, e.g. `"1500.25"`.
+    pub staked_amount_usdc: String,
+}
+
+/// `PATCH /api/v1/agents/{agent_uuid}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct UpdateAgentRequest {
+    /// `active`, `suspended` or `revoked`.
+    pub status: String,
+}
+
+/// `POST /api/v1/agents/manifests/revoke`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct RevokeManifestRequest {
+    /// The agent.
+    pub agent_uuid: String,
+    /// The manifest to revoke.
+    pub manifest_hash: String,
+    /// The owner's signature over the manifest revocation message.
+    pub signature: String,
+}
+
+/// `POST /api/v1/agents/manifests/verify-forward`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct VerifyForwardRequest {
+    /// The root transaction of the payment.
+    pub root_tx_hash: String,
+    /// The agent about to pay.
+    pub source_agent_uuid: String,
+    /// The agent about to be paid.
+    pub dest_agent_uuid: String,
+    /// The destination's manifest the source checked.
+    pub manifest_hash: String,
+    /// Its nonce.
+    pub manifest_nonce: u64,
+    /// Its owner signature.
+    pub manifest_signature: String,
+}
+
+/// `POST /api/v1/agents/manifests/report-cycle`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct ReportCycleRequest {
+    /// The root transaction whose forwards form a loop.
+    pub root_tx_hash: String,
+    /// Credited with the bounty; must sign the cycle report message.
+    pub reporter_address: String,
+    /// The reporter's signature over the cycle report message.
+    pub signature: String,
+    /// The chain named in the signed report; defaults to the chain of the first evidence
+    /// item (or of the root's recorded receipts).
+    #[serde(default)]
+    pub chain: Option<String>,
+    /// Signed receipts not recorded yet, each like a record-forward body.
+    #[serde(default)]
+    pub evidence: Vec<RecordForwardRequest>,
+}
+
+/// `POST /api/v1/agents/manifests/onchain-commitment`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct CommitmentRequest {
+    /// The root transaction (one commitment per root).
+    pub root_tx_hash: String,
+    /// The first agent the payment goes to.
+    pub first_hop_agent_uuid: String,
+    /// The committed routing.
+    pub routing_hash: String,
+    /// At least the high-value threshold (10,000 USDC), decimal string.
+    pub amount_usdc: String,
+    /// Chain name.
+    pub chain: String,
+}
+
+/// `POST /api/v1/commitments/{id}/confirm`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct ConfirmCommitmentRequest {
+    /// The on-chain transaction that carries the commitment.
+    pub onchain_tx_hash: String,
+}
+
+/// `POST /api/v1/mev/incidents`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct MevIncidentRequest {
+    /// The root transaction.
+    pub root_tx_hash: String,
+    /// `frontrun`, `sandwich`, `timebandit` or `extraction_loop`.
+    pub attack_type: String,
+    /// The attacking agent (slashed).
+    pub attacker_agent_uuid: String,
+    /// The victim agent, if an agent.
+    #[serde(default)]
+    pub victim_agent_uuid: Option<String>,
+    /// Value extracted, decimal string.
+    pub extracted_value_usdc: String,
+    /// Block number (> 0).
+    pub block_number: u64,
+    /// Transaction index in the block.
+    pub tx_index: u32,
+    /// Hash of the evidence.
+    pub evidence_hash: String,
+}
+
+/// An agent.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct AgentResponse {
+    /// Kagami's id of the agent.
+    pub agent_uuid: String,
+    /// ERC-8004 token id.
+    pub agent_id: u64,
+    /// Chain.
+    pub chain: String,
+    /// Identity registry.
+    pub registry_address: String,
+    /// Owner.
+    pub owner_address: String,
+    /// Token URI.
+    pub token_uri: Option<String>,
+    /// Registration file.
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
+    pub registration_file: Option<Value>,
+    /// `active`, `suspended` or `revoked`.
+    pub status: String,
+    /// RFC 3339.
+    pub created_at: String,
+    /// RFC 3339.
+    pub updated_at: String,
+}
+
+/// An agent's stake.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct StakeResponse {
+    /// Mirrors the on-chain stake.
+    pub staked_usdc: String,
+    /// Slashed so far.
+    pub slashed_usdc: String,
+    /// Locked by hops in flight.
+    pub locked_usdc: String,
+    /// `staked − slashed − locked`.
+    pub available_usdc: String,
+    /// `bronze` (≥ 100), `silver` (≥ 1,000), `gold` (≥ 5,000), `platinum` (≥ 10,000), or null.
+    pub tier: Option<String>,
+}
+
+/// `GET /api/v1/agents/{agent_uuid}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct AgentDetailsResponse {
+    /// The agent.
+    #[serde(flatten)]
+    pub agent: AgentResponse,
+    /// Its stake.
+    pub stake: StakeResponse,
+    /// Its effective manifest now, if any.
+    pub effective_manifest: Option<ManifestResponse>,
+}
+
+/// A manifest with its computed status.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct ManifestResponse {
+    /// Store id.
+    pub manifest_id: String,
+    /// SHA-256 id of the canonical message.
+    pub manifest_hash: String,
+    /// The agent.
+    pub agent_uuid: String,
+    /// Chain.
+    pub chain: String,
+    /// Endpoint, as signed.
+    pub endpoint_uri: String,
+    /// Operational key.
+    pub pubkey: String,
+    /// Nonce.
+    pub nonce: u64,
+    /// RFC 3339.
+    pub valid_from: String,
+    /// RFC 3339.
+    pub valid_until: String,
+    /// The owner's signature.
+    pub signature: String,
+    /// `active`, `pending`, `superseded`, `expired` or `revoked`, computed now.
+    pub status: String,
+    /// RFC 3339.
+    pub created_at: String,
+    /// RFC 3339, when revoked.
+    pub revoked_at: Option<String>,
+}
+
+/// A manifest replacement's score.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct FlipResponse {
+    /// 0..=100; ≥ 70 is suspicious.
+    pub suspicion_score: u8,
+    /// The endpoint changed (+50).
+    pub endpoint_changed: bool,
+    /// The key changed (+30).
+    pub pubkey_changed: bool,
+    /// Seconds since the replaced manifest (+20 under 60).
+    pub time_delta_seconds: i64,
+}
+
+/// `POST /api/v1/agents/manifests/publish`: 201 when created, 200 for an identical replay.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct PublishManifestResponse {
+    /// Store id.
+    pub manifest_id: String,
+    /// SHA-256 id.
+    pub manifest_hash: String,
+    /// Computed status now.
+    pub status: String,
+    /// RFC 3339.
+    pub valid_from: String,
+    /// RFC 3339.
+    pub valid_until: String,
+    /// The flip, when it replaced a manifest.
+    pub flip: Option<FlipResponse>,
+    /// Commitments disputed by this endpoint change.
+    #[serde(default)]
+    pub disputed_commitments: Vec<String>,
+}
+
+/// `POST /api/v1/agents/manifests/verify-forward`: always 200; `safe` says whether to pay.
+///
+/// When safe: `manifest_hash`, `manifest_nonce`, `endpoint_uri`, `pubkey`, `hop`,
+/// `valid_until`, `verified_at`. When not: `reason` (a stable code), `message`, and the
+/// reason's details in `details` (flattened into the object).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct VerifyForwardResponse {
+    /// Whether the forward is safe.
+    pub safe: bool,
+    /// Why not: `agent_not_found`, `agent_suspended`, `manifest_not_found`,
+    /// `invalid_signature`, `manifest_not_effective`, `self_forward`, `hop_limit_exceeded`,
+    /// `cycle_detected`, `would_create_cycle`, `extraction_loop_detected`,
+    /// `next_hop_mismatch`, `insufficient_stake`, `already_settled`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// A human sentence for `reason`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    /// The verified manifest.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub manifest_hash: Option<String>,
+    /// Its nonce.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub manifest_nonce: Option<u64>,
+    /// Where to send the payment.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoint_uri: Option<String>,
+    /// The key that will sign the receipt.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pubkey: Option<String>,
+    /// The hop this forward would be.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hop: Option<u32>,
+    /// End of the manifest's window.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub valid_until: Option<String>,
+    /// When the check ran (RFC 3339).
+    pub verified_at: String,
+    /// Reason-specific details (e.g. `cycle_agents`, `cycle_depth`, `manifest_status`).
+    #[serde(flatten)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    pub details: Map<String, Value>,
+}
+
+/// `POST /api/v1/agents/manifests/record-forward`: 201 recorded, 200 identical replay.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct RecordForwardResponse {
+    /// Store id.
+    pub receipt_id: String,
+    /// SHA-256 id of the receipt message.
+    pub receipt_hash: String,
+    /// When it was recorded (RFC 3339).
+    pub timestamp: String,
+    /// Beyond the rational hop depth.
+    pub hop_irrational: bool,
+    /// Forward cost at this hop.
+    pub computational_cost_usdc: String,
+}
+
+/// One receipt of a forward trail.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct ReceiptResponse {
+    /// Store id.
+    pub receipt_id: String,
+    /// SHA-256 id.
+    pub receipt_hash: String,
+    /// Hop.
+    pub hop: u32,
+    /// Paying agent.
+    pub source_agent_uuid: String,
+    /// Receiving agent.
+    pub dest_agent_uuid: String,
+    /// The destination's manifest.
+    pub manifest_hash: String,
+    /// The destination's commitment, or null for a terminal hop.
+    pub next_hop_hash: Option<String>,
+    /// Receipt nonce.
+    pub receipt_nonce: u64,
+    /// Chain.
+    pub chain: String,
+    /// The destination's signature.
+    pub signature: String,
+    /// False once invalidated as evidence of a loop.
+    pub is_valid: bool,
+    /// RFC 3339.
+    pub invalidated_at: Option<String>,
+    /// `cycle_detected` or `extraction_loop_detected`.
+    pub invalidation_reason: Option<String>,
+    /// Beyond the rational hop depth.
+    pub hop_irrational: bool,
+    /// Forward cost at this hop.
+    pub computational_cost_usdc: String,
+    /// RFC 3339.
+    pub created_at: String,
+}
+
+/// One slash.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct SlashResponse {
+    /// The slashed agent.
+    pub agent_uuid: String,
+    /// Amount.
+    pub amount_usdc: String,
+    /// Why.
+    pub reason: String,
+}
+
+/// A settlement.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct SettlementResponse {
+    /// Store id.
+    pub settlement_id: String,
+    /// `cycle` or `extraction_loop`.
+    pub kind: String,
+    /// Agents slashed, in path order.
+    pub cycle_agents: Vec<String>,
+    /// Number of agents.
+    pub cycle_depth: u32,
+    /// Sum of slashes.
+    pub total_slashed_usdc: String,
+    /// The reporter, if reported.
+    pub reporter_address: Option<String>,
+    /// The reporter's bounty.
+    pub bounty_usdc: Option<String>,
+    /// `provisional` or `final`.
+    pub status: String,
+    /// RFC 3339.
+    pub created_at: String,
+    /// The slashes.
+    pub slashes: Vec<SlashResponse>,
+}
+
+/// `GET /api/v1/forwards/{root_tx_hash}`: the audit trail of a payment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct ForwardTrailResponse {
+    /// The root transaction.
+    pub root_tx_hash: String,
+    /// Every receipt, valid or not, by hop.
+    pub receipts: Vec<ReceiptResponse>,
+    /// The settlement, if any.
+    pub settlement: Option<SettlementResponse>,
+}
+
+/// `POST /api/v1/agents/manifests/report-cycle`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct ReportCycleResponse {
+    /// Always true.
+    pub reported: bool,
+    /// The settlement.
+    pub settlement_id: String,
+    /// The reporter's bounty.
+    pub bounty_usdc: String,
+    /// The loop's agents.
+    pub cycle_agents: Vec<String>,
+    /// Their number.
+    pub cycle_depth: u32,
+    /// Total slashed.
+    pub slashed_usdc: String,
+}
+
+/// A time-locked commitment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct CommitmentResponse {
+    /// Store id.
+    pub commitment_id: String,
+    /// SHA-256 of the commitment description.
+    pub commitment_hash: String,
+    /// Root transaction.
+    pub root_tx_hash: String,
+    /// First-hop agent.
+    pub first_hop_agent_uuid: String,
+    /// Amount.
+    pub amount_usdc: String,
+    /// End of the time lock (RFC 3339).
+    pub time_lock_until: String,
+    /// `pending`, `confirmed`, `settled` or `disputed`.
+    pub status: String,
+    /// On-chain transaction, once confirmed.
+    pub onchain_tx_hash: Option<String>,
+}
+
+/// `POST /api/v1/mev/incidents`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct MevIncidentResponse {
+    /// Store id.
+    pub incident_id: String,
+    /// The attacker's slash.
+    pub slashed_usdc: String,
+    /// RFC 3339.
+    pub reported_at: String,
+}
+
+/// Totals of one attack type.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct MevSummaryRowResponse {
+    /// Attack type.
+    pub attack_type: String,
+    /// Incidents.
+    pub incidents: u64,
+    /// Sum extracted.
+    pub extracted_usdc: String,
+    /// Sum slashed.
+    pub slashed_usdc: String,
+}
+
+/// `GET /api/v1/mev/summary`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct MevSummaryResponse {
+    /// Per attack type.
+    pub attack_types: Vec<MevSummaryRowResponse>,
+    /// All incidents.
+    pub total_incidents: u64,
+    /// Sum extracted.
+    pub total_extracted_usdc: String,
+    /// Sum slashed.
+    pub total_slashed_usdc: String,
+}
+
+/// `GET /api/v1/agents/manifests/{agent_uuid}/flip-metrics`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct FlipMetricsResponse {
+    /// The agent.
+    pub agent_uuid: String,
+    /// All flips.
+    pub total_flips: u64,
+    /// Flips < 60 s after the previous manifest.
+    pub rapid_flips_1min: u64,
+    /// Endpoint changes.
+    pub endpoint_changes: u64,
+    /// Scores ≥ 70.
+    pub high_suspicion_flips: u64,
+    /// Mean score (not money).
+    pub avg_suspicion_score: f64,
+    /// RFC 3339.
+    pub last_flip_at: Option<String>,
+    /// When these figures were computed (RFC 3339).
+    pub as_of: String,
+}
+
+/// `GET /health`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct HealthResponse {
+    /// `healthy` or `unhealthy`.
+    pub status: String,
+    /// `connected` or `unreachable`.
+    pub db: String,
+    /// `disabled` or `connected`.
+    pub redis: String,
+}
+
+/// `GET /ready`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct ReadyResponse {
+    /// Ready for traffic.
+    pub ready: bool,
+    /// Connections in the pool.
+    pub db_pool_size: usize,
+    /// `PONG` or `disabled`.
+    pub redis_ping: String,
+}
+
+/// Every error: `{"error": code, "message": sentence, "field": name?, ...details}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct ErrorResponse {
+    /// Stable snake_case code.
+    pub error: String,
+    /// Human sentence.
+    pub message: String,
+    /// The offending request field, for validation errors.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+    /// Code-specific details, flattened.
+    #[serde(flatten)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    pub details: Map<String, Value>,
+}

@@ -1,1 +1,0 @@
-//! The PostgreSQL backend (production): `tokio-postgres` through a `deadpool-postgres` pool.

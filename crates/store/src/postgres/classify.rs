@@ -1,0 +1,105 @@
+//! Driver errors become [`StoreError`]s here, and nowhere else.
+
+use deadpool_postgres::PoolError;
+use tokio_postgres::error::SqlState;
+
+use crate::StoreError;
+
+/// Classifies a driver error: unique violation → [`StoreError::Conflict`] named by the
+/// constraint; foreign-key violation → [`StoreError::NotFound`] for the referenced entity;
+/// connection failures (SQLSTATE class 08, 57P01..57P03 shutdowns, 53300 too many
+/// connections, I/O errors, closed connections) → [`StoreError::Unavailable`]; anything else
+/// → [`StoreError::Internal`] with the driver error as its source.
+pub(super) fn classify(e: tokio_postgres::Error) -> StoreError {
+    if let Some(db) = e.as_db_error() {
+        let code = db.code();
+        if *code == SqlState::UNIQUE_VIOLATION {
+            let constraint = db.constraint().unwrap_or("unique").to_owned();
+            return StoreError::Conflict { constraint };
+        }
+        if *code == SqlState::FOREIGN_KEY_VIOLATION
+            && let Some(entity) = db.constraint().and_then(referenced_entity)
+        {
+            return StoreError::NotFound { entity };
+        }
+        let state = code.code();
+        let unavailable =
+            state.starts_with("08") || matches!(state, "57P01" | "57P02" | "57P03" | "53300");
+        return if unavailable {
+            StoreError::unavailable(e)
+        } else {
+            StoreError::internal(e)
+        };
+    }
+    if e.is_closed() || caused_by_io(&e) {
+        StoreError::unavailable(e)
+    } else {
+        StoreError::internal(e)
+    }
+}
+
+/// Classifies a failure to get a pooled connection: timeouts and a closed pool are
+/// [`StoreError::Unavailable`]; a failed connection attempt is classified by [`classify`].
+pub(super) fn classify_pool(e: PoolError) -> StoreError {
+    match e {
+        PoolError::Backend(e) => classify(e),
+        PoolError::Timeout(_) | PoolError::Closed => StoreError::unavailable(e),
+        other => StoreError::internal(other),
+    }
+}
+
+/// The entity a named foreign key of the schema references.
+fn referenced_entity(constraint: &str) -> Option<&'static str> {
+    Some(match constraint {
+        "fk_stakes_agent"
+        | "fk_manifests_agent"
+        | "fk_flips_agent"
+        | "fk_receipts_source"
+        | "fk_receipts_dest"
+        | "fk_stake_utilization_agent"
+        | "fk_commitments_agent"
+        | "fk_mev_attacker"
+        | "fk_mev_victim"
+        | "fk_slashes_agent" => "agent",
+        "fk_receipts_manifest" | "fk_flips_old_manifest" | "fk_flips_new_manifest" => "manifest",
+        "fk_slashes_commitment" => "commitment",
+        _ => return None,
+    })
+}
+
+fn caused_by_io(e: &tokio_postgres::Error) -> bool {
+    let mut source = std::error::Error::source(e);
+    while let Some(cause) = source {
+        if cause.is::<std::io::Error>() {
+            return true;
+        }
+        source = cause.source();
+    }
+    false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_named_foreign_key_maps_to_an_entity() {
+        assert_eq!(referenced_entity("fk_receipts_dest"), Some("agent"));
+        assert_eq!(referenced_entity("fk_receipts_manifest"), Some("manifest"));
+        assert_eq!(
+            referenced_entity("fk_slashes_commitment"),
+            Some("commitment")
+        );
+        assert_eq!(referenced_entity("fk_slashes_settlement"), None);
+    }
+
+    #[test]
+    fn pool_timeouts_and_closed_pools_are_unavailable() {
+        let timeout = PoolError::Timeout(deadpool_postgres::TimeoutType::Wait);
+        assert!(matches!(classify_pool(timeout), StoreError::Unavailable(_)));
+        assert!(matches!(
+            classify_pool(PoolError::Closed),
+            StoreError::Unavailable(_)
+        ));
+    }
+}

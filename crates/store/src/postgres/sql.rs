@@ -1,0 +1,398 @@
+//! Statement helpers (always through the per-connection statement cache), locks, and the
+//! conversions between rows and the model.
+
+use std::str::FromStr;
+
+use deadpool_postgres::GenericClient;
+use kagami_core::{
+    EndpointUri, Flip, LoopKind, ManifestRecord, Policy, Usdc,
+    crypto::{Hash32, Timestamp, Uuid},
+};
+use time::OffsetDateTime;
+use tokio_postgres::{
+    Row,
+    types::{FromSql, ToSql},
+};
+
+use super::classify::classify;
+use crate::{
+    Agent, AgentStatus, ApiKeyRecord, AttackType, Commitment, CommitmentStatus, FlipRecord,
+    NewCommitment, NewReceipt, ReceiptRecord, Result, Role, Settlement, SettlementStatus,
+    SlashRecord, StoreError,
+};
+
+/// Statement parameters.
+pub(super) type Params<'a> = &'a [&'a (dyn ToSql + Sync)];
+
+/// All rows of a cached statement.
+pub(super) async fn query<C: GenericClient>(
+    c: &C,
+    sql: &str,
+    params: Params<'_>,
+) -> Result<Vec<Row>> {
+    let statement = c.prepare_cached(sql).await.map_err(classify)?;
+    c.query(&statement, params).await.map_err(classify)
+}
+
+/// At most one row of a cached statement.
+pub(super) async fn query_opt<C: GenericClient>(
+    c: &C,
+    sql: &str,
+    params: Params<'_>,
+) -> Result<Option<Row>> {
+    let statement = c.prepare_cached(sql).await.map_err(classify)?;
+    c.query_opt(&statement, params).await.map_err(classify)
+}
+
+/// Runs a cached statement, returning the number of rows it affected.
+pub(super) async fn execute<C: GenericClient>(c: &C, sql: &str, params: Params<'_>) -> Result<u64> {
+    let statement = c.prepare_cached(sql).await.map_err(classify)?;
+    c.execute(&statement, params).await.map_err(classify)
+}
+
+/// Serializes writers on `key` until the transaction ends. Must be the transaction's first
+/// statement so that (READ COMMITTED) every later statement sees what earlier holders
+/// committed.
+pub(super) async fn advisory_lock<C: GenericClient>(c: &C, key: &str) -> Result<()> {
+    execute(
+        c,
+        "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
+        &[&key],
+    )
+    .await?;
+    Ok(())
+}
+
+/// The lock key of an agent's writers (publish, revoke, stake, slashes).
+pub(super) fn agent_key(agent: Uuid) -> String {
+    format!("agent:{agent}")
+}
+
+/// The lock key of a root transaction's writers (record, report).
+pub(super) fn root_key(root: &Hash32) -> String {
+    format!("root:{root}")
+}
+
+// ---- values ----------------------------------------------------------------------------
+
+/// A `Timestamp` as the driver's timestamptz value.
+pub(super) fn ts(t: Timestamp) -> OffsetDateTime {
+    t.to_offset_date_time()
+}
+
+/// An unsigned id or counter as BIGINT.
+pub(super) fn to_i64(value: u64, field: &str) -> Result<i64> {
+    i64::try_from(value)
+        .map_err(|_| StoreError::internal(format!("{field} {value} exceeds the stored range")))
+}
+
+/// The stored name of a loop kind.
+pub(super) const fn kind_str(kind: LoopKind) -> &'static str {
+    match kind {
+        LoopKind::Cycle => "cycle",
+        LoopKind::ExtractionLoop => "extraction_loop",
+    }
+}
+
+fn corrupt(what: &str, value: &str) -> StoreError {
+    StoreError::internal(format!("unexpected stored {what} {value:?}"))
+}
+
+// ---- columns -----------------------------------------------------------------------------
+
+pub(super) fn get<'a, T: FromSql<'a>>(row: &'a Row, column: &str) -> Result<T> {
+    row.try_get(column).map_err(classify)
+}
+
+fn get_ts(row: &Row, column: &str) -> Result<Timestamp> {
+    Timestamp::try_from(get::<OffsetDateTime>(row, column)?).map_err(StoreError::internal)
+}
+
+fn get_opt_ts(row: &Row, column: &str) -> Result<Option<Timestamp>> {
+    get::<Option<OffsetDateTime>>(row, column)?
+        .map(|t| Timestamp::try_from(t).map_err(StoreError::internal))
+        .transpose()
+}
+
+/// A money column, selected as `(col * 1000000)::bigint`.
+pub(super) fn get_usdc(row: &Row, column: &str) -> Result<Usdc> {
+    Usdc::from_micros(get::<i64>(row, column)?).map_err(StoreError::internal)
+}
+
+fn get_opt_usdc(row: &Row, column: &str) -> Result<Option<Usdc>> {
+    get::<Option<i64>>(row, column)?
+        .map(|m| Usdc::from_micros(m).map_err(StoreError::internal))
+        .transpose()
+}
+
+pub(super) fn get_u64(row: &Row, column: &str) -> Result<u64> {
+    let value: i64 = get(row, column)?;
+    u64::try_from(value).map_err(|_| corrupt(column, &value.to_string()))
+}
+
+/// An INTEGER column holding an unsigned value.
+fn get_u32(row: &Row, column: &str) -> Result<u32> {
+    let value: i32 = get(row, column)?;
+    u32::try_from(value).map_err(|_| corrupt(column, &value.to_string()))
+}
+
+/// A column holding the canonical text of a protocol value.
+fn get_parsed<T>(row: &Row, column: &str) -> Result<T>
+where
+    T: FromStr,
+    T::Err: std::error::Error + Send + Sync + 'static,
+{
+    get::<&str>(row, column)?
+        .parse()
+        .map_err(StoreError::internal)
+}
+
+fn get_opt_parsed<T>(row: &Row, column: &str) -> Result<Option<T>>
+where
+    T: FromStr,
+    T::Err: std::error::Error + Send + Sync + 'static,
+{
+    get::<Option<&str>>(row, column)?
+        .map(|s| s.parse().map_err(StoreError::internal))
+        .transpose()
+}
+
+// ---- rows ----------------------------------------------------------------------------------
+
+/// Agent columns, in the order [`agent`] reads them.
+macro_rules! agent_columns {
+    () => {
+        "id, agent_id, chain, registry_address, owner_address, token_uri, registration_file, \
+         status, created_at, updated_at"
+    };
+}
+pub(super) use agent_columns;
+
+pub(super) fn agent(row: &Row) -> Result<Agent> {
+    let status: &str = get(row, "status")?;
+    Ok(Agent {
+        uuid: get(row, "id")?,
+        agent_id: get_u64(row, "agent_id")?,
+        chain: get_parsed(row, "chain")?,
+        registry_address: get_parsed(row, "registry_address")?,
+        owner_address: get_parsed(row, "owner_address")?,
+        token_uri: get(row, "token_uri")?,
+        registration_file: get(row, "registration_file")?,
+        status: AgentStatus::parse(status).ok_or_else(|| corrupt("agent status", status))?,
+        created_at: get_ts(row, "created_at")?,
+        updated_at: get_ts(row, "updated_at")?,
+    })
+}
+
+macro_rules! manifest_columns {
+    () => {
+        "id, manifest_hash, agent_uuid, chain, endpoint_uri, pubkey, nonce, valid_from, \
+         valid_until, signature, created_at, revoked_at"
+    };
+}
+pub(super) use manifest_columns;
+
+pub(super) fn manifest(row: &Row) -> Result<ManifestRecord> {
+    let endpoint: &str = get(row, "endpoint_uri")?;
+    // Stored endpoints passed the policy when published; re-read them without a length
+    // limit so a later, stricter configuration cannot make stored rows unreadable.
+    let lenient = Policy {
+        max_endpoint_bytes: usize::MAX,
+        ..Policy::default()
+    };
+    Ok(ManifestRecord {
+        id: get(row, "id")?,
+        hash: get_parsed(row, "manifest_hash")?,
+        agent: get(row, "agent_uuid")?,
+        chain: get_parsed(row, "chain")?,
+        endpoint: EndpointUri::parse(endpoint, &lenient).map_err(StoreError::internal)?,
+        pubkey: get_parsed(row, "pubkey")?,
+        nonce: get_u64(row, "nonce")?,
+        valid_from: get_ts(row, "valid_from")?,
+        valid_until: get_ts(row, "valid_until")?,
+        signature: get_parsed(row, "signature")?,
+        created_at: get_ts(row, "created_at")?,
+        revoked_at: get_opt_ts(row, "revoked_at")?,
+    })
+}
+
+macro_rules! flip_columns {
+    () => {
+        "id, agent_uuid, old_manifest_hash, new_manifest_hash, time_delta_seconds, \
+         endpoint_changed, pubkey_changed, flip_hash, suspicion_score, alerted, created_at"
+    };
+}
+pub(super) use flip_columns;
+
+pub(super) fn flip(row: &Row) -> Result<FlipRecord> {
+    let score: i16 = get(row, "suspicion_score")?;
+    Ok(FlipRecord {
+        id: get(row, "id")?,
+        agent: get(row, "agent_uuid")?,
+        old_manifest: get_parsed(row, "old_manifest_hash")?,
+        new_manifest: get_parsed(row, "new_manifest_hash")?,
+        flip: Flip {
+            suspicion_score: u8::try_from(score)
+                .map_err(|_| corrupt("suspicion score", &score.to_string()))?,
+            endpoint_changed: get(row, "endpoint_changed")?,
+            pubkey_changed: get(row, "pubkey_changed")?,
+            time_delta_seconds: get(row, "time_delta_seconds")?,
+        },
+        flip_hash: get_parsed(row, "flip_hash")?,
+        alerted: get(row, "alerted")?,
+        created_at: get_ts(row, "created_at")?,
+    })
+}
+
+macro_rules! receipt_columns {
+    () => {
+        "id, chain, root_tx_hash, hop, source_agent_uuid, dest_agent_uuid, manifest_id, \
+         manifest_hash, next_hop_hash, receipt_nonce, receipt_hash, signature, hop_irrational, \
+         (computational_cost * 1000000)::bigint AS computational_cost, is_valid, invalidated_at, \
+         invalidation_reason, created_at"
+    };
+}
+pub(super) use receipt_columns;
+
+pub(super) fn receipt(row: &Row) -> Result<ReceiptRecord> {
+    Ok(ReceiptRecord {
+        id: get(row, "id")?,
+        receipt: NewReceipt {
+            chain: get_parsed(row, "chain")?,
+            root_tx: get_parsed(row, "root_tx_hash")?,
+            hop: get_u32(row, "hop")?,
+            source: get(row, "source_agent_uuid")?,
+            dest: get(row, "dest_agent_uuid")?,
+            manifest_id: get(row, "manifest_id")?,
+            manifest_hash: get_parsed(row, "manifest_hash")?,
+            next_hop: get_opt_parsed(row, "next_hop_hash")?,
+            nonce: get_u64(row, "receipt_nonce")?,
+            receipt_hash: get_parsed(row, "receipt_hash")?,
+            signature: get_parsed(row, "signature")?,
+            hop_irrational: get(row, "hop_irrational")?,
+            computational_cost: get_usdc(row, "computational_cost")?,
+        },
+        is_valid: get(row, "is_valid")?,
+        invalidated_at: get_opt_ts(row, "invalidated_at")?,
+        invalidation_reason: get(row, "invalidation_reason")?,
+        created_at: get_ts(row, "created_at")?,
+    })
+}
+
+macro_rules! settlement_columns {
+    () => {
+        "id, root_tx_hash, kind, cycle_agents, depth, \
+         (total_slashed * 1000000)::bigint AS total_slashed, reporter_address, \
+         (bounty * 1000000)::bigint AS bounty, status, created_at"
+    };
+}
+pub(super) use settlement_columns;
+
+pub(super) fn settlement(row: &Row) -> Result<Settlement> {
+    let kind: &str = get(row, "kind")?;
+    let status: &str = get(row, "status")?;
+    Ok(Settlement {
+        id: get(row, "id")?,
+        root_tx: get_parsed(row, "root_tx_hash")?,
+        kind: match kind {
+            "cycle" => LoopKind::Cycle,
+            "extraction_loop" => LoopKind::ExtractionLoop,
+            other => return Err(corrupt("settlement kind", other)),
+        },
+        cycle_agents: get(row, "cycle_agents")?,
+        depth: get_u32(row, "depth")?,
+        total_slashed: get_usdc(row, "total_slashed")?,
+        reporter: get_opt_parsed(row, "reporter_address")?,
+        bounty: get_opt_usdc(row, "bounty")?,
+        status: match status {
+            "provisional" => SettlementStatus::Provisional,
+            "final" => SettlementStatus::Final,
+            other => return Err(corrupt("settlement status", other)),
+        },
+        created_at: get_ts(row, "created_at")?,
+    })
+}
+
+macro_rules! slash_columns {
+    () => {
+        "id, agent_uuid, (amount * 1000000)::bigint AS amount, reason, settlement_id, \
+         incident_id, commitment_id, created_at"
+    };
+}
+pub(super) use slash_columns;
+
+pub(super) fn slash(row: &Row) -> Result<SlashRecord> {
+    Ok(SlashRecord {
+        id: get(row, "id")?,
+        agent: get(row, "agent_uuid")?,
+        amount: get_usdc(row, "amount")?,
+        reason: get(row, "reason")?,
+        settlement_id: get(row, "settlement_id")?,
+        incident_id: get(row, "incident_id")?,
+        commitment_id: get(row, "commitment_id")?,
+        created_at: get_ts(row, "created_at")?,
+    })
+}
+
+macro_rules! commitment_columns {
+    () => {
+        "id, root_tx_hash, commitment_hash, chain, first_hop_agent, routing_hash, \
+         (amount * 1000000)::bigint AS amount, time_lock_until, status, onchain_tx_hash, \
+         created_at"
+    };
+}
+pub(super) use commitment_columns;
+
+pub(super) fn commitment_status(s: &str) -> Result<CommitmentStatus> {
+    Ok(match s {
+        "pending" => CommitmentStatus::Pending,
+        "confirmed" => CommitmentStatus::Confirmed,
+        "settled" => CommitmentStatus::Settled,
+        "disputed" => CommitmentStatus::Disputed,
+        other => return Err(corrupt("commitment status", other)),
+    })
+}
+
+pub(super) fn commitment(row: &Row) -> Result<Commitment> {
+    Ok(Commitment {
+        id: get(row, "id")?,
+        commitment: NewCommitment {
+            root_tx: get_parsed(row, "root_tx_hash")?,
+            commitment_hash: get_parsed(row, "commitment_hash")?,
+            chain: get_parsed(row, "chain")?,
+            first_hop_agent: get(row, "first_hop_agent")?,
+            routing_hash: get_parsed(row, "routing_hash")?,
+            amount: get_usdc(row, "amount")?,
+            time_lock_until: get_ts(row, "time_lock_until")?,
+        },
+        status: commitment_status(get(row, "status")?)?,
+        onchain_tx_hash: get_opt_parsed(row, "onchain_tx_hash")?,
+        created_at: get_ts(row, "created_at")?,
+    })
+}
+
+pub(super) fn attack_type(s: &str) -> Result<AttackType> {
+    AttackType::parse(s).ok_or_else(|| corrupt("attack type", s))
+}
+
+macro_rules! api_key_columns {
+    () => {
+        "id, key_hmac, role, label, created_at, revoked_at"
+    };
+}
+pub(super) use api_key_columns;
+
+pub(super) fn api_key(row: &Row) -> Result<ApiKeyRecord> {
+    let hmac: &[u8] = get(row, "key_hmac")?;
+    let role: &str = get(row, "role")?;
+    Ok(ApiKeyRecord {
+        id: get(row, "id")?,
+        key_hmac: hmac
+            .try_into()
+            .map_err(|_| corrupt("key HMAC length", &hmac.len().to_string()))?,
+        role: Role::parse(role).ok_or_else(|| corrupt("role", role))?,
+        label: get(row, "label")?,
+        created_at: get_ts(row, "created_at")?,
+        revoked_at: get_opt_ts(row, "revoked_at")?,
+    })
+}

@@ -1,1 +1,0 @@
-//! The embedded SQLite backend (default): `rusqlite` (bundled), one writer connection, WAL.

@@ -1,0 +1,62 @@
+//! The store conformance suite: every case is written once against the `Store` trait and run
+//! on both backends, the embedded SQLite store and a real PostgreSQL database.
+
+mod cases;
+mod fixtures;
+
+/// Generates, for each case in `cases`, one test on SQLite and one on PostgreSQL.
+macro_rules! conformance {
+    ($($case:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $case() {
+                    let db = kagami_tests::TestSqlite::new();
+                    crate::cases::$case(db.store()).await;
+                }
+            )*
+        }
+
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $case() {
+                    let Some(db) = kagami_tests::TestPostgres::new().await else { return };
+                    crate::cases::$case(db.store()).await;
+                    db.cleanup().await;
+                }
+            )*
+        }
+    };
+}
+
+conformance!(
+    registering_the_same_registry_identity_twice_conflicts,
+    agents_are_found_by_uuid_and_by_registry_identity,
+    status_changes_persist_and_unknown_agents_are_not_found,
+    money_round_trips_exactly,
+    stake_cannot_be_set_below_what_is_slashed,
+    first_manifest_has_no_flip_and_replay_returns_the_original,
+    used_and_lower_nonces_are_rejected_without_writing,
+    replacement_records_one_scored_flip,
+    replacement_before_the_activation_delay_is_rejected,
+    revocation_is_idempotent_and_scoped_to_the_agent,
+    publishing_for_an_unknown_agent_is_not_found,
+    endpoint_flip_during_a_time_lock_disputes_the_commitment_and_slashes,
+    recording_a_chain_locks_stake_on_each_destination,
+    replayed_receipt_returns_the_original_record,
+    another_receipt_with_a_used_destination_nonce_conflicts,
+    closing_a_cycle_settles_it_atomically,
+    recording_into_a_settled_root_is_refused,
+    forward_rule_violations_write_nothing,
+    destination_without_enough_stake_is_refused,
+    paying_an_agent_twice_settles_an_extraction_loop,
+    reported_evidence_settles_with_a_bounty,
+    report_without_a_loop_writes_nothing,
+    commitments_move_through_their_states_only_in_order,
+    mev_incident_slashes_twice_the_extraction_up_to_available,
+    api_keys_are_stored_looked_up_and_revoked,
+    flip_metrics_count_what_happened,
+    racing_receipts_closing_one_cycle_settle_it_exactly_once,
+    racing_publishes_for_one_agent_keep_nonces_in_order,
+);
