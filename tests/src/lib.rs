@@ -7,6 +7,11 @@
 //! Where PostgreSQL is unreachable: with `CI` set, that is a test failure; elsewhere the
 //! PostgreSQL half of a suite is skipped with a loud message on stderr.
 
+#![expect(
+    clippy::panic,
+    reason = "a test harness fails the test by panicking, with the cause"
+)]
+
 use std::{
     path::{Path, PathBuf},
     sync::Arc,
@@ -24,7 +29,8 @@ use uuid::Uuid;
 
 /// The server tests connect to: `DATABASE_URL`, or the local cluster.
 pub fn database_url() -> String {
-    std::env::var("DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
+    std::env::var("DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
 }
 
 /// Whether this run is CI, where nothing may be skipped.
@@ -46,8 +52,12 @@ impl TestSqlite {
     /// When the store cannot be opened.
     pub fn new() -> Self {
         let dir = std::env::temp_dir().join(format!("kagami-test-{}", Uuid::new_v4().simple()));
-        let store = SqliteStore::open(&dir.join("kagami.db")).unwrap_or_else(|e| panic!("open sqlite store: {e:?}"));
-        Self { store: Arc::new(store), dir }
+        let store = SqliteStore::open(&dir.join("kagami.db"))
+            .unwrap_or_else(|e| panic!("open sqlite store: {e:?}"));
+        Self {
+            store: Arc::new(store),
+            dir,
+        }
     }
 
     /// The store, as the trait the service uses.
@@ -94,8 +104,14 @@ impl TestPostgres {
         let name = format!("kagami_test_{}", Uuid::new_v4().simple());
         admin_execute(&format!("CREATE DATABASE {name} TEMPLATE {template}")).await;
         let config = base_config().with_database(&name);
-        let store = PostgresStore::connect(&config).await.unwrap_or_else(|e| panic!("connect to {name}: {e:?}"));
-        Some(Self { store: Arc::new(store), config, name })
+        let store = PostgresStore::connect(&config)
+            .await
+            .unwrap_or_else(|e| panic!("connect to {name}: {e:?}"));
+        Some(Self {
+            store: Arc::new(store),
+            config,
+            name,
+        })
     }
 
     /// The store, as the trait the service uses.
@@ -117,13 +133,17 @@ impl TestPostgres {
     pub async fn cleanup(self) {
         self.store.close();
         drop(self.store);
-        admin_execute(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name)).await;
+        admin_execute(&format!(
+            "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+            self.name
+        ))
+        .await;
     }
 }
 
 fn base_config() -> PostgresConfig {
-    let mut config =
-        PostgresConfig::from_url(&database_url()).unwrap_or_else(|e| panic!("DATABASE_URL is not usable: {e:?}"));
+    let mut config = PostgresConfig::from_url(&database_url())
+        .unwrap_or_else(|e| panic!("DATABASE_URL is not usable: {e:?}"));
     // Tests open many small pools at once; keep each one small.
     config.pool_min_size = 1;
     config.pool_max_size = 8;
@@ -136,7 +156,10 @@ async fn admin_execute(sql: &str) {
         .await
         .unwrap_or_else(|e| panic!("connect to {}: {e}", database_url()));
     let driver = tokio::spawn(connection);
-    client.batch_execute(sql).await.unwrap_or_else(|e| panic!("{sql}: {e:?}"));
+    client
+        .batch_execute(sql)
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e:?}"));
     drop(client);
     let _ = driver.await;
 }
@@ -151,7 +174,11 @@ fn migrations_fingerprint() -> String {
     files.sort();
     let mut hasher = Sha256::new();
     for file in files {
-        hasher.update(file.file_name().map(|n| n.as_encoded_bytes().to_vec()).unwrap_or_default());
+        hasher.update(
+            file.file_name()
+                .map(|n| n.as_encoded_bytes().to_vec())
+                .unwrap_or_default(),
+        );
         hasher.update(std::fs::read(&file).unwrap_or_default());
     }
     hex::encode(&hasher.finalize()[..6])
@@ -162,7 +189,10 @@ async fn create_template() -> Option<String> {
     match tokio_postgres::connect(&database_url(), NoTls).await {
         Ok(_) => {}
         Err(e) if !in_ci() => {
-            eprintln!("\n*** PostgreSQL unreachable at {} ({e}); SKIPPING the PostgreSQL half of this suite. Set CI=true to make this a failure. ***\n", database_url());
+            eprintln!(
+                "\n*** PostgreSQL unreachable at {} ({e}); SKIPPING the PostgreSQL half of this suite. Set CI=true to make this a failure. ***\n",
+                database_url()
+            );
             return None;
         }
         Err(e) => panic!("PostgreSQL unreachable at {} in CI: {e}", database_url()),
@@ -178,13 +208,22 @@ async fn create_template() -> Option<String> {
     if !exists {
         // Build under a temporary name and rename, so a half-built template is never used.
         let building = format!("{template}_{}", Uuid::new_v4().simple());
-        client.batch_execute(&format!("CREATE DATABASE {building}")).await.unwrap_or_else(|e| panic!("{e:?}"));
+        client
+            .batch_execute(&format!("CREATE DATABASE {building}"))
+            .await
+            .unwrap_or_else(|e| panic!("{e:?}"));
         let config = base_config().with_database(&building);
-        kagami_store::postgres::migrate(&config).await.unwrap_or_else(|e| panic!("migrate template: {e:?}"));
-        let renamed = client.batch_execute(&format!("ALTER DATABASE {building} RENAME TO {template}")).await;
+        kagami_store::postgres::migrate(&config)
+            .await
+            .unwrap_or_else(|e| panic!("migrate template: {e:?}"));
+        let renamed = client
+            .batch_execute(&format!("ALTER DATABASE {building} RENAME TO {template}"))
+            .await;
         if renamed.is_err() {
             // Another process won the race; ours is redundant.
-            let _ = client.batch_execute(&format!("DROP DATABASE IF EXISTS {building} WITH (FORCE)")).await;
+            let _ = client
+                .batch_execute(&format!("DROP DATABASE IF EXISTS {building} WITH (FORCE)"))
+                .await;
         }
     }
     drop(client);

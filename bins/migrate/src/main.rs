@@ -41,36 +41,33 @@ async fn run(args: &Args) -> anyhow::Result<()> {
     if args.status {
         let status = kagami_store::postgres::migration_status(&config)
             .await
-            .map_err(|e| anyhow::anyhow!("{}", describe(&e)))?;
+            .map_err(|e| anyhow::anyhow!("{}", database_env::causes(&e)))?;
         for m in &status.applied {
             println!("applied  V{}__{}", m.version, m.name);
         }
         for m in &status.pending {
             println!("pending  V{}__{}", m.version, m.name);
         }
-        println!("{} applied, {} pending on database {target}", status.applied.len(), status.pending.len());
+        println!(
+            "{} applied, {} pending on database {target}",
+            status.applied.len(),
+            status.pending.len()
+        );
         return Ok(());
     }
-    let applied = kagami_store::postgres::migrate(&config).await.map_err(|e| anyhow::anyhow!("{}", describe(&e)))?;
+    let applied = kagami_store::postgres::migrate(&config)
+        .await
+        .map_err(|e| anyhow::anyhow!("{}", database_env::causes(&e)))?;
     if applied.is_empty() {
         println!("database {target} is up to date; nothing to apply");
     } else {
         for m in &applied {
             println!("applied  V{}__{}", m.version, m.name);
         }
-        println!("{} migration(s) applied to database {target}", applied.len());
+        println!(
+            "{} migration(s) applied to database {target}",
+            applied.len()
+        );
     }
     Ok(())
-}
-
-/// One line: the error and its causes.
-fn describe(e: &kagami_store::StoreError) -> String {
-    let mut line = e.to_string();
-    let mut source = std::error::Error::source(e);
-    while let Some(cause) = source {
-        line.push_str(": ");
-        line.push_str(&cause.to_string().replace('\n', " "));
-        source = cause.source();
-    }
-    line
 }

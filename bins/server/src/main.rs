@@ -63,7 +63,10 @@ fn main() -> ExitCode {
         }
     };
     settings::init_logging(&settings);
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("kagami-server: cannot start the runtime: {e}");
@@ -96,12 +99,21 @@ struct Opened {
 async fn open_store(settings: &settings::Settings) -> anyhow::Result<Opened> {
     match &settings.postgres {
         Some(config) => {
-            let store = PostgresStore::connect(config)
-                .await
-                .map_err(|e| anyhow::anyhow!("cannot connect to PostgreSQL database {}: {}", config.database_name(), chain(&e)))?;
-            let pending = store.pending_migrations().await.map_err(|e| anyhow::anyhow!("cannot read migration state: {}", chain(&e)))?;
+            let store = PostgresStore::connect(config).await.map_err(|e| {
+                anyhow::anyhow!(
+                    "cannot connect to PostgreSQL database {}: {}",
+                    config.database_name(),
+                    database_env::causes(&e)
+                )
+            })?;
+            let pending = store.pending_migrations().await.map_err(|e| {
+                anyhow::anyhow!("cannot read migration state: {}", database_env::causes(&e))
+            })?;
             if !pending.is_empty() {
-                let names: Vec<String> = pending.iter().map(|m| format!("V{}__{}", m.version, m.name)).collect();
+                let names: Vec<String> = pending
+                    .iter()
+                    .map(|m| format!("V{}__{}", m.version, m.name))
+                    .collect();
                 anyhow::bail!(
                     "database {} has {} pending migration(s) ({}); run `kagami-migrate` first",
                     config.database_name(),
@@ -109,20 +121,41 @@ async fn open_store(settings: &settings::Settings) -> anyhow::Result<Opened> {
                     names.join(", ")
                 );
             }
-            let salt = settings.api_key_salt.clone().context("API_KEY_SALT is required on PostgreSQL")?;
-            tracing::info!(store.backend = "postgres", db.name = config.database_name(), "store opened");
+            let salt = settings
+                .api_key_salt
+                .clone()
+                .context("API_KEY_SALT is required on PostgreSQL")?;
+            tracing::info!(
+                store.backend = "postgres",
+                db.name = config.database_name(),
+                "store opened"
+            );
             let store = Arc::new(store);
-            Ok(Opened { store: store.clone(), postgres: Some(store), salt })
+            Ok(Opened {
+                store: store.clone(),
+                postgres: Some(store),
+                salt,
+            })
         }
         None => {
             let path = settings.data_dir.join("kagami.db");
-            let store = SqliteStore::open(&path).map_err(|e| anyhow::anyhow!("cannot open the embedded store at {}: {}", path.display(), chain(&e)))?;
+            let store = SqliteStore::open(&path).map_err(|e| {
+                anyhow::anyhow!(
+                    "cannot open the embedded store at {}: {}",
+                    path.display(),
+                    database_env::causes(&e)
+                )
+            })?;
             let salt = match &settings.api_key_salt {
                 Some(s) => s.clone(),
                 None => settings::embedded_salt(&settings.data_dir)?,
             };
             tracing::info!(store.backend = "sqlite", store.path = %path.display(), "store opened (embedded SQLite)");
-            Ok(Opened { store: Arc::new(store), postgres: None, salt })
+            Ok(Opened {
+                store: Arc::new(store),
+                postgres: None,
+                salt,
+            })
         }
     }
 }
@@ -130,16 +163,34 @@ async fn open_store(settings: &settings::Settings) -> anyhow::Result<Opened> {
 async fn serve(settings: settings::Settings) -> anyhow::Result<()> {
     let opened = open_store(&settings).await?;
     let now = now();
-    let has_admin = opened.store.list_api_keys().await?.iter().any(|k| k.role == Role::Admin && k.revoked_at.is_none());
+    let has_admin = opened
+        .store
+        .list_api_keys()
+        .await?
+        .iter()
+        .any(|k| k.role == Role::Admin && k.revoked_at.is_none());
     if !has_admin {
-        let (key, record) = auth::create_key(opened.store.as_ref(), &opened.salt, Role::Admin, "bootstrap admin", now).await?;
+        let (key, record) = auth::create_key(
+            opened.store.as_ref(),
+            &opened.salt,
+            Role::Admin,
+            "bootstrap admin",
+            now,
+        )
+        .await?;
         println!("{}", key.expose());
-        println!("# ^ the first admin API key (id {}); it is shown once: store it, e.g. export KAGAMI_API_KEY=...", record.id);
+        println!(
+            "# ^ the first admin API key (id {}); it is shown once: store it, e.g. export KAGAMI_API_KEY=...",
+            record.id
+        );
     }
     let recorder = metrics_exporter_prometheus::PrometheusBuilder::new()
         .set_buckets_for_metric(
             metrics_exporter_prometheus::Matcher::Suffix("duration_seconds".to_owned()),
-            &[0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0],
+            &[
+                0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05,
+                0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+            ],
         )
         .context("invalid histogram buckets")?
         .install_recorder()
@@ -147,7 +198,8 @@ async fn serve(settings: settings::Settings) -> anyhow::Result<()> {
     let mut config = kagami_api::ApiConfig::new(opened.salt.clone());
     settings.apply(&mut config);
     config.metrics_renderer = Some(Arc::new(move || recorder.render()));
-    let listener = TcpListener::bind(settings.bind).with_context(|| format!("cannot listen on {} (KAGAMI_BIND)", settings.bind))?;
+    let listener = TcpListener::bind(settings.bind)
+        .with_context(|| format!("cannot listen on {} (KAGAMI_BIND)", settings.bind))?;
     let app = Application::build(config, opened.store.clone(), listener)?;
     tracing::info!(http.address = %settings.bind, store.backend = opened.store.backend(), "kagami listening");
     app.run_until_stopped().await?;
@@ -163,17 +215,28 @@ async fn api_key(settings: settings::Settings, cmd: ApiKeyCommand) -> anyhow::Re
     match cmd {
         ApiKeyCommand::Create { role, label } => {
             let role = Role::parse(&role).context("role must be admin or client")?;
-            let (key, _) = auth::create_key(opened.store.as_ref(), &opened.salt, role, &label, now()).await?;
+            let (key, _) =
+                auth::create_key(opened.store.as_ref(), &opened.salt, role, &label, now()).await?;
             println!("{}", key.expose());
         }
         ApiKeyCommand::List => {
             for k in opened.store.list_api_keys().await? {
-                let state = k.revoked_at.map_or_else(|| "active".to_owned(), |t| format!("revoked {t}"));
-                println!("{}  {:<6}  {}  created {}  {}", k.id, k.role.as_str(), state, k.created_at, k.label);
+                let state = k
+                    .revoked_at
+                    .map_or_else(|| "active".to_owned(), |t| format!("revoked {t}"));
+                println!(
+                    "{}  {:<6}  {}  created {}  {}",
+                    k.id,
+                    k.role.as_str(),
+                    state,
+                    k.created_at,
+                    k.label
+                );
             }
         }
         ApiKeyCommand::Revoke { id } => {
-            let id = uuid::Uuid::parse_str(&id).context("the key id must be a UUID (see `api-key list`)")?;
+            let id = uuid::Uuid::parse_str(&id)
+                .context("the key id must be a UUID (see `api-key list`)")?;
             let k = opened.store.revoke_api_key(id, now()).await?;
             println!("revoked {} ({})", k.id, k.label);
         }
@@ -184,18 +247,11 @@ async fn api_key(settings: settings::Settings, cmd: ApiKeyCommand) -> anyhow::Re
     Ok(())
 }
 
-#[expect(clippy::expect_used, reason = "the system clock is within years 0000..=9999")]
+#[expect(
+    clippy::expect_used,
+    reason = "the system clock is within years 0000..=9999"
+)]
 fn now() -> kagami_core::crypto::Timestamp {
-    kagami_core::crypto::Timestamp::from_unix(time::OffsetDateTime::now_utc().unix_timestamp()).expect("clock within range")
-}
-
-fn chain(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut line = e.to_string();
-    let mut source = e.source();
-    while let Some(cause) = source {
-        line.push_str(": ");
-        line.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    line
+    kagami_core::crypto::Timestamp::from_unix(time::OffsetDateTime::now_utc().unix_timestamp())
+        .expect("clock within range")
 }

@@ -30,17 +30,34 @@ pub(crate) struct Settings {
     sentry_dsn: Option<Secret>,
 }
 
-fn parse<T: std::str::FromStr>(name: &str, value: Option<String>, what: &str) -> anyhow::Result<Option<T>> {
-    value.map(|v| v.trim().parse::<T>().ok().with_context(|| format!("{name} must be {what}, got {v:?}"))).transpose()
+fn parse<T: std::str::FromStr>(
+    name: &str,
+    value: Option<String>,
+    what: &str,
+) -> anyhow::Result<Option<T>> {
+    value
+        .map(|v| {
+            v.trim()
+                .parse::<T>()
+                .ok()
+                .with_context(|| format!("{name} must be {what}, got {v:?}"))
+        })
+        .transpose()
 }
 
 impl Settings {
     /// Reads and checks every variable.
     pub(crate) fn from_env(get: impl Fn(&str) -> Option<String>) -> anyhow::Result<Self> {
         let var = |name: &str| get(name).filter(|v| !v.trim().is_empty());
-        let bind = parse::<SocketAddr>("KAGAMI_BIND", var("KAGAMI_BIND"), "an address such as 127.0.0.1:8000")?
-            .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8000)));
-        let log_level = var("LOG_LEVEL").unwrap_or_else(|| "info".to_owned()).to_lowercase();
+        let bind = parse::<SocketAddr>(
+            "KAGAMI_BIND",
+            var("KAGAMI_BIND"),
+            "an address such as 127.0.0.1:8000",
+        )?
+        .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8000)));
+        let log_level = var("LOG_LEVEL")
+            .unwrap_or_else(|| "info".to_owned())
+            .to_lowercase();
         if !["trace", "debug", "info", "warn", "error"].contains(&log_level.as_str()) {
             bail!("LOG_LEVEL must be one of trace, debug, info, warn, error, got {log_level:?}");
         }
@@ -52,27 +69,40 @@ impl Settings {
         let postgres = crate::database_env::postgres_from_env(&get)?;
         let api_key_salt = var("API_KEY_SALT").map(Secret::new);
         if postgres.is_some() && api_key_salt.is_none() {
-            bail!("API_KEY_SALT is required when running on PostgreSQL (keys are stored as HMACs under it)");
+            bail!(
+                "API_KEY_SALT is required when running on PostgreSQL (keys are stored as HMACs under it)"
+            );
         }
         if api_key_salt.as_ref().is_some_and(|s| s.expose().len() < 16) {
             bail!("API_KEY_SALT must be at least 16 characters");
         }
-        let max_validity_hours = parse::<u32>("MANIFEST_MAX_VALIDITY_HOURS", var("MANIFEST_MAX_VALIDITY_HOURS"), "a whole number of hours")?;
+        let max_validity_hours = parse::<u32>(
+            "MANIFEST_MAX_VALIDITY_HOURS",
+            var("MANIFEST_MAX_VALIDITY_HOURS"),
+            "a whole number of hours",
+        )?;
         if max_validity_hours == Some(0) {
             bail!("MANIFEST_MAX_VALIDITY_HOURS must be at least 1");
         }
-        let seconds = |name: &str| -> anyhow::Result<Option<Duration>> {
-            Ok(parse::<u64>(name, var(name), "a whole number of seconds")?.map(Duration::from_secs))
-        };
+        let seconds =
+            |name: &str| -> anyhow::Result<Option<Duration>> {
+                Ok(parse::<u64>(name, var(name), "a whole number of seconds")?
+                    .map(Duration::from_secs))
+            };
         Ok(Self {
             bind,
-            data_dir: var("KAGAMI_DATA_DIR").map_or_else(|| PathBuf::from("kagami-data"), PathBuf::from),
+            data_dir: var("KAGAMI_DATA_DIR")
+                .map_or_else(|| PathBuf::from("kagami-data"), PathBuf::from),
             postgres,
             api_key_salt,
             log_level,
             log_json,
             max_validity_hours,
-            metric_label_limit: parse("METRICS_LABEL_LIMIT", var("METRICS_LABEL_LIMIT"), "a whole number")?,
+            metric_label_limit: parse(
+                "METRICS_LABEL_LIMIT",
+                var("METRICS_LABEL_LIMIT"),
+                "a whole number",
+            )?,
             flip_refresh: seconds("FLIP_METRICS_REFRESH_SECONDS")?,
             shutdown_timeout: seconds("SHUTDOWN_TIMEOUT_SECONDS")?,
             redis_url: var("REDIS_URL").map(Secret::new),
@@ -106,9 +136,15 @@ impl Settings {
 pub(crate) fn init_logging(settings: &Settings) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&settings.log_level));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     if settings.log_json {
-        builder.json().flatten_event(true).with_current_span(true).init();
+        builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(true)
+            .init();
     } else {
         builder.init();
     }
@@ -123,9 +159,13 @@ pub(crate) fn embedded_salt(data_dir: &Path) -> anyhow::Result<Secret> {
         if salt.len() >= 16 {
             return Ok(Secret::new(salt));
         }
-        bail!("{} is corrupt (shorter than 16 characters); restore it or remove it and recreate the API keys", path.display());
+        bail!(
+            "{} is corrupt (shorter than 16 characters); restore it or remove it and recreate the API keys",
+            path.display()
+        );
     }
-    std::fs::create_dir_all(data_dir).with_context(|| format!("cannot create {}", data_dir.display()))?;
+    std::fs::create_dir_all(data_dir)
+        .with_context(|| format!("cannot create {}", data_dir.display()))?;
     let mut bytes = [0u8; 32];
     rand::rng().fill_bytes(&mut bytes);
     let salt = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
@@ -136,7 +176,11 @@ pub(crate) fn embedded_salt(data_dir: &Path) -> anyhow::Result<Secret> {
 #[cfg(unix)]
 fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
     use std::{io::Write, os::unix::fs::OpenOptionsExt};
-    let mut file = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path)?;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)?;
     file.write_all(contents.as_bytes())
 }
 
@@ -152,7 +196,10 @@ mod tests {
     use super::*;
 
     fn settings(vars: &[(&str, &str)]) -> anyhow::Result<Settings> {
-        let map: HashMap<String, String> = vars.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
         Settings::from_env(|name| map.get(name).cloned())
     }
 
@@ -169,10 +216,27 @@ mod tests {
         for (vars, name) in [
             (vec![("KAGAMI_BIND", "nowhere")], "KAGAMI_BIND"),
             (vec![("LOG_LEVEL", "loud")], "LOG_LEVEL"),
-            (vec![("MANIFEST_MAX_VALIDITY_HOURS", "-1")], "MANIFEST_MAX_VALIDITY_HOURS"),
-            (vec![("DATABASE_URL", "postgres://x@127.0.0.1/db")], "API_KEY_SALT"),
-            (vec![("POSTGRES_HOST", "db"), ("POSTGRES_PORT", "x")], "POSTGRES_PORT"),
-            (vec![("DB_POOL_MIN_SIZE", "5"), ("DB_POOL_MAX_SIZE", "2"), ("POSTGRES_HOST", "db"), ("API_KEY_SALT", "0123456789abcdef")], "DB_POOL_MIN_SIZE"),
+            (
+                vec![("MANIFEST_MAX_VALIDITY_HOURS", "-1")],
+                "MANIFEST_MAX_VALIDITY_HOURS",
+            ),
+            (
+                vec![("DATABASE_URL", "postgres://x@127.0.0.1/db")],
+                "API_KEY_SALT",
+            ),
+            (
+                vec![("POSTGRES_HOST", "db"), ("POSTGRES_PORT", "x")],
+                "POSTGRES_PORT",
+            ),
+            (
+                vec![
+                    ("DB_POOL_MIN_SIZE", "5"),
+                    ("DB_POOL_MAX_SIZE", "2"),
+                    ("POSTGRES_HOST", "db"),
+                    ("API_KEY_SALT", "0123456789abcdef"),
+                ],
+                "DB_POOL_MIN_SIZE",
+            ),
         ] {
             let err = format!("{:#}", settings(&vars).unwrap_err());
             assert!(err.contains(name), "{err}");
@@ -187,14 +251,18 @@ mod tests {
 
     #[test]
     fn embedded_salt_is_generated_once_and_private() {
-        let dir = std::env::temp_dir().join(format!("kagami-salt-{}", uuid::Uuid::new_v4().simple()));
+        let dir =
+            std::env::temp_dir().join(format!("kagami-salt-{}", uuid::Uuid::new_v4().simple()));
         let first = embedded_salt(&dir).unwrap();
         let second = embedded_salt(&dir).unwrap();
         assert_eq!(first, second);
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            let mode = std::fs::metadata(dir.join("api_key_salt")).unwrap().permissions().mode();
+            let mode = std::fs::metadata(dir.join("api_key_salt"))
+                .unwrap()
+                .permissions()
+                .mode();
             assert_eq!(mode & 0o777, 0o600);
         }
         std::fs::remove_dir_all(&dir).unwrap();

@@ -27,7 +27,10 @@ impl ApiKey {
     pub fn generate() -> Self {
         let mut bytes = [0u8; 32];
         rand::rng().fill_bytes(&mut bytes);
-        Self(format!("{KEY_PREFIX}{}", base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)))
+        Self(format!(
+            "{KEY_PREFIX}{}",
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+        ))
     }
 
     /// The key text, to show its owner exactly once.
@@ -45,7 +48,8 @@ impl fmt::Debug for ApiKey {
 /// HMAC-SHA256 of `key` under `salt`: what the store keeps instead of the key.
 #[expect(clippy::expect_used, reason = "HMAC-SHA256 accepts keys of any length")]
 pub fn key_hmac(salt: &Secret, key: &str) -> [u8; 32] {
-    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(salt.expose().as_bytes()).expect("any key length");
+    let mut mac =
+        <Hmac<Sha256> as Mac>::new_from_slice(salt.expose().as_bytes()).expect("any key length");
     mac.update(key.as_bytes());
     mac.finalize().into_bytes().into()
 }
@@ -62,7 +66,9 @@ pub async fn create_key(
     now: Timestamp,
 ) -> Result<(ApiKey, ApiKeyRecord), kagami_store::StoreError> {
     let key = ApiKey::generate();
-    let record = store.create_api_key(key_hmac(salt, key.expose()), role, label, now).await?;
+    let record = store
+        .create_api_key(key_hmac(salt, key.expose()), role, label, now)
+        .await?;
     Ok((key, record))
 }
 
@@ -80,18 +86,42 @@ async fn authenticate(req: HttpRequest) -> Result<Caller, ApiError> {
         .app_data::<web::Data<AppState>>()
         .cloned()
         .ok_or_else(crate::error::internal)?;
-    let header = req.headers().get(actix_web::http::header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+    let header = req
+        .headers()
+        .get(actix_web::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
     let Some(header) = header else {
-        return Err(ApiError::new(StatusCode::UNAUTHORIZED, "missing_api_key", "this endpoint needs an API key: Authorization: Bearer kgm_…"));
+        return Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "missing_api_key",
+            "this endpoint needs an API key: Authorization: Bearer kgm_…",
+        ));
     };
-    let invalid = || ApiError::new(StatusCode::UNAUTHORIZED, "invalid_api_key", "the API key is not valid");
-    let key = header.strip_prefix("Bearer ").map(str::trim).filter(|k| k.starts_with(KEY_PREFIX)).ok_or_else(invalid)?;
+    let invalid = || {
+        ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "invalid_api_key",
+            "the API key is not valid",
+        )
+    };
+    let key = header
+        .strip_prefix("Bearer ")
+        .map(str::trim)
+        .filter(|k| k.starts_with(KEY_PREFIX))
+        .ok_or_else(invalid)?;
     let hmac = key_hmac(&state.config.api_key_salt, key);
-    let record = state.store.api_key_by_hmac(&hmac).await?.ok_or_else(invalid)?;
+    let record = state
+        .store
+        .api_key_by_hmac(&hmac)
+        .await?
+        .ok_or_else(invalid)?;
     if !bool::from(record.key_hmac.ct_eq(&hmac)) || record.revoked_at.is_some() {
         return Err(invalid());
     }
-    Ok(Caller { key_id: record.id, role: record.role })
+    Ok(Caller {
+        key_id: record.id,
+        role: record.role,
+    })
 }
 
 /// Extractor: any valid key (client or admin). Writes need it.
@@ -121,7 +151,11 @@ impl FromRequest for AdminKey {
         Box::pin(async move {
             let caller = authenticate(req).await?;
             if caller.role != Role::Admin {
-                return Err(ApiError::new(StatusCode::FORBIDDEN, "forbidden", "this endpoint needs an admin key"));
+                return Err(ApiError::new(
+                    StatusCode::FORBIDDEN,
+                    "forbidden",
+                    "this endpoint needs an admin key",
+                ));
             }
             Ok(Self(caller))
         })
@@ -138,7 +172,11 @@ mod tests {
         let text = key.expose();
         assert!(text.starts_with("kgm_"));
         assert_eq!(text.len(), 4 + 43);
-        assert!(text[4..].bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'));
+        assert!(
+            text[4..]
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        );
         assert_ne!(ApiKey::generate(), key);
         assert!(!format!("{key:?}").contains(&text[4..]));
     }

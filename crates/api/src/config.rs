@@ -83,7 +83,10 @@ impl fmt::Debug for ApiConfig {
             .field("redis_url", &self.redis_url)
             .field("shutdown_timeout", &self.shutdown_timeout)
             .field("workers", &self.workers)
-            .field("metrics_renderer", &self.metrics_renderer.as_ref().map(|_| "installed"))
+            .field(
+                "metrics_renderer",
+                &self.metrics_renderer.as_ref().map(|_| "installed"),
+            )
             .finish()
     }
 }

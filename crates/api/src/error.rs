@@ -8,7 +8,9 @@ use actix_web::{
     error::{JsonPayloadError, PathError, QueryPayloadError},
     http::{StatusCode, header},
 };
-use kagami_core::{ForwardViolation, PublishError, RecordRejection, ValidationError, wire::ErrorResponse};
+use kagami_core::{
+    ForwardViolation, PublishError, RecordRejection, ValidationError, wire::ErrorResponse,
+};
 use kagami_store::{Rejection, StoreError};
 use serde_json::{Map, Value, json};
 
@@ -28,7 +30,13 @@ pub type ApiResult<T> = Result<T, ApiError>;
 impl ApiError {
     /// An error with a status, a stable code and a human sentence.
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        Self { status, code, message: message.into(), field: None, details: Map::new() }
+        Self {
+            status,
+            code,
+            message: message.into(),
+            field: None,
+            details: Map::new(),
+        }
     }
 
     /// Names the offending request field.
@@ -107,7 +115,9 @@ impl From<ValidationError> for ApiError {
         let code = match &e {
             ValidationError::WindowTooLong { .. } => "window_too_long",
             ValidationError::OutOfRange { field: "hop", .. } => "hop_limit_exceeded",
-            ValidationError::Format { field: "signature", .. } => "invalid_signature",
+            ValidationError::Format {
+                field: "signature", ..
+            } => "invalid_signature",
             _ => "invalid_field",
         };
         Self::bad_request(code, e.field(), e.to_string())
@@ -129,11 +139,25 @@ impl From<StoreError> for ApiError {
             }
             StoreError::Conflict { constraint } => {
                 let (code, message) = match constraint.as_str() {
-                    "uq_agents_registry" => ("agent_already_registered", "this (chain, registry_address, agent_id) is already registered"),
-                    "uq_manifests_agent_nonce" => ("nonce_reused", "this nonce was already used by the agent"),
-                    "uq_receipts_dest_nonce" => ("receipt_nonce_used", "the destination already signed a different receipt with this nonce"),
-                    "uq_commitments_root" => ("commitment_exists", "this root transaction already has a commitment"),
-                    "uq_settlements_root" => ("already_settled", "this root transaction is already settled"),
+                    "uq_agents_registry" => (
+                        "agent_already_registered",
+                        "this (chain, registry_address, agent_id) is already registered",
+                    ),
+                    "uq_manifests_agent_nonce" => {
+                        ("nonce_reused", "this nonce was already used by the agent")
+                    }
+                    "uq_receipts_dest_nonce" => (
+                        "receipt_nonce_used",
+                        "the destination already signed a different receipt with this nonce",
+                    ),
+                    "uq_commitments_root" => (
+                        "commitment_exists",
+                        "this root transaction already has a commitment",
+                    ),
+                    "uq_settlements_root" => (
+                        "already_settled",
+                        "this root transaction is already settled",
+                    ),
                     "uq_api_keys_hmac" => ("api_key_exists", "this API key already exists"),
                     _ => ("conflict", "the request conflicts with stored data"),
                 };
@@ -142,7 +166,11 @@ impl From<StoreError> for ApiError {
             StoreError::Rejected(rejection) => rejection.into(),
             StoreError::Unavailable(source) => {
                 tracing::warn!(error.cause = %chain(source.as_ref()), "store unavailable");
-                Self::new(StatusCode::SERVICE_UNAVAILABLE, "store_unavailable", "the database is unavailable; retry later")
+                Self::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "store_unavailable",
+                    "the database is unavailable; retry later",
+                )
             }
             StoreError::Internal(source) => {
                 tracing::error!(error.cause = %chain(source.as_ref()), "store error");
@@ -198,16 +226,47 @@ pub(crate) fn violation_error(violation: &ForwardViolation) -> ApiError {
     match violation {
         ForwardViolation::SelfForward => ApiError::unprocessable("self_forward", message),
         ForwardViolation::HopLimitExceeded { hop, max } => {
-            ApiError::bad_request("hop_limit_exceeded", "hop", message).detail("hop", *hop).detail("max_hop_depth", *max)
+            ApiError::bad_request("hop_limit_exceeded", "hop", message)
+                .detail("hop", *hop)
+                .detail("max_hop_depth", *max)
         }
         ForwardViolation::CycleDetected(cycle) => ApiError::conflict("cycle_detected", message)
-            .detail("cycle_agents", json!(cycle.agents.iter().map(ToString::to_string).collect::<Vec<_>>()))
+            .detail(
+                "cycle_agents",
+                json!(
+                    cycle
+                        .agents
+                        .iter()
+                        .map(ToString::to_string)
+                        .collect::<Vec<_>>()
+                ),
+            )
             .detail("cycle_depth", cycle.depth()),
-        ForwardViolation::MissingPreviousHop { hop } => ApiError::unprocessable("previous_hop_missing", message).field("hop").detail("hop", *hop),
-        ForwardViolation::WouldCreateCycle(cycle) => ApiError::conflict("would_create_cycle", message)
-            .detail("cycle_agents", json!(cycle.agents.iter().map(ToString::to_string).collect::<Vec<_>>())),
-        ForwardViolation::WouldExtract(l) => ApiError::conflict("extraction_loop_detected", message).detail("agent_uuid", l.agent.to_string()),
-        ForwardViolation::NextHopMismatch { committed, expected } => ApiError::conflict("next_hop_mismatch", message)
+        ForwardViolation::MissingPreviousHop { hop } => {
+            ApiError::unprocessable("previous_hop_missing", message)
+                .field("hop")
+                .detail("hop", *hop)
+        }
+        ForwardViolation::WouldCreateCycle(cycle) => {
+            ApiError::conflict("would_create_cycle", message).detail(
+                "cycle_agents",
+                json!(
+                    cycle
+                        .agents
+                        .iter()
+                        .map(ToString::to_string)
+                        .collect::<Vec<_>>()
+                ),
+            )
+        }
+        ForwardViolation::WouldExtract(l) => {
+            ApiError::conflict("extraction_loop_detected", message)
+                .detail("agent_uuid", l.agent.to_string())
+        }
+        ForwardViolation::NextHopMismatch {
+            committed,
+            expected,
+        } => ApiError::conflict("next_hop_mismatch", message)
             .detail("committed_next_hop_hash", committed.map(|c| c.to_string()))
             .detail("expected_next_hop_hash", expected.to_string()),
     }
@@ -215,7 +274,11 @@ pub(crate) fn violation_error(violation: &ForwardViolation) -> ApiError {
 
 /// A 500 that says nothing internal.
 pub(crate) fn internal() -> ApiError {
-    ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal_error", "internal error; the request id identifies it in the logs")
+    ApiError::new(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "internal_error",
+        "internal error; the request id identifies it in the logs",
+    )
 }
 
 /// The error and its causes on one line, for the log.
@@ -234,9 +297,12 @@ pub(crate) fn chain(e: &(dyn std::error::Error + 'static)) -> String {
 /// or unknown fields.
 pub(crate) fn json_error(err: JsonPayloadError, _req: &HttpRequest) -> actix_web::Error {
     let api = match &err {
-        JsonPayloadError::Overflow { limit } | JsonPayloadError::OverflowKnownLength { limit, .. } => {
-            ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", format!("request body exceeds {limit} bytes"))
-        }
+        JsonPayloadError::Overflow { limit }
+        | JsonPayloadError::OverflowKnownLength { limit, .. } => ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            format!("request body exceeds {limit} bytes"),
+        ),
         JsonPayloadError::ContentType => ApiError::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "unsupported_media_type",
@@ -244,28 +310,59 @@ pub(crate) fn json_error(err: JsonPayloadError, _req: &HttpRequest) -> actix_web
         ),
         JsonPayloadError::Deserialize(e) => {
             let text = e.to_string();
-            match text.strip_prefix("unknown field `").and_then(|rest| rest.split('`').next()) {
-                Some(field) => ApiError::bad_request("unknown_field", field, format!("unknown field {field:?}; unknown fields are rejected")),
+            match text
+                .strip_prefix("unknown field `")
+                .and_then(|rest| rest.split('`').next())
+            {
+                Some(field) => ApiError::bad_request(
+                    "unknown_field",
+                    field,
+                    format!("unknown field {field:?}; unknown fields are rejected"),
+                ),
                 None => {
-                    let missing = text.strip_prefix("missing field `").and_then(|rest| rest.split('`').next());
+                    let missing = text
+                        .strip_prefix("missing field `")
+                        .and_then(|rest| rest.split('`').next());
                     match missing {
-                        Some(field) => ApiError::bad_request("missing_field", field, format!("missing field {field:?}")),
-                        None => ApiError::new(StatusCode::BAD_REQUEST, "malformed_json", format!("malformed JSON body: {text}")),
+                        Some(field) => ApiError::bad_request(
+                            "missing_field",
+                            field,
+                            format!("missing field {field:?}"),
+                        ),
+                        None => ApiError::new(
+                            StatusCode::BAD_REQUEST,
+                            "malformed_json",
+                            format!("malformed JSON body: {text}"),
+                        ),
                     }
                 }
             }
         }
-        _ => ApiError::new(StatusCode::BAD_REQUEST, "malformed_json", format!("unreadable JSON body: {err}")),
+        _ => ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "malformed_json",
+            format!("unreadable JSON body: {err}"),
+        ),
     };
     api.into()
 }
 
 /// Path parameter errors as the envelope.
 pub(crate) fn path_error(err: PathError, _req: &HttpRequest) -> actix_web::Error {
-    ApiError::new(StatusCode::BAD_REQUEST, "invalid_path", format!("invalid path parameter: {err}")).into()
+    ApiError::new(
+        StatusCode::BAD_REQUEST,
+        "invalid_path",
+        format!("invalid path parameter: {err}"),
+    )
+    .into()
 }
 
 /// Query string errors as the envelope.
 pub(crate) fn query_error(err: QueryPayloadError, _req: &HttpRequest) -> actix_web::Error {
-    ApiError::new(StatusCode::BAD_REQUEST, "invalid_query", format!("invalid query string: {err}")).into()
+    ApiError::new(
+        StatusCode::BAD_REQUEST,
+        "invalid_query",
+        format!("invalid query string: {err}"),
+    )
+    .into()
 }

@@ -91,7 +91,10 @@ struct BearerAuth;
 impl Modify for BearerAuth {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         let components = openapi.components.get_or_insert_with(Default::default);
-        components.add_security_scheme("bearer", SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)));
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)),
+        );
     }
 }
 
@@ -103,7 +106,9 @@ pub struct Application {
 
 impl std::fmt::Debug for Application {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Application").field("port", &self.port).finish_non_exhaustive()
+        f.debug_struct("Application")
+            .field("port", &self.port)
+            .finish_non_exhaustive()
     }
 }
 
@@ -113,7 +118,11 @@ impl Application {
     ///
     /// # Errors
     /// When the listener cannot be used.
-    pub fn build(config: ApiConfig, store: Arc<dyn Store>, listener: TcpListener) -> std::io::Result<Self> {
+    pub fn build(
+        config: ApiConfig,
+        store: Arc<dyn Store>,
+        listener: TcpListener,
+    ) -> std::io::Result<Self> {
         let port = listener.local_addr()?.port();
         telemetry::describe_metrics();
         let state = web::Data::new(AppState {
@@ -130,7 +139,11 @@ impl Application {
         let mut server = HttpServer::new(move || {
             App::new()
                 .app_data(factory_state.clone())
-                .app_data(web::JsonConfig::default().limit(body_limit).error_handler(error::json_error))
+                .app_data(
+                    web::JsonConfig::default()
+                        .limit(body_limit)
+                        .error_handler(error::json_error),
+                )
                 .app_data(web::PayloadConfig::default().limit(body_limit))
                 .app_data(web::PathConfig::default().error_handler(error::path_error))
                 .app_data(web::QueryConfig::default().error_handler(error::query_error))
@@ -143,7 +156,10 @@ impl Application {
         if let Some(workers) = workers {
             server = server.workers(workers);
         }
-        Ok(Self { port, server: server.run() })
+        Ok(Self {
+            port,
+            server: server.run(),
+        })
     }
 
     /// The bound port.
@@ -167,9 +183,17 @@ impl Application {
 }
 
 async fn route_not_found(req: actix_web::HttpRequest) -> HttpResponse {
-    let known_path = ApiDoc::openapi().paths.paths.keys().any(|template| path_matches(template, req.path()));
+    let known_path = ApiDoc::openapi()
+        .paths
+        .paths
+        .keys()
+        .any(|template| path_matches(template, req.path()));
     let err = if known_path {
-        ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", format!("{} is not allowed here", req.method()))
+        ApiError::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+            format!("{} is not allowed here", req.method()),
+        )
     } else {
         ApiError::not_found("route_not_found", format!("no route for {}", req.path()))
     };
@@ -180,7 +204,10 @@ async fn route_not_found(req: actix_web::HttpRequest) -> HttpResponse {
 fn path_matches(template: &str, path: &str) -> bool {
     let t: Vec<&str> = template.trim_end_matches('/').split('/').collect();
     let p: Vec<&str> = path.trim_end_matches('/').split('/').collect();
-    t.len() == p.len() && t.iter().zip(&p).all(|(a, b)| (a.starts_with('{') && a.ends_with('}')) || a == b)
+    t.len() == p.len()
+        && t.iter()
+            .zip(&p)
+            .all(|(a, b)| (a.starts_with('{') && a.ends_with('}')) || a == b)
 }
 
 /// Refreshes the flip-metrics view periodically (a no-op on the embedded store).
@@ -207,18 +234,36 @@ mod tests {
 
     #[test]
     fn path_templates_match_one_segment_per_parameter() {
-        assert!(path_matches("/api/v1/agents/{agent_uuid}", "/api/v1/agents/abc"));
-        assert!(!path_matches("/api/v1/agents/{agent_uuid}", "/api/v1/agents/abc/def"));
+        assert!(path_matches(
+            "/api/v1/agents/{agent_uuid}",
+            "/api/v1/agents/abc"
+        ));
+        assert!(!path_matches(
+            "/api/v1/agents/{agent_uuid}",
+            "/api/v1/agents/abc/def"
+        ));
         assert!(!path_matches("/api/v1/agents", "/api/v1/agent"));
     }
 
     #[test]
     fn every_endpoint_is_in_the_openapi_document() {
         let doc = ApiDoc::openapi();
-        let count: usize = doc.paths.paths.values().map(|item| {
-            [&item.get, &item.post, &item.put, &item.patch, &item.delete].iter().filter(|op| op.is_some()).count()
-        }).sum();
+        let count: usize = doc
+            .paths
+            .paths
+            .values()
+            .map(|item| {
+                [&item.get, &item.post, &item.put, &item.patch, &item.delete]
+                    .iter()
+                    .filter(|op| op.is_some())
+                    .count()
+            })
+            .sum();
         assert_eq!(count, 22, "one operation per registered handler");
-        assert!(doc.paths.paths.contains_key("/api/v1/agents/manifests/verify-forward"));
+        assert!(
+            doc.paths
+                .paths
+                .contains_key("/api/v1/agents/manifests/verify-forward")
+        );
     }
 }

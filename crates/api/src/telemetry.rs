@@ -35,12 +35,17 @@ pub struct LabelLimiter {
 impl LabelLimiter {
     /// A limiter keeping at most `limit` distinct values.
     pub fn new(limit: usize) -> Self {
-        Self { limit, seen: Mutex::new(HashSet::new()) }
+        Self {
+            limit,
+            seen: Mutex::new(HashSet::new()),
+        }
     }
 
     /// The label to use for `value`.
     pub fn label(&self, value: &str) -> String {
-        let Ok(mut seen) = self.seen.lock() else { return OTHER.to_owned() };
+        let Ok(mut seen) = self.seen.lock() else {
+            return OTHER.to_owned();
+        };
         if seen.contains(value) {
             return value.to_owned();
         }
@@ -55,18 +60,40 @@ impl LabelLimiter {
 /// Registers the description of every series (call after the recorder is installed).
 pub fn describe_metrics() {
     use metrics::{Unit, describe_counter, describe_gauge, describe_histogram};
-    describe_counter!("forward_path_churn_total", "Manifest replacements (flips) per agent");
-    describe_counter!("forward_path_suspicious_flips_total", "Manifest flips scoring 70 or more, per agent");
-    describe_counter!("cycle_reports_total", "Cycle reports that led to a settlement, per reporter address");
+    describe_counter!(
+        "forward_path_churn_total",
+        "Manifest replacements (flips) per agent"
+    );
+    describe_counter!(
+        "forward_path_suspicious_flips_total",
+        "Manifest flips scoring 70 or more, per agent"
+    );
+    describe_counter!(
+        "cycle_reports_total",
+        "Cycle reports that led to a settlement, per reporter address"
+    );
     describe_histogram!(
         "manifest_verification_duration_seconds",
         Unit::Seconds,
         "Time to verify a manifest signature (message build, EIP-191 hash, recovery, comparison)"
     );
-    describe_counter!("kagami_http_requests_total", "HTTP requests by method, route template and status");
-    describe_histogram!("kagami_http_request_duration_seconds", Unit::Seconds, "HTTP request duration by route template");
-    describe_gauge!("kagami_db_pool_connections", "Database pool connections by state (open, idle, in_use)");
-    describe_counter!("kagami_settlements_total", "Loop settlements (cycles and extraction loops)");
+    describe_counter!(
+        "kagami_http_requests_total",
+        "HTTP requests by method, route template and status"
+    );
+    describe_histogram!(
+        "kagami_http_request_duration_seconds",
+        Unit::Seconds,
+        "HTTP request duration by route template"
+    );
+    describe_gauge!(
+        "kagami_db_pool_connections",
+        "Database pool connections by state (open, idle, in_use)"
+    );
+    describe_counter!(
+        "kagami_settlements_total",
+        "Loop settlements (cycles and extraction loops)"
+    );
     describe_counter!(
         "kagami_slashed_usdc_total",
         "USDC slashed, counted exactly in micro-USDC (1 USDC = 1000000); the slash ledger is authoritative"
@@ -76,17 +103,21 @@ pub fn describe_metrics() {
 /// Records a settlement and its slashed total.
 pub fn record_settlement(total_slashed: Usdc) {
     metrics::counter!("kagami_settlements_total").increment(1);
-    metrics::counter!("kagami_slashed_usdc_total").increment(u64::try_from(total_slashed.micros()).unwrap_or(0));
+    metrics::counter!("kagami_slashed_usdc_total")
+        .increment(u64::try_from(total_slashed.micros()).unwrap_or(0));
 }
 
 /// Records extra slashes outside settlements (MEV incidents, commitment disputes).
 pub fn record_slash(amount: Usdc) {
-    metrics::counter!("kagami_slashed_usdc_total").increment(u64::try_from(amount.micros()).unwrap_or(0));
+    metrics::counter!("kagami_slashed_usdc_total")
+        .increment(u64::try_from(amount.micros()).unwrap_or(0));
 }
 
 /// Updates the pool gauges from `(size, available)`.
 pub fn record_pool(size: usize, available: usize) {
-    let gauge = |state: &'static str, v: usize| metrics::gauge!("kagami_db_pool_connections", "state" => state).set(v as f64);
+    let gauge = |state: &'static str, v: usize| {
+        metrics::gauge!("kagami_db_pool_connections", "state" => state).set(v as f64)
+    };
     gauge("open", size);
     gauge("idle", available);
     gauge("in_use", size.saturating_sub(available));
@@ -101,7 +132,9 @@ fn valid_request_id(value: &HeaderValue) -> Option<String> {
     let text = value.to_str().ok()?;
     let ok = !text.is_empty()
         && text.len() <= 64
-        && text.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
     ok.then(|| text.to_owned())
 }
 
@@ -111,7 +144,10 @@ fn valid_request_id(value: &HeaderValue) -> Option<String> {
 ///
 /// # Errors
 /// Whatever the inner service returns.
-pub async fn observe(req: ServiceRequest, next: Next<impl MessageBody>) -> Result<ServiceResponse<impl MessageBody>, Error> {
+pub async fn observe(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, Error> {
     let request_id = req
         .headers()
         .get(REQUEST_ID_HEADER)
@@ -128,18 +164,26 @@ pub async fn observe(req: ServiceRequest, next: Next<impl MessageBody>) -> Resul
     let started = Instant::now();
     let mut res = next.call(req).instrument(span.clone()).await?;
     let elapsed = started.elapsed();
-    let route = res.request().match_pattern().unwrap_or_else(|| "unmatched".to_owned());
+    let route = res
+        .request()
+        .match_pattern()
+        .unwrap_or_else(|| "unmatched".to_owned());
     let status = res.status().as_u16();
     span.record("http.route", route.as_str());
     span.record("http.status", status);
     metrics::counter!("kagami_http_requests_total", "method" => method, "route" => route.clone(), "status" => status.to_string())
         .increment(1);
-    metrics::histogram!("kagami_http_request_duration_seconds", "route" => route).record(elapsed.as_secs_f64());
+    metrics::histogram!("kagami_http_request_duration_seconds", "route" => route)
+        .record(elapsed.as_secs_f64());
     span.in_scope(|| {
-        tracing::info!(http.duration_ms = elapsed.as_millis() as u64, "request completed");
+        tracing::info!(
+            http.duration_ms = elapsed.as_millis() as u64,
+            "request completed"
+        );
     });
     if let Ok(value) = HeaderValue::from_str(&request_id) {
-        res.headers_mut().insert(HeaderName::from_static(REQUEST_ID_HEADER), value);
+        res.headers_mut()
+            .insert(HeaderName::from_static(REQUEST_ID_HEADER), value);
     }
     Ok(res)
 }
@@ -159,8 +203,17 @@ mod tests {
 
     #[test]
     fn request_ids_from_clients_must_be_short_safe_tokens() {
-        assert_eq!(valid_request_id(&HeaderValue::from_static("abc-123_x.y")).as_deref(), Some("abc-123_x.y"));
-        assert_eq!(valid_request_id(&HeaderValue::from_static("has space")), None);
-        assert_eq!(valid_request_id(&HeaderValue::from_str(&"a".repeat(65)).unwrap()), None);
+        assert_eq!(
+            valid_request_id(&HeaderValue::from_static("abc-123_x.y")).as_deref(),
+            Some("abc-123_x.y")
+        );
+        assert_eq!(
+            valid_request_id(&HeaderValue::from_static("has space")),
+            None
+        );
+        assert_eq!(
+            valid_request_id(&HeaderValue::from_str(&"a".repeat(65)).unwrap()),
+            None
+        );
     }
 }

@@ -1,14 +1,14 @@
 //! Store records → wire bodies.
 
+use kagami_core::crypto::Timestamp;
 use kagami_core::{
     Flip, ManifestRecord, ManifestStatus, StakeTier,
     manifest::status_at,
     wire::{
-        AgentResponse, CommitmentResponse, FlipResponse, ManifestResponse, ReceiptResponse, SettlementResponse,
-        SlashResponse, StakeResponse,
+        AgentResponse, CommitmentResponse, FlipResponse, ManifestResponse, ReceiptResponse,
+        SettlementResponse, SlashResponse, StakeResponse,
     },
 };
-use kagami_core::crypto::Timestamp;
 use kagami_store::{Agent, Commitment, ReceiptRecord, Settlement, SlashRecord, StakeView};
 
 pub(crate) fn agent(a: &Agent) -> AgentResponse {
@@ -64,7 +64,11 @@ pub(crate) fn manifest(m: &ManifestRecord, status: ManifestStatus) -> ManifestRe
 }
 
 /// A manifest among its agent's manifests, with the status computed at `now`.
-pub(crate) fn manifest_among(m: &ManifestRecord, all: &[ManifestRecord], now: Timestamp) -> ManifestResponse {
+pub(crate) fn manifest_among(
+    m: &ManifestRecord,
+    all: &[ManifestRecord],
+    now: Timestamp,
+) -> ManifestResponse {
     manifest(m, status_at(m, all, now))
 }
 
@@ -120,7 +124,11 @@ pub(crate) fn settlement(s: &Settlement, slashes: &[SlashRecord]) -> SettlementR
         created_at: s.created_at.to_string(),
         slashes: slashes
             .iter()
-            .map(|x| SlashResponse { agent_uuid: x.agent.to_string(), amount_usdc: x.amount.to_string(), reason: x.reason.clone() })
+            .map(|x| SlashResponse {
+                agent_uuid: x.agent.to_string(),
+                amount_usdc: x.amount.to_string(),
+                reason: x.reason.clone(),
+            })
             .collect(),
     }
 }

@@ -176,6 +176,19 @@ pub struct NewReceipt {
     pub computational_cost: Usdc,
 }
 
+impl NewReceipt {
+    /// This receipt as an edge of its root's forward graph.
+    pub const fn edge(&self) -> kagami_core::Edge {
+        kagami_core::Edge {
+            from: self.source,
+            to: self.dest,
+            hop: self.hop,
+            receipt: self.receipt_hash,
+            next_hop: self.next_hop,
+        }
+    }
+}
+
 /// A stored receipt.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReceiptRecord {
@@ -191,6 +204,21 @@ pub struct ReceiptRecord {
     pub invalidation_reason: Option<String>,
     /// When it was recorded.
     pub created_at: Timestamp,
+}
+
+impl ReceiptRecord {
+    /// A receipt about to be stored at `now`: valid, or invalidated at `now` for
+    /// `invalid_because` (evidence of a loop).
+    pub fn new(receipt: NewReceipt, invalid_because: Option<&str>, now: Timestamp) -> Self {
+        Self {
+            id: Uuid::new_v4(),
+            is_valid: invalid_because.is_none(),
+            invalidated_at: invalid_because.map(|_| now),
+            invalidation_reason: invalid_because.map(str::to_owned),
+            created_at: now,
+            receipt,
+        }
+    }
 }
 
 /// A settlement's status.

@@ -8,8 +8,8 @@ use kagami_core::{
     decide::flip_hash,
 };
 use kagami_store::{
-    Agent, AgentStatus, AttackType, CommitmentStatus, NewCommitment, NewMevIncident, RecordOutcome, Rejection, Role,
-    SettlementStatus, Store, StoreError,
+    Agent, AgentStatus, AttackType, CommitmentStatus, NewCommitment, NewMevIncident, RecordOutcome,
+    Rejection, Role, SettlementStatus, Store, StoreError,
 };
 
 use crate::fixtures::*;
@@ -32,7 +32,10 @@ fn rejection(err: StoreError) -> Rejection {
 
 pub(crate) async fn registering_the_same_registry_identity_twice_conflicts(store: Arc<dyn Store>) {
     store.register_agent(new_agent(1), now()).await.unwrap();
-    assert_conflict(store.register_agent(new_agent(1), now()).await.unwrap_err(), "uq_agents_registry");
+    assert_conflict(
+        store.register_agent(new_agent(1), now()).await.unwrap_err(),
+        "uq_agents_registry",
+    );
     store.register_agent(new_agent(2), now()).await.unwrap();
 }
 
@@ -42,21 +45,52 @@ pub(crate) async fn agents_are_found_by_uuid_and_by_registry_identity(store: Arc
     assert_eq!(found, a);
     assert_eq!(found.status, AgentStatus::Active);
     assert_eq!(found.registration_file, new_agent(7).registration_file);
-    let by_registry = store.agent_by_registry(&a.chain, &a.registry_address, 7).await.unwrap().unwrap();
+    let by_registry = store
+        .agent_by_registry(&a.chain, &a.registry_address, 7)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(by_registry.uuid, a.uuid);
     assert!(store.agent(Uuid::new_v4()).await.unwrap().is_none());
-    assert!(store.agent_by_registry(&a.chain, &a.registry_address, 8).await.unwrap().is_none());
+    assert!(
+        store
+            .agent_by_registry(&a.chain, &a.registry_address, 8)
+            .await
+            .unwrap()
+            .is_none()
+    );
 }
 
 pub(crate) async fn status_changes_persist_and_unknown_agents_are_not_found(store: Arc<dyn Store>) {
     let a = agent(&store, 1, "0").await;
-    let suspended = store.set_agent_status(a.uuid, AgentStatus::Suspended, t(5)).await.unwrap();
-    assert_eq!((suspended.status, suspended.updated_at), (AgentStatus::Suspended, t(5)));
-    assert_eq!(store.agent(a.uuid).await.unwrap().unwrap().status, AgentStatus::Suspended);
-    let err = store.set_agent_status(Uuid::new_v4(), AgentStatus::Active, t(5)).await.unwrap_err();
-    assert!(matches!(err, StoreError::NotFound { entity: "agent" }), "{err:?}");
-    let err = store.set_stake(Uuid::new_v4(), usdc("1"), t(5)).await.unwrap_err();
-    assert!(matches!(err, StoreError::NotFound { entity: "agent" }), "{err:?}");
+    let suspended = store
+        .set_agent_status(a.uuid, AgentStatus::Suspended, t(5))
+        .await
+        .unwrap();
+    assert_eq!(
+        (suspended.status, suspended.updated_at),
+        (AgentStatus::Suspended, t(5))
+    );
+    assert_eq!(
+        store.agent(a.uuid).await.unwrap().unwrap().status,
+        AgentStatus::Suspended
+    );
+    let err = store
+        .set_agent_status(Uuid::new_v4(), AgentStatus::Active, t(5))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, StoreError::NotFound { entity: "agent" }),
+        "{err:?}"
+    );
+    let err = store
+        .set_stake(Uuid::new_v4(), usdc("1"), t(5))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, StoreError::NotFound { entity: "agent" }),
+        "{err:?}"
+    );
 }
 
 pub(crate) async fn money_round_trips_exactly(store: Arc<dyn Store>) {
@@ -65,26 +99,48 @@ pub(crate) async fn money_round_trips_exactly(store: Arc<dyn Store>) {
         store.set_stake(a.uuid, usdc(amount), now()).await.unwrap();
         let stake = store.stake(a.uuid, now()).await.unwrap().unwrap();
         assert_eq!(stake.staked, usdc(amount));
-        assert_eq!(stake.staked.to_string().parse::<Usdc>().unwrap(), usdc(amount));
+        assert_eq!(
+            stake.staked.to_string().parse::<Usdc>().unwrap(),
+            usdc(amount)
+        );
     }
 }
 
 pub(crate) async fn stake_cannot_be_set_below_what_is_slashed(store: Arc<dyn Store>) {
     let a = agent(&store, 1, "1000").await;
-    let incident = store.record_mev_incident(mev(&a, AttackType::Frontrun, "100"), now()).await.unwrap();
+    let incident = store
+        .record_mev_incident(mev(&a, AttackType::Frontrun, "100"), now())
+        .await
+        .unwrap();
     assert_eq!(incident.slashed_amount, usdc("200"));
-    let err = store.set_stake(a.uuid, usdc("199.999999"), now()).await.unwrap_err();
-    assert_eq!(rejection(err), Rejection::StakeBelowSlashed { slashed: usdc("200") });
+    let err = store
+        .set_stake(a.uuid, usdc("199.999999"), now())
+        .await
+        .unwrap_err();
+    assert_eq!(
+        rejection(err),
+        Rejection::StakeBelowSlashed {
+            slashed: usdc("200")
+        }
+    );
     let stake = store.set_stake(a.uuid, usdc("200"), now()).await.unwrap();
-    assert_eq!((stake.staked, stake.slashed, stake.available()), (usdc("200"), usdc("200"), Usdc::ZERO));
+    assert_eq!(
+        (stake.staked, stake.slashed, stake.available()),
+        (usdc("200"), usdc("200"), Usdc::ZERO)
+    );
 }
 
 // ---- manifests -------------------------------------------------------------------------
 
-pub(crate) async fn first_manifest_has_no_flip_and_replay_returns_the_original(store: Arc<dyn Store>) {
+pub(crate) async fn first_manifest_has_no_flip_and_replay_returns_the_original(
+    store: Arc<dyn Store>,
+) {
     let a = agent(&store, 1, "0").await;
     let m = manifest(&a, 1, "https://a.example/x402", t(-60), t(3600));
-    let first = store.publish_manifest(m.clone(), now(), &policy()).await.unwrap();
+    let first = store
+        .publish_manifest(m.clone(), now(), &policy())
+        .await
+        .unwrap();
     assert!(!first.replayed);
     assert_eq!(first.flip, None);
     assert_ne!(first.manifest.id, Uuid::nil());
@@ -94,32 +150,79 @@ pub(crate) async fn first_manifest_has_no_flip_and_replay_returns_the_original(s
     let replay = store.publish_manifest(m, t(30), &policy()).await.unwrap();
     assert!(replay.replayed);
     assert_eq!(replay.manifest, first.manifest);
-    assert_eq!(store.manifests_of(a.uuid).await.unwrap(), vec![first.manifest.clone()]);
-    assert_eq!(store.manifest_by_hash(&first.manifest.hash).await.unwrap(), Some(first.manifest));
-    assert_eq!(store.manifest_by_hash(&hash("nothing")).await.unwrap(), None);
+    assert_eq!(
+        store.manifests_of(a.uuid).await.unwrap(),
+        vec![first.manifest.clone()]
+    );
+    assert_eq!(
+        store.manifest_by_hash(&first.manifest.hash).await.unwrap(),
+        Some(first.manifest)
+    );
+    assert_eq!(
+        store.manifest_by_hash(&hash("nothing")).await.unwrap(),
+        None
+    );
 }
 
 pub(crate) async fn used_and_lower_nonces_are_rejected_without_writing(store: Arc<dyn Store>) {
     let a = agent(&store, 1, "0").await;
-    store.publish_manifest(manifest(&a, 5, "https://a.example/1", t(-60), t(3600)), now(), &policy()).await.unwrap();
+    store
+        .publish_manifest(
+            manifest(&a, 5, "https://a.example/1", t(-60), t(3600)),
+            now(),
+            &policy(),
+        )
+        .await
+        .unwrap();
     let reused = manifest(&a, 5, "https://a.example/2", t(60), t(3600));
-    let err = store.publish_manifest(reused, t(60), &policy()).await.unwrap_err();
-    assert_eq!(rejection(err), Rejection::Publish(PublishError::NonceUsed { nonce: 5 }));
+    let err = store
+        .publish_manifest(reused, t(60), &policy())
+        .await
+        .unwrap_err();
+    assert_eq!(
+        rejection(err),
+        Rejection::Publish(PublishError::NonceUsed { nonce: 5 })
+    );
     let lower = manifest(&a, 3, "https://a.example/3", t(60), t(3600));
-    let err = store.publish_manifest(lower, t(60), &policy()).await.unwrap_err();
-    assert_eq!(rejection(err), Rejection::Publish(PublishError::NonceNotIncreasing { nonce: 3, latest: 5 }));
+    let err = store
+        .publish_manifest(lower, t(60), &policy())
+        .await
+        .unwrap_err();
+    assert_eq!(
+        rejection(err),
+        Rejection::Publish(PublishError::NonceNotIncreasing {
+            nonce: 3,
+            latest: 5
+        })
+    );
     assert_eq!(store.manifests_of(a.uuid).await.unwrap().len(), 1);
     assert!(store.flips_of(a.uuid).await.unwrap().is_empty());
 }
 
 pub(crate) async fn replacement_records_one_scored_flip(store: Arc<dyn Store>) {
     let a = agent(&store, 1, "0").await;
-    let m1 = store.publish_manifest(manifest(&a, 1, "https://a.example/1", t(-60), t(3600)), now(), &policy()).await.unwrap();
+    let m1 = store
+        .publish_manifest(
+            manifest(&a, 1, "https://a.example/1", t(-60), t(3600)),
+            now(),
+            &policy(),
+        )
+        .await
+        .unwrap();
     let m2 = manifest(&a, 2, "https://evil.example/1", t(30), t(3600));
-    let out = store.publish_manifest(m2.clone(), t(30), &policy()).await.unwrap();
+    let out = store
+        .publish_manifest(m2.clone(), t(30), &policy())
+        .await
+        .unwrap();
     let flip = out.flip.unwrap();
-    assert_eq!((flip.old_manifest, flip.new_manifest), (m1.manifest.hash, m2.record.hash));
-    assert_eq!(flip.flip_hash, flip_hash(&m1.manifest.hash, &m2.record.hash));
+    assert_eq!(
+        (flip.old_manifest, flip.new_manifest),
+        (m1.manifest.hash, m2.record.hash)
+    );
+    assert_eq!(
+        flip.flip_hash,
+        flip_hash(&m1.manifest.hash, &m2.record.hash)
+    );
     assert_eq!(flip.flip.suspicion_score, 70);
     assert!(flip.flip.endpoint_changed && !flip.flip.pubkey_changed);
     assert_eq!(flip.flip.time_delta_seconds, 30);
@@ -132,51 +235,129 @@ pub(crate) async fn replacement_records_one_scored_flip(store: Arc<dyn Store>) {
 
 pub(crate) async fn replacement_before_the_activation_delay_is_rejected(store: Arc<dyn Store>) {
     let a = agent(&store, 1, "0").await;
-    store.publish_manifest(manifest(&a, 1, "https://a.example/1", t(-60), t(3600)), now(), &policy()).await.unwrap();
+    store
+        .publish_manifest(
+            manifest(&a, 1, "https://a.example/1", t(-60), t(3600)),
+            now(),
+            &policy(),
+        )
+        .await
+        .unwrap();
     let early = manifest(&a, 2, "https://a.example/2", t(11), t(3600));
-    let err = store.publish_manifest(early, t(5), &policy()).await.unwrap_err();
-    assert_eq!(rejection(err), Rejection::Publish(PublishError::ActivationTooSoon { earliest: t(12) }));
+    let err = store
+        .publish_manifest(early, t(5), &policy())
+        .await
+        .unwrap_err();
+    assert_eq!(
+        rejection(err),
+        Rejection::Publish(PublishError::ActivationTooSoon { earliest: t(12) })
+    );
     let on_time = manifest(&a, 2, "https://a.example/2", t(12), t(3600));
-    store.publish_manifest(on_time, t(5), &policy()).await.unwrap();
+    store
+        .publish_manifest(on_time, t(5), &policy())
+        .await
+        .unwrap();
 }
 
 pub(crate) async fn revocation_is_idempotent_and_scoped_to_the_agent(store: Arc<dyn Store>) {
     let a = agent(&store, 1, "0").await;
     let b = agent(&store, 2, "0").await;
     let m = published(&store, &a).await;
-    let err = store.revoke_manifest(b.uuid, &m.hash, t(10)).await.unwrap_err();
-    assert!(matches!(err, StoreError::NotFound { entity: "manifest" }), "{err:?}");
+    let err = store
+        .revoke_manifest(b.uuid, &m.hash, t(10))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, StoreError::NotFound { entity: "manifest" }),
+        "{err:?}"
+    );
     let revoked = store.revoke_manifest(a.uuid, &m.hash, t(10)).await.unwrap();
     assert_eq!(revoked.revoked_at, Some(t(10)));
     let again = store.revoke_manifest(a.uuid, &m.hash, t(20)).await.unwrap();
     assert_eq!(again.revoked_at, Some(t(10)));
-    assert_eq!(store.manifest_by_hash(&m.hash).await.unwrap().unwrap().revoked_at, Some(t(10)));
+    assert_eq!(
+        store
+            .manifest_by_hash(&m.hash)
+            .await
+            .unwrap()
+            .unwrap()
+            .revoked_at,
+        Some(t(10))
+    );
 }
 
 pub(crate) async fn publishing_for_an_unknown_agent_is_not_found(store: Arc<dyn Store>) {
-    let ghost = Agent { uuid: Uuid::new_v4(), ..agent(&store, 1, "0").await };
-    let err = store.publish_manifest(manifest(&ghost, 1, "https://g.example/", t(-1), t(60)), now(), &policy()).await.unwrap_err();
-    assert!(matches!(err, StoreError::NotFound { entity: "agent" }), "{err:?}");
+    let ghost = Agent {
+        uuid: Uuid::new_v4(),
+        ..agent(&store, 1, "0").await
+    };
+    let err = store
+        .publish_manifest(
+            manifest(&ghost, 1, "https://g.example/", t(-1), t(60)),
+            now(),
+            &policy(),
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, StoreError::NotFound { entity: "agent" }),
+        "{err:?}"
+    );
 }
 
-pub(crate) async fn endpoint_flip_during_a_time_lock_disputes_the_commitment_and_slashes(store: Arc<dyn Store>) {
+pub(crate) async fn endpoint_flip_during_a_time_lock_disputes_the_commitment_and_slashes(
+    store: Arc<dyn Store>,
+) {
     let a = agent(&store, 1, "1000").await;
-    store.publish_manifest(manifest(&a, 1, "https://a.example/1", t(-60), t(3600)), now(), &policy()).await.unwrap();
-    let c = store.create_commitment(commitment(&a, "root-1", "10000", t(300)), now()).await.unwrap();
+    store
+        .publish_manifest(
+            manifest(&a, 1, "https://a.example/1", t(-60), t(3600)),
+            now(),
+            &policy(),
+        )
+        .await
+        .unwrap();
+    let c = store
+        .create_commitment(commitment(&a, "root-1", "10000", t(300)), now())
+        .await
+        .unwrap();
     assert_eq!(c.status, CommitmentStatus::Pending);
     // Same endpoint, new key: not a routing change, no dispute.
     let rekey = manifest_with_key(&a, 2, "https://a.example/1", &hot_key(99), t(20), t(3600));
-    assert!(store.publish_manifest(rekey, t(20), &policy()).await.unwrap().disputed_commitments.is_empty());
+    assert!(
+        store
+            .publish_manifest(rekey, t(20), &policy())
+            .await
+            .unwrap()
+            .disputed_commitments
+            .is_empty()
+    );
     let flip = manifest(&a, 3, "https://elsewhere.example/1", t(40), t(3600));
-    let out = store.publish_manifest(flip, t(40), &policy()).await.unwrap();
+    let out = store
+        .publish_manifest(flip, t(40), &policy())
+        .await
+        .unwrap();
     assert_eq!(out.disputed_commitments.len(), 1);
-    assert_eq!(out.disputed_commitments[0].status, CommitmentStatus::Disputed);
-    assert_eq!(store.commitment(c.id).await.unwrap().unwrap().status, CommitmentStatus::Disputed);
+    assert_eq!(
+        out.disputed_commitments[0].status,
+        CommitmentStatus::Disputed
+    );
+    assert_eq!(
+        store.commitment(c.id).await.unwrap().unwrap().status,
+        CommitmentStatus::Disputed
+    );
     let stake = store.stake(a.uuid, t(40)).await.unwrap().unwrap();
     assert_eq!(stake.slashed, usdc("500"));
     let ledger = store.slashes_of(a.uuid).await.unwrap();
     assert_eq!(ledger.len(), 1);
-    assert_eq!((ledger[0].amount, ledger[0].reason.as_str(), ledger[0].commitment_id), (usdc("500"), "commitment_dispute", Some(c.id)));
+    assert_eq!(
+        (
+            ledger[0].amount,
+            ledger[0].reason.as_str(),
+            ledger[0].commitment_id
+        ),
+        (usdc("500"), "commitment_dispute", Some(c.id))
+    );
 }
 
 // ---- forwards --------------------------------------------------------------------------
@@ -193,11 +374,28 @@ async fn trio(store: &Arc<dyn Store>) -> [(Agent, ManifestRecord); 3] {
 }
 
 /// Records A→B (committing to C) and B→C (committing to `c_next`).
-async fn chain(store: &Arc<dyn Store>, root: Hash32, t3: &[(Agent, ManifestRecord); 3], c_next: Option<&Agent>) {
+async fn chain(
+    store: &Arc<dyn Store>,
+    root: Hash32,
+    t3: &[(Agent, ManifestRecord); 3],
+    c_next: Option<&Agent>,
+) {
     let [(a, _), (b, mb), (c, mc)] = t3;
-    for r in [receipt(root, 0, a, b, mb, Some(c), 1), receipt(root, 1, b, c, mc, c_next, 1)] {
+    for r in [
+        receipt(root, 0, a, b, mb, Some(c), 1),
+        receipt(root, 1, b, c, mc, c_next, 1),
+    ] {
         let out = store.record_receipt(r, now(), &policy()).await.unwrap();
-        assert!(matches!(out, RecordOutcome::Recorded { replayed: false, .. }), "{out:?}");
+        assert!(
+            matches!(
+                out,
+                RecordOutcome::Recorded {
+                    replayed: false,
+                    ..
+                }
+            ),
+            "{out:?}"
+        );
     }
 }
 
@@ -207,15 +405,52 @@ pub(crate) async fn recording_a_chain_locks_stake_on_each_destination(store: Arc
     chain(&store, root, &t3, None).await;
     let [(a, _), (b, _), (c, _)] = &t3;
     for agent in [b, c] {
-        assert_eq!(store.stake(agent.uuid, now()).await.unwrap().unwrap().locked, usdc("100"));
-        assert_eq!(store.stake_for_root(agent.uuid, &root, now()).await.unwrap().unwrap().locked, Usdc::ZERO);
+        assert_eq!(
+            store
+                .stake(agent.uuid, now())
+                .await
+                .unwrap()
+                .unwrap()
+                .locked,
+            usdc("100")
+        );
+        assert_eq!(
+            store
+                .stake_for_root(agent.uuid, &root, now())
+                .await
+                .unwrap()
+                .unwrap()
+                .locked,
+            Usdc::ZERO
+        );
         // Locks expire after policy.stake_lock_seconds.
-        assert_eq!(store.stake(agent.uuid, t(3600)).await.unwrap().unwrap().locked, Usdc::ZERO);
+        assert_eq!(
+            store
+                .stake(agent.uuid, t(3600))
+                .await
+                .unwrap()
+                .unwrap()
+                .locked,
+            Usdc::ZERO
+        );
     }
-    assert_eq!(store.stake(a.uuid, now()).await.unwrap().unwrap().locked, Usdc::ZERO);
+    assert_eq!(
+        store.stake(a.uuid, now()).await.unwrap().unwrap().locked,
+        Usdc::ZERO
+    );
     let trail = store.forward_trail(&root).await.unwrap();
-    assert_eq!(trail.receipts.iter().map(|r| (r.receipt.hop, r.is_valid)).collect::<Vec<_>>(), vec![(0, true), (1, true)]);
-    assert_eq!(trail.receipts[0].receipt, receipt(root, 0, a, b, &t3[1].1, Some(c), 1));
+    assert_eq!(
+        trail
+            .receipts
+            .iter()
+            .map(|r| (r.receipt.hop, r.is_valid))
+            .collect::<Vec<_>>(),
+        vec![(0, true), (1, true)]
+    );
+    assert_eq!(
+        trail.receipts[0].receipt,
+        receipt(root, 0, a, b, &t3[1].1, Some(c), 1)
+    );
     assert_eq!(trail.receipts[0].created_at, now());
     assert_eq!(trail.settlement, None);
 }
@@ -224,23 +459,58 @@ pub(crate) async fn replayed_receipt_returns_the_original_record(store: Arc<dyn 
     let [(a, _), (b, mb), (c, _)] = trio(&store).await;
     let root = hash("root");
     let r = receipt(root, 0, &a, &b, &mb, Some(&c), 1);
-    let RecordOutcome::Recorded { receipt: first, replayed: false } = store.record_receipt(r.clone(), now(), &policy()).await.unwrap() else {
+    let RecordOutcome::Recorded {
+        receipt: first,
+        replayed: false,
+    } = store
+        .record_receipt(r.clone(), now(), &policy())
+        .await
+        .unwrap()
+    else {
         panic!("first record")
     };
-    let RecordOutcome::Recorded { receipt: again, replayed: true } = store.record_receipt(r, t(10), &policy()).await.unwrap() else {
+    let RecordOutcome::Recorded {
+        receipt: again,
+        replayed: true,
+    } = store.record_receipt(r, t(10), &policy()).await.unwrap()
+    else {
         panic!("replay")
     };
     assert_eq!(again, first);
     assert_eq!(store.forward_trail(&root).await.unwrap().receipts.len(), 1);
-    assert_eq!(store.stake(b.uuid, now()).await.unwrap().unwrap().locked, usdc("100"));
+    assert_eq!(
+        store.stake(b.uuid, now()).await.unwrap().unwrap().locked,
+        usdc("100")
+    );
 }
 
 pub(crate) async fn another_receipt_with_a_used_destination_nonce_conflicts(store: Arc<dyn Store>) {
     let [(a, _), (b, mb), (c, _)] = trio(&store).await;
-    store.record_receipt(receipt(hash("root-1"), 0, &a, &b, &mb, Some(&c), 1), now(), &policy()).await.unwrap();
-    let err = store.record_receipt(receipt(hash("root-2"), 0, &a, &b, &mb, Some(&c), 1), now(), &policy()).await.unwrap_err();
+    store
+        .record_receipt(
+            receipt(hash("root-1"), 0, &a, &b, &mb, Some(&c), 1),
+            now(),
+            &policy(),
+        )
+        .await
+        .unwrap();
+    let err = store
+        .record_receipt(
+            receipt(hash("root-2"), 0, &a, &b, &mb, Some(&c), 1),
+            now(),
+            &policy(),
+        )
+        .await
+        .unwrap_err();
     assert_conflict(err, "uq_receipts_dest_nonce");
-    assert!(store.forward_trail(&hash("root-2")).await.unwrap().receipts.is_empty());
+    assert!(
+        store
+            .forward_trail(&hash("root-2"))
+            .await
+            .unwrap()
+            .receipts
+            .is_empty()
+    );
 }
 
 pub(crate) async fn closing_a_cycle_settles_it_atomically(store: Arc<dyn Store>) {
@@ -249,36 +519,67 @@ pub(crate) async fn closing_a_cycle_settles_it_atomically(store: Arc<dyn Store>)
     let [(a, ma), (b, _), (c, _)] = &t3;
     chain(&store, root, &t3, Some(a)).await;
     let closing = receipt(root, 2, c, a, ma, None, 1);
-    let RecordOutcome::Settled { receipt, settlement, slashes, invalidated } =
-        store.record_receipt(closing.clone(), t(5), &policy()).await.unwrap()
+    let RecordOutcome::Settled {
+        receipt,
+        settlement,
+        slashes,
+        invalidated,
+    } = store
+        .record_receipt(closing.clone(), t(5), &policy())
+        .await
+        .unwrap()
     else {
         panic!("expected a settlement")
     };
     assert!(!receipt.is_valid);
-    assert_eq!(receipt.invalidation_reason.as_deref(), Some("cycle_detected"));
+    assert_eq!(
+        receipt.invalidation_reason.as_deref(),
+        Some("cycle_detected")
+    );
     assert_eq!(settlement.kind, LoopKind::Cycle);
     assert_eq!(settlement.cycle_agents, vec![a.uuid, b.uuid, c.uuid]);
     assert_eq!(settlement.depth, 3);
-    assert_eq!((settlement.reporter, settlement.bounty, settlement.status), (None, None, SettlementStatus::Provisional));
+    assert_eq!(
+        (settlement.reporter, settlement.bounty, settlement.status),
+        (None, None, SettlementStatus::Provisional)
+    );
     // 30 % (depth 3) of 1000 available each; B's and C's locks are on this root, so excluded.
-    assert_eq!(slashes.iter().map(|s| (s.agent, s.amount)).collect::<Vec<_>>(), vec![
-        (a.uuid, usdc("300")),
-        (b.uuid, usdc("300")),
-        (c.uuid, usdc("300"))
-    ]);
+    assert_eq!(
+        slashes
+            .iter()
+            .map(|s| (s.agent, s.amount))
+            .collect::<Vec<_>>(),
+        vec![
+            (a.uuid, usdc("300")),
+            (b.uuid, usdc("300")),
+            (c.uuid, usdc("300"))
+        ]
+    );
     assert_eq!(settlement.total_slashed, usdc("900"));
     assert_eq!(invalidated.len(), 3);
     assert!(invalidated.contains(&closing.receipt_hash));
     let trail = store.forward_trail(&root).await.unwrap();
-    assert!(trail.receipts.iter().all(|r| !r.is_valid && r.invalidated_at == Some(t(5))));
+    assert!(
+        trail
+            .receipts
+            .iter()
+            .all(|r| !r.is_valid && r.invalidated_at == Some(t(5)))
+    );
     assert_eq!(trail.settlement.as_ref().map(|s| s.id), Some(settlement.id));
     assert_eq!(trail.slashes.len(), 3);
     for agent in [a, b, c] {
         let stake = store.stake(agent.uuid, t(5)).await.unwrap().unwrap();
-        assert_eq!((stake.slashed, stake.locked), (usdc("300"), Usdc::ZERO), "locks released");
+        assert_eq!(
+            (stake.slashed, stake.locked),
+            (usdc("300"), Usdc::ZERO),
+            "locks released"
+        );
         let ledger = store.slashes_of(agent.uuid).await.unwrap();
         assert_eq!(ledger.len(), 1);
-        assert_eq!((ledger[0].settlement_id, ledger[0].reason.as_str()), (Some(settlement.id), "cycle_detected"));
+        assert_eq!(
+            (ledger[0].settlement_id, ledger[0].reason.as_str()),
+            (Some(settlement.id), "cycle_detected")
+        );
     }
     assert_eq!(store.settlement_of(&root).await.unwrap(), Some(settlement));
 }
@@ -288,11 +589,23 @@ pub(crate) async fn recording_into_a_settled_root_is_refused(store: Arc<dyn Stor
     let root = hash("root");
     let [(a, ma), (b, mb), (c, _)] = &t3;
     chain(&store, root, &t3, Some(a)).await;
-    let RecordOutcome::Settled { settlement, .. } = store.record_receipt(receipt(root, 2, c, a, ma, None, 1), now(), &policy()).await.unwrap() else {
+    let RecordOutcome::Settled { settlement, .. } = store
+        .record_receipt(receipt(root, 2, c, a, ma, None, 1), now(), &policy())
+        .await
+        .unwrap()
+    else {
         panic!("settle")
     };
-    let err = store.record_receipt(receipt(root, 0, a, b, mb, None, 9), now(), &policy()).await.unwrap_err();
-    assert_eq!(rejection(err), Rejection::AlreadySettled { settlement_id: settlement.id });
+    let err = store
+        .record_receipt(receipt(root, 0, a, b, mb, None, 9), now(), &policy())
+        .await
+        .unwrap_err();
+    assert_eq!(
+        rejection(err),
+        Rejection::AlreadySettled {
+            settlement_id: settlement.id
+        }
+    );
 }
 
 pub(crate) async fn forward_rule_violations_write_nothing(store: Arc<dyn Store>) {
@@ -300,15 +613,43 @@ pub(crate) async fn forward_rule_violations_write_nothing(store: Arc<dyn Store>)
     let d = agent(&store, 4, "1000").await;
     let md = published(&store, &d).await;
     let root = hash("root");
-    let err = store.record_receipt(receipt(root, 1, &b, &c, &mc, None, 1), now(), &policy()).await.unwrap_err();
-    assert_eq!(rejection(err), Rejection::Record(RecordRejection::Forward(ForwardViolation::MissingPreviousHop { hop: 1 })));
-    store.record_receipt(receipt(root, 0, &a, &b, &mb, Some(&c), 1), now(), &policy()).await.unwrap();
-    let err = store.record_receipt(receipt(root, 1, &b, &d, &md, None, 1), now(), &policy()).await.unwrap_err();
-    assert!(matches!(rejection(err), Rejection::Record(RecordRejection::Forward(ForwardViolation::NextHopMismatch { .. }))));
-    let err = store.record_receipt(receipt(root, 0, &a, &a, &ma, None, 1), now(), &policy()).await.unwrap_err();
-    assert_eq!(rejection(err), Rejection::Record(RecordRejection::Forward(ForwardViolation::SelfForward)));
+    let err = store
+        .record_receipt(receipt(root, 1, &b, &c, &mc, None, 1), now(), &policy())
+        .await
+        .unwrap_err();
+    assert_eq!(
+        rejection(err),
+        Rejection::Record(RecordRejection::Forward(
+            ForwardViolation::MissingPreviousHop { hop: 1 }
+        ))
+    );
+    store
+        .record_receipt(receipt(root, 0, &a, &b, &mb, Some(&c), 1), now(), &policy())
+        .await
+        .unwrap();
+    let err = store
+        .record_receipt(receipt(root, 1, &b, &d, &md, None, 1), now(), &policy())
+        .await
+        .unwrap_err();
+    assert!(matches!(
+        rejection(err),
+        Rejection::Record(RecordRejection::Forward(
+            ForwardViolation::NextHopMismatch { .. }
+        ))
+    ));
+    let err = store
+        .record_receipt(receipt(root, 0, &a, &a, &ma, None, 1), now(), &policy())
+        .await
+        .unwrap_err();
+    assert_eq!(
+        rejection(err),
+        Rejection::Record(RecordRejection::Forward(ForwardViolation::SelfForward))
+    );
     assert_eq!(store.forward_trail(&root).await.unwrap().receipts.len(), 1);
-    assert_eq!(store.stake(d.uuid, now()).await.unwrap().unwrap().locked, Usdc::ZERO);
+    assert_eq!(
+        store.stake(d.uuid, now()).await.unwrap().unwrap().locked,
+        Usdc::ZERO
+    );
 }
 
 pub(crate) async fn destination_without_enough_stake_is_refused(store: Arc<dyn Store>) {
@@ -316,19 +657,53 @@ pub(crate) async fn destination_without_enough_stake_is_refused(store: Arc<dyn S
     let b = agent(&store, 2, "99.999999").await;
     let c = agent(&store, 3, "150").await;
     let (mb, mc) = (published(&store, &b).await, published(&store, &c).await);
-    let err = store.record_receipt(receipt(hash("r1"), 0, &a, &b, &mb, None, 1), now(), &policy()).await.unwrap_err();
+    let err = store
+        .record_receipt(
+            receipt(hash("r1"), 0, &a, &b, &mb, None, 1),
+            now(),
+            &policy(),
+        )
+        .await
+        .unwrap_err();
     assert_eq!(
         rejection(err),
-        Rejection::Record(RecordRejection::InsufficientStake { available: usdc("99.999999"), required: usdc("100") })
+        Rejection::Record(RecordRejection::InsufficientStake {
+            available: usdc("99.999999"),
+            required: usdc("100")
+        })
     );
     // C can back one hop; its lock on r1 leaves 50 available for r2.
-    store.record_receipt(receipt(hash("r1"), 0, &a, &c, &mc, None, 1), now(), &policy()).await.unwrap();
-    let err = store.record_receipt(receipt(hash("r2"), 0, &a, &c, &mc, None, 2), now(), &policy()).await.unwrap_err();
+    store
+        .record_receipt(
+            receipt(hash("r1"), 0, &a, &c, &mc, None, 1),
+            now(),
+            &policy(),
+        )
+        .await
+        .unwrap();
+    let err = store
+        .record_receipt(
+            receipt(hash("r2"), 0, &a, &c, &mc, None, 2),
+            now(),
+            &policy(),
+        )
+        .await
+        .unwrap_err();
     assert_eq!(
         rejection(err),
-        Rejection::Record(RecordRejection::InsufficientStake { available: usdc("50"), required: usdc("100") })
+        Rejection::Record(RecordRejection::InsufficientStake {
+            available: usdc("50"),
+            required: usdc("100")
+        })
     );
-    assert!(store.forward_trail(&hash("r2")).await.unwrap().receipts.is_empty());
+    assert!(
+        store
+            .forward_trail(&hash("r2"))
+            .await
+            .unwrap()
+            .receipts
+            .is_empty()
+    );
 }
 
 pub(crate) async fn paying_an_agent_twice_settles_an_extraction_loop(store: Arc<dyn Store>) {
@@ -343,14 +718,31 @@ pub(crate) async fn paying_an_agent_twice_settles_an_extraction_loop(store: Arc<
     ] {
         store.record_receipt(r, now(), &policy()).await.unwrap();
     }
-    let out = store.record_receipt(receipt(root, 1, &c, &d, &md, None, 2), now(), &policy()).await.unwrap();
-    let RecordOutcome::Settled { settlement, invalidated, .. } = out else { panic!("{out:?}") };
+    let out = store
+        .record_receipt(receipt(root, 1, &c, &d, &md, None, 2), now(), &policy())
+        .await
+        .unwrap();
+    let RecordOutcome::Settled {
+        settlement,
+        invalidated,
+        ..
+    } = out
+    else {
+        panic!("{out:?}")
+    };
     assert_eq!(settlement.kind, LoopKind::ExtractionLoop);
     assert_eq!(settlement.cycle_agents, vec![b.uuid, c.uuid, d.uuid]);
     assert_eq!(invalidated.len(), 2);
     let trail = store.forward_trail(&root).await.unwrap();
     assert_eq!(trail.receipts.iter().filter(|r| !r.is_valid).count(), 2);
-    assert_eq!(trail.receipts.iter().filter(|r| r.invalidation_reason.as_deref() == Some("extraction_loop_detected")).count(), 2);
+    assert_eq!(
+        trail
+            .receipts
+            .iter()
+            .filter(|r| r.invalidation_reason.as_deref() == Some("extraction_loop_detected"))
+            .count(),
+        2
+    );
 }
 
 pub(crate) async fn reported_evidence_settles_with_a_bounty(store: Arc<dyn Store>) {
@@ -358,9 +750,14 @@ pub(crate) async fn reported_evidence_settles_with_a_bounty(store: Arc<dyn Store
     let root = hash("root");
     let [(a, ma), _, (c, _)] = &t3;
     chain(&store, root, &t3, Some(a)).await;
-    let reporter: EthAddress = "0x00000000000000000000000000000000000000aa".parse().unwrap();
+    let reporter: EthAddress = "0x00000000000000000000000000000000000000aa"
+        .parse()
+        .unwrap();
     let evidence = receipt(root, 2, c, a, ma, None, 1);
-    let (settlement, slashes) = store.report_cycle(&root, &reporter, vec![evidence.clone()], t(7)).await.unwrap();
+    let (settlement, slashes) = store
+        .report_cycle(&root, &reporter, vec![evidence.clone()], t(7))
+        .await
+        .unwrap();
     assert_eq!(settlement.reporter, Some(reporter));
     // 50 × (1 + 0.5 × 3) + 10 % × 900 = 125 + 90.
     assert_eq!(settlement.bounty, Some(usdc("215")));
@@ -368,19 +765,44 @@ pub(crate) async fn reported_evidence_settles_with_a_bounty(store: Arc<dyn Store
     assert_eq!(slashes.len(), 3);
     let trail = store.forward_trail(&root).await.unwrap();
     assert_eq!(trail.receipts.len(), 3);
-    let stored = trail.receipts.iter().find(|r| r.receipt.receipt_hash == evidence.receipt_hash).unwrap();
+    let stored = trail
+        .receipts
+        .iter()
+        .find(|r| r.receipt.receipt_hash == evidence.receipt_hash)
+        .unwrap();
     assert_eq!(stored.receipt, evidence);
     assert!(trail.receipts.iter().all(|r| !r.is_valid));
-    let err = store.report_cycle(&root, &reporter, vec![evidence], t(8)).await.unwrap_err();
-    assert_eq!(rejection(err), Rejection::AlreadySettled { settlement_id: settlement.id });
+    let err = store
+        .report_cycle(&root, &reporter, vec![evidence], t(8))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        rejection(err),
+        Rejection::AlreadySettled {
+            settlement_id: settlement.id
+        }
+    );
 }
 
 pub(crate) async fn report_without_a_loop_writes_nothing(store: Arc<dyn Store>) {
     let [(a, _), (b, mb), (c, mc)] = trio(&store).await;
     let root = hash("root");
-    store.record_receipt(receipt(root, 0, &a, &b, &mb, Some(&c), 1), now(), &policy()).await.unwrap();
-    let reporter: EthAddress = "0x00000000000000000000000000000000000000aa".parse().unwrap();
-    let err = store.report_cycle(&root, &reporter, vec![receipt(root, 1, &b, &c, &mc, None, 1)], now()).await.unwrap_err();
+    store
+        .record_receipt(receipt(root, 0, &a, &b, &mb, Some(&c), 1), now(), &policy())
+        .await
+        .unwrap();
+    let reporter: EthAddress = "0x00000000000000000000000000000000000000aa"
+        .parse()
+        .unwrap();
+    let err = store
+        .report_cycle(
+            &root,
+            &reporter,
+            vec![receipt(root, 1, &b, &c, &mc, None, 1)],
+            now(),
+        )
+        .await
+        .unwrap_err();
     assert_eq!(rejection(err), Rejection::NoLoop);
     assert_eq!(store.forward_trail(&root).await.unwrap().receipts.len(), 1);
     assert_eq!(store.settlement_of(&root).await.unwrap(), None);
@@ -388,7 +810,12 @@ pub(crate) async fn report_without_a_loop_writes_nothing(store: Arc<dyn Store>) 
 
 // ---- commitments, MEV, keys, metrics ---------------------------------------------------
 
-fn commitment(first_hop: &Agent, root: &str, amount: &str, until: kagami_core::crypto::Timestamp) -> NewCommitment {
+fn commitment(
+    first_hop: &Agent,
+    root: &str,
+    amount: &str,
+    until: kagami_core::crypto::Timestamp,
+) -> NewCommitment {
     NewCommitment {
         root_tx: hash(root),
         commitment_hash: hash(&format!("commitment {root}")),
@@ -415,76 +842,223 @@ fn mev(attacker: &Agent, attack_type: AttackType, extracted: &str) -> NewMevInci
 
 pub(crate) async fn commitments_move_through_their_states_only_in_order(store: Arc<dyn Store>) {
     let a = agent(&store, 1, "1000").await;
-    let c = store.create_commitment(commitment(&a, "root", "10000.5", t(300)), now()).await.unwrap();
-    assert_eq!((c.status, c.commitment.amount, c.onchain_tx_hash), (CommitmentStatus::Pending, usdc("10000.5"), None));
+    let c = store
+        .create_commitment(commitment(&a, "root", "10000.5", t(300)), now())
+        .await
+        .unwrap();
+    assert_eq!(
+        (c.status, c.commitment.amount, c.onchain_tx_hash),
+        (CommitmentStatus::Pending, usdc("10000.5"), None)
+    );
     let err = store.settle_commitment(c.id, now()).await.unwrap_err();
-    assert_eq!(rejection(err), Rejection::CommitmentState { actual: "pending", expected: "confirmed" });
-    let confirmed = store.confirm_commitment(c.id, &hash("onchain"), now()).await.unwrap();
-    assert_eq!((confirmed.status, confirmed.onchain_tx_hash), (CommitmentStatus::Confirmed, Some(hash("onchain"))));
-    let err = store.confirm_commitment(c.id, &hash("onchain"), now()).await.unwrap_err();
-    assert_eq!(rejection(err), Rejection::CommitmentState { actual: "confirmed", expected: "pending" });
-    assert_eq!(store.settle_commitment(c.id, now()).await.unwrap().status, CommitmentStatus::Settled);
-    assert_conflict(store.create_commitment(commitment(&a, "root", "20000", t(300)), now()).await.unwrap_err(), "uq_commitments_root");
-    assert!(matches!(store.confirm_commitment(Uuid::new_v4(), &hash("x"), now()).await.unwrap_err(), StoreError::NotFound { entity: "commitment" }));
-    let ghost = Agent { uuid: Uuid::new_v4(), ..a };
-    assert!(matches!(store.create_commitment(commitment(&ghost, "other", "20000", t(300)), now()).await.unwrap_err(), StoreError::NotFound { entity: "agent" }));
+    assert_eq!(
+        rejection(err),
+        Rejection::CommitmentState {
+            actual: "pending",
+            expected: "confirmed"
+        }
+    );
+    let confirmed = store
+        .confirm_commitment(c.id, &hash("onchain"), now())
+        .await
+        .unwrap();
+    assert_eq!(
+        (confirmed.status, confirmed.onchain_tx_hash),
+        (CommitmentStatus::Confirmed, Some(hash("onchain")))
+    );
+    let err = store
+        .confirm_commitment(c.id, &hash("onchain"), now())
+        .await
+        .unwrap_err();
+    assert_eq!(
+        rejection(err),
+        Rejection::CommitmentState {
+            actual: "confirmed",
+            expected: "pending"
+        }
+    );
+    assert_eq!(
+        store.settle_commitment(c.id, now()).await.unwrap().status,
+        CommitmentStatus::Settled
+    );
+    assert_conflict(
+        store
+            .create_commitment(commitment(&a, "root", "20000", t(300)), now())
+            .await
+            .unwrap_err(),
+        "uq_commitments_root",
+    );
+    assert!(matches!(
+        store
+            .confirm_commitment(Uuid::new_v4(), &hash("x"), now())
+            .await
+            .unwrap_err(),
+        StoreError::NotFound {
+            entity: "commitment"
+        }
+    ));
+    let ghost = Agent {
+        uuid: Uuid::new_v4(),
+        ..a
+    };
+    assert!(matches!(
+        store
+            .create_commitment(commitment(&ghost, "other", "20000", t(300)), now())
+            .await
+            .unwrap_err(),
+        StoreError::NotFound { entity: "agent" }
+    ));
 }
 
-pub(crate) async fn mev_incident_slashes_twice_the_extraction_up_to_available(store: Arc<dyn Store>) {
+pub(crate) async fn mev_incident_slashes_twice_the_extraction_up_to_available(
+    store: Arc<dyn Store>,
+) {
     let a = agent(&store, 1, "1000").await;
-    let first = store.record_mev_incident(mev(&a, AttackType::Frontrun, "100"), now()).await.unwrap();
+    let first = store
+        .record_mev_incident(mev(&a, AttackType::Frontrun, "100"), now())
+        .await
+        .unwrap();
     assert_eq!(first.slashed_amount, usdc("200"));
-    let second = store.record_mev_incident(mev(&a, AttackType::Sandwich, "600"), now()).await.unwrap();
+    let second = store
+        .record_mev_incident(mev(&a, AttackType::Sandwich, "600"), now())
+        .await
+        .unwrap();
     assert_eq!(second.slashed_amount, usdc("800"));
     assert_eq!(second.incident.extracted_value, usdc("600"));
-    assert_eq!(store.stake(a.uuid, now()).await.unwrap().unwrap().slashed, usdc("1000"));
+    assert_eq!(
+        store.stake(a.uuid, now()).await.unwrap().unwrap().slashed,
+        usdc("1000")
+    );
     let ledger = store.slashes_of(a.uuid).await.unwrap();
-    assert_eq!(ledger.iter().map(|s| (s.amount, s.incident_id)).collect::<Vec<_>>(), vec![
-        (usdc("200"), Some(first.id)),
-        (usdc("800"), Some(second.id))
-    ]);
+    assert_eq!(
+        ledger
+            .iter()
+            .map(|s| (s.amount, s.incident_id))
+            .collect::<Vec<_>>(),
+        vec![
+            (usdc("200"), Some(first.id)),
+            (usdc("800"), Some(second.id))
+        ]
+    );
     let summary = store.mev_summary().await.unwrap();
     assert_eq!(
-        summary.iter().map(|r| (r.attack_type, r.incidents, r.extracted_value, r.slashed_amount)).collect::<Vec<_>>(),
-        vec![(AttackType::Frontrun, 1, usdc("100"), usdc("200")), (AttackType::Sandwich, 1, usdc("600"), usdc("800"))]
+        summary
+            .iter()
+            .map(|r| (
+                r.attack_type,
+                r.incidents,
+                r.extracted_value,
+                r.slashed_amount
+            ))
+            .collect::<Vec<_>>(),
+        vec![
+            (AttackType::Frontrun, 1, usdc("100"), usdc("200")),
+            (AttackType::Sandwich, 1, usdc("600"), usdc("800"))
+        ]
     );
-    let ghost = Agent { uuid: Uuid::new_v4(), ..a };
-    assert!(matches!(store.record_mev_incident(mev(&ghost, AttackType::Timebandit, "1"), now()).await.unwrap_err(), StoreError::NotFound { entity: "agent" }));
+    let ghost = Agent {
+        uuid: Uuid::new_v4(),
+        ..a
+    };
+    assert!(matches!(
+        store
+            .record_mev_incident(mev(&ghost, AttackType::Timebandit, "1"), now())
+            .await
+            .unwrap_err(),
+        StoreError::NotFound { entity: "agent" }
+    ));
 }
 
 pub(crate) async fn api_keys_are_stored_looked_up_and_revoked(store: Arc<dyn Store>) {
-    let admin = store.create_api_key([1; 32], Role::Admin, "ops", now()).await.unwrap();
-    let client = store.create_api_key([2; 32], Role::Client, "agent sdk", t(1)).await.unwrap();
-    assert_conflict(store.create_api_key([1; 32], Role::Client, "dup", now()).await.unwrap_err(), "uq_api_keys_hmac");
-    assert_eq!(store.api_key_by_hmac(&[1; 32]).await.unwrap(), Some(admin.clone()));
+    let admin = store
+        .create_api_key([1; 32], Role::Admin, "ops", now())
+        .await
+        .unwrap();
+    let client = store
+        .create_api_key([2; 32], Role::Client, "agent sdk", t(1))
+        .await
+        .unwrap();
+    assert_conflict(
+        store
+            .create_api_key([1; 32], Role::Client, "dup", now())
+            .await
+            .unwrap_err(),
+        "uq_api_keys_hmac",
+    );
+    assert_eq!(
+        store.api_key_by_hmac(&[1; 32]).await.unwrap(),
+        Some(admin.clone())
+    );
     assert_eq!(store.api_key_by_hmac(&[3; 32]).await.unwrap(), None);
     let revoked = store.revoke_api_key(client.id, t(5)).await.unwrap();
     assert_eq!(revoked.revoked_at, Some(t(5)));
-    assert_eq!(store.revoke_api_key(client.id, t(9)).await.unwrap().revoked_at, Some(t(5)));
+    assert_eq!(
+        store
+            .revoke_api_key(client.id, t(9))
+            .await
+            .unwrap()
+            .revoked_at,
+        Some(t(5))
+    );
     assert_eq!(store.api_key_by_hmac(&[2; 32]).await.unwrap(), None);
     let listed = store.list_api_keys().await.unwrap();
-    assert_eq!(listed.iter().map(|k| (k.role, k.label.as_str())).collect::<Vec<_>>(), vec![
-        (Role::Admin, "ops"),
-        (Role::Client, "agent sdk")
-    ]);
-    assert!(matches!(store.revoke_api_key(Uuid::new_v4(), now()).await.unwrap_err(), StoreError::NotFound { entity: "api_key" }));
+    assert_eq!(
+        listed
+            .iter()
+            .map(|k| (k.role, k.label.as_str()))
+            .collect::<Vec<_>>(),
+        vec![(Role::Admin, "ops"), (Role::Client, "agent sdk")]
+    );
+    assert!(matches!(
+        store
+            .revoke_api_key(Uuid::new_v4(), now())
+            .await
+            .unwrap_err(),
+        StoreError::NotFound { entity: "api_key" }
+    ));
 }
 
 pub(crate) async fn flip_metrics_count_what_happened(store: Arc<dyn Store>) {
     let a = agent(&store, 1, "0").await;
-    store.publish_manifest(manifest(&a, 1, "https://a.example/1", t(-60), t(3600)), now(), &policy()).await.unwrap();
+    store
+        .publish_manifest(
+            manifest(&a, 1, "https://a.example/1", t(-60), t(3600)),
+            now(),
+            &policy(),
+        )
+        .await
+        .unwrap();
     // +50 endpoint, +20 rapid = 70 (suspicious).
-    store.publish_manifest(manifest(&a, 2, "https://b.example/1", t(30), t(3600)), t(30), &policy()).await.unwrap();
+    store
+        .publish_manifest(
+            manifest(&a, 2, "https://b.example/1", t(30), t(3600)),
+            t(30),
+            &policy(),
+        )
+        .await
+        .unwrap();
     // +30 pubkey only, 170 s later = 30.
     let rekey = manifest_with_key(&a, 3, "https://b.example/1", &hot_key(77), t(200), t(3600));
-    store.publish_manifest(rekey, t(200), &policy()).await.unwrap();
+    store
+        .publish_manifest(rekey, t(200), &policy())
+        .await
+        .unwrap();
     store.refresh_flip_metrics().await.unwrap();
     let (metrics, _as_of) = store.flip_metrics(a.uuid, t(300)).await.unwrap();
     assert_eq!(
-        (metrics.total_flips, metrics.rapid_flips_1min, metrics.endpoint_changes, metrics.high_suspicion_flips),
+        (
+            metrics.total_flips,
+            metrics.rapid_flips_1min,
+            metrics.endpoint_changes,
+            metrics.high_suspicion_flips
+        ),
         (2, 1, 1, 1)
     );
-    assert!((metrics.avg_suspicion_score - 50.0).abs() < 1e-9, "{}", metrics.avg_suspicion_score);
+    assert!(
+        (metrics.avg_suspicion_score - 50.0).abs() < 1e-9,
+        "{}",
+        metrics.avg_suspicion_score
+    );
     assert_eq!(metrics.last_flip_at, Some(t(200)));
     let (none, _) = store.flip_metrics(Uuid::new_v4(), t(300)).await.unwrap();
     assert_eq!(none.total_flips, 0);
@@ -492,7 +1066,9 @@ pub(crate) async fn flip_metrics_count_what_happened(store: Arc<dyn Store>) {
 
 // ---- concurrency -----------------------------------------------------------------------
 
-pub(crate) async fn racing_receipts_closing_one_cycle_settle_it_exactly_once(store: Arc<dyn Store>) {
+pub(crate) async fn racing_receipts_closing_one_cycle_settle_it_exactly_once(
+    store: Arc<dyn Store>,
+) {
     let t3 = trio(&store).await;
     let root = hash("root");
     chain(&store, root, &t3, Some(&t3[0].0)).await;
@@ -513,8 +1089,20 @@ pub(crate) async fn racing_receipts_closing_one_cycle_settle_it_exactly_once(sto
     }
     assert_eq!(settled, 1);
     for (agent, _) in &t3 {
-        assert_eq!(store.slashes_of(agent.uuid).await.unwrap().len(), 1, "each agent slashed once");
-        assert_eq!(store.stake(agent.uuid, now()).await.unwrap().unwrap().slashed, usdc("300"));
+        assert_eq!(
+            store.slashes_of(agent.uuid).await.unwrap().len(),
+            1,
+            "each agent slashed once"
+        );
+        assert_eq!(
+            store
+                .stake(agent.uuid, now())
+                .await
+                .unwrap()
+                .unwrap()
+                .slashed,
+            usdc("300")
+        );
     }
     assert_eq!(store.forward_trail(&root).await.unwrap().receipts.len(), 3);
 }
@@ -524,20 +1112,31 @@ pub(crate) async fn racing_publishes_for_one_agent_keep_nonces_in_order(store: A
     let tasks: Vec<_> = (1..=16u64)
         .map(|nonce| {
             let store = store.clone();
-            let m = manifest(&a, nonce, &format!("https://a.example/{nonce}"), t(12), t(3600));
+            let m = manifest(
+                &a,
+                nonce,
+                &format!("https://a.example/{nonce}"),
+                t(12),
+                t(3600),
+            );
             tokio::spawn(async move { store.publish_manifest(m, now(), &policy()).await })
         })
         .collect();
     for task in futures::future::join_all(tasks).await {
         match task.unwrap() {
             Ok(_) => {}
-            Err(StoreError::Rejected(Rejection::Publish(PublishError::NonceNotIncreasing { .. }))) => {}
+            Err(StoreError::Rejected(Rejection::Publish(PublishError::NonceNotIncreasing {
+                ..
+            }))) => {}
             other => panic!("unexpected outcome {other:?}"),
         }
     }
     let mut accepted: Vec<ManifestRecord> = store.manifests_of(a.uuid).await.unwrap();
     accepted.reverse();
-    assert!(accepted.last().is_some_and(|m| m.nonce == 16), "the highest nonce always wins");
+    assert!(
+        accepted.last().is_some_and(|m| m.nonce == 16),
+        "the highest nonce always wins"
+    );
     // All were created at the same second, so order the flips by the nonce they introduced.
     let nonce_of = |hash: &Hash32| accepted.iter().find(|m| m.hash == *hash).map(|m| m.nonce);
     let mut flips = store.flips_of(a.uuid).await.unwrap();
@@ -545,6 +1144,9 @@ pub(crate) async fn racing_publishes_for_one_agent_keep_nonces_in_order(store: A
     assert_eq!(flips.len(), accepted.len() - 1, "one flip per replacement");
     // Acceptance order is nonce order: every flip replaces the previously accepted manifest.
     for (flip, pair) in flips.iter().zip(accepted.windows(2)) {
-        assert_eq!((flip.old_manifest, flip.new_manifest), (pair[0].hash, pair[1].hash));
+        assert_eq!(
+            (flip.old_manifest, flip.new_manifest),
+            (pair[0].hash, pair[1].hash)
+        );
     }
 }

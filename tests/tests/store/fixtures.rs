@@ -6,8 +6,8 @@ use std::sync::Arc;
 use kagami_core::{
     EndpointUri, ManifestRecord, Policy, Usdc,
     crypto::{
-        B256, EndpointManifest, EthAddress, ForwardReceipt, Hash32, NextHop, PrivateKeySigner, Signable, Timestamp,
-        Uuid, sha256,
+        B256, EndpointManifest, EthAddress, ForwardReceipt, Hash32, NextHop, PrivateKeySigner,
+        Signable, Timestamp, Uuid, sha256,
     },
     settlement::{Operation, hop_cost},
 };
@@ -55,7 +55,9 @@ pub(crate) fn new_agent(n: u64) -> NewAgent {
     NewAgent {
         agent_id: n,
         chain: "base".parse().unwrap(),
-        registry_address: "0x8004000000000000000000000000000000008004".parse().unwrap(),
+        registry_address: "0x8004000000000000000000000000000000008004"
+            .parse()
+            .unwrap(),
         owner_address: EthAddress::from(owner_key(n).address()),
         token_uri: Some(format!("ipfs://agent-{n}")),
         registration_file: Some(serde_json::json!({ "name": format!("agent {n}"), "x402": true })),
@@ -65,13 +67,29 @@ pub(crate) fn new_agent(n: u64) -> NewAgent {
 /// Registers agent `n` with `stake` USDC staked.
 pub(crate) async fn agent(store: &Arc<dyn Store>, n: u64, stake: &str) -> Agent {
     let agent = store.register_agent(new_agent(n), now()).await.unwrap();
-    store.set_stake(agent.uuid, usdc(stake), now()).await.unwrap();
+    store
+        .set_stake(agent.uuid, usdc(stake), now())
+        .await
+        .unwrap();
     agent
 }
 
 /// A manifest of `agent` signed by its owner.
-pub(crate) fn manifest(agent: &Agent, nonce: u64, endpoint: &str, from: Timestamp, until: Timestamp) -> NewManifest {
-    manifest_with_key(agent, nonce, endpoint, &hot_key(agent.agent_id), from, until)
+pub(crate) fn manifest(
+    agent: &Agent,
+    nonce: u64,
+    endpoint: &str,
+    from: Timestamp,
+    until: Timestamp,
+) -> NewManifest {
+    manifest_with_key(
+        agent,
+        nonce,
+        endpoint,
+        &hot_key(agent.agent_id),
+        from,
+        until,
+    )
 }
 
 pub(crate) fn manifest_with_key(
@@ -113,8 +131,18 @@ pub(crate) fn manifest_with_key(
 
 /// Publishes a day-long manifest for `agent` starting an hour ago.
 pub(crate) async fn published(store: &Arc<dyn Store>, agent: &Agent) -> ManifestRecord {
-    let m = manifest(agent, 1, &format!("https://agent-{}.example/x402", agent.agent_id), t(-3600), t(20 * 3600));
-    store.publish_manifest(m, now(), &policy()).await.unwrap().manifest
+    let m = manifest(
+        agent,
+        1,
+        &format!("https://agent-{}.example/x402", agent.agent_id),
+        t(-3600),
+        t(20 * 3600),
+    );
+    store
+        .publish_manifest(m, now(), &policy())
+        .await
+        .unwrap()
+        .manifest
 }
 
 /// A receipt `from → to` at `hop` citing `to`'s manifest, committing to `next` (or none),
@@ -135,7 +163,13 @@ pub(crate) fn receipt(
         from: from.uuid,
         to: to.uuid,
         manifest: to_manifest.hash,
-        next_hop: next.map(|n| NextHop { root_tx: root, to: n.uuid }.id()),
+        next_hop: next.map(|n| {
+            NextHop {
+                root_tx: root,
+                to: n.uuid,
+            }
+            .id()
+        }),
         nonce,
     };
     let message = fields.message();

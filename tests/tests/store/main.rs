@@ -1,6 +1,12 @@
 //! The store conformance suite: every case is written once against the `Store` trait and run
 //! on both backends, the embedded SQLite store and a real PostgreSQL database.
 
+#![expect(
+    clippy::unwrap_used,
+    clippy::panic,
+    reason = "test cases assert by unwrapping and panicking"
+)]
+
 mod cases;
 mod fixtures;
 

@@ -6,8 +6,8 @@ use kagami_core::{
     crypto::{Chain, EthAddress, FreeText, Hash32},
     manifest::effective_at,
     wire::{
-        AgentDetailsResponse, AgentResponse, FlipMetricsResponse, ManifestResponse, RegisterAgentRequest, SetStakeRequest,
-        StakeResponse, UpdateAgentRequest, parse_uuid_field,
+        AgentDetailsResponse, AgentResponse, FlipMetricsResponse, ManifestResponse,
+        RegisterAgentRequest, SetStakeRequest, StakeResponse, UpdateAgentRequest, parse_uuid_field,
     },
 };
 use kagami_store::{AgentStatus, NewAgent};
@@ -22,19 +22,46 @@ use crate::{
 
 fn parse_registration(body: &RegisterAgentRequest) -> ApiResult<NewAgent> {
     if body.agent_id == 0 || i64::try_from(body.agent_id).is_err() {
-        return Err(ApiError::bad_request("invalid_field", "agent_id", "agent_id must be between 1 and 9223372036854775807"));
+        return Err(ApiError::bad_request(
+            "invalid_field",
+            "agent_id",
+            "agent_id must be between 1 and 9223372036854775807",
+        ));
     }
-    let chain: Chain = body.chain.parse().map_err(ValidationError::format("chain"))?;
-    let registry_address: EthAddress = body.registry_address.parse().map_err(ValidationError::format("registry_address"))?;
-    let owner_address: EthAddress = body.owner_address.parse().map_err(ValidationError::format("owner_address"))?;
+    let chain: Chain = body
+        .chain
+        .parse()
+        .map_err(ValidationError::format("chain"))?;
+    let registry_address: EthAddress = body
+        .registry_address
+        .parse()
+        .map_err(ValidationError::format("registry_address"))?;
+    let owner_address: EthAddress = body
+        .owner_address
+        .parse()
+        .map_err(ValidationError::format("owner_address"))?;
     if let Some(uri) = &body.token_uri {
-        uri.parse::<FreeText>().map_err(ValidationError::format("token_uri"))?;
+        uri.parse::<FreeText>()
+            .map_err(ValidationError::format("token_uri"))?;
         if uri.len() > 2048 {
-            return Err(ValidationError::TooLong { field: "token_uri", max: 2048, len: uri.len() }.into());
+            return Err(ValidationError::TooLong {
+                field: "token_uri",
+                max: 2048,
+                len: uri.len(),
+            }
+            .into());
         }
     }
-    if body.registration_file.as_ref().is_some_and(|f| !f.is_object()) {
-        return Err(ApiError::bad_request("invalid_field", "registration_file", "registration_file must be a JSON object"));
+    if body
+        .registration_file
+        .as_ref()
+        .is_some_and(|f| !f.is_object())
+    {
+        return Err(ApiError::bad_request(
+            "invalid_field",
+            "registration_file",
+            "registration_file must be a JSON object",
+        ));
     }
     Ok(NewAgent {
         agent_id: body.agent_id,
@@ -63,7 +90,10 @@ pub(crate) async fn register_agent(
     _admin: AdminKey,
     body: Json<RegisterAgentRequest>,
 ) -> ApiResult<HttpResponse> {
-    let agent = state.store.register_agent(parse_registration(&body)?, now()).await?;
+    let agent = state
+        .store
+        .register_agent(parse_registration(&body)?, now())
+        .await?;
     tracing::info!(agent.uuid = %agent.uuid, agent.id = agent.agent_id, agent.chain = %agent.chain, "agent_registered");
     Ok(HttpResponse::Created().json(views::agent(&agent)))
 }
@@ -75,13 +105,21 @@ pub(crate) async fn register_agent(
     responses((status = 200, body = AgentDetailsResponse), (status = 404, body = kagami_core::wire::ErrorResponse))
 )]
 #[get("/api/v1/agents/{agent_uuid}")]
-pub(crate) async fn get_agent(state: web::Data<AppState>, path: web::Path<String>) -> ApiResult<HttpResponse> {
+pub(crate) async fn get_agent(
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> ApiResult<HttpResponse> {
     let uuid = parse_uuid_field("agent_uuid", &path)?;
     let now = now();
-    let agent = state.store.agent(uuid).await?.ok_or_else(|| ApiError::not_found("agent_not_found", "agent not found"))?;
+    let agent = state
+        .store
+        .agent(uuid)
+        .await?
+        .ok_or_else(|| ApiError::not_found("agent_not_found", "agent not found"))?;
     let stake = state.store.stake(uuid, now).await?.unwrap_or_default();
     let manifests = state.store.manifests_of(uuid).await?;
-    let effective = effective_at(&manifests, now).map(|m| views::manifest_among(m, &manifests, now));
+    let effective =
+        effective_at(&manifests, now).map(|m| views::manifest_among(m, &manifests, now));
     Ok(HttpResponse::Ok().json(AgentDetailsResponse {
         agent: views::agent(&agent),
         stake: views::stake(&stake),
@@ -108,10 +146,13 @@ pub(crate) async fn set_stake(
     body: Json<SetStakeRequest>,
 ) -> ApiResult<HttpResponse> {
     let uuid = parse_uuid_field("agent_uuid", &path)?;
-    let staked: Usdc = body
-        .staked_amount_usdc
-        .parse()
-        .map_err(|source| ValidationError::Amount { field: "staked_amount_usdc", source })?;
+    let staked: Usdc =
+        body.staked_amount_usdc
+            .parse()
+            .map_err(|source| ValidationError::Amount {
+                field: "staked_amount_usdc",
+                source,
+            })?;
     let stake = state.store.set_stake(uuid, staked, now()).await?;
     tracing::info!(agent.uuid = %uuid, stake.staked_usdc = %staked, "stake_updated");
     Ok(HttpResponse::Ok().json(views::stake(&stake)))
@@ -133,8 +174,13 @@ pub(crate) async fn update_agent(
     body: Json<UpdateAgentRequest>,
 ) -> ApiResult<HttpResponse> {
     let uuid = parse_uuid_field("agent_uuid", &path)?;
-    let status = AgentStatus::parse(&body.status)
-        .ok_or_else(|| ApiError::bad_request("invalid_field", "status", "status must be active, suspended or revoked"))?;
+    let status = AgentStatus::parse(&body.status).ok_or_else(|| {
+        ApiError::bad_request(
+            "invalid_field",
+            "status",
+            "status must be active, suspended or revoked",
+        )
+    })?;
     let agent = state.store.set_agent_status(uuid, status, now()).await?;
     tracing::info!(agent.uuid = %uuid, agent.status = status.as_str(), "agent_status_changed");
     Ok(HttpResponse::Ok().json(views::agent(&agent)))
@@ -147,14 +193,20 @@ pub(crate) async fn update_agent(
     responses((status = 200, body = Vec<ManifestResponse>), (status = 404, body = kagami_core::wire::ErrorResponse))
 )]
 #[get("/api/v1/agents/{agent_uuid}/manifests")]
-pub(crate) async fn list_manifests(state: web::Data<AppState>, path: web::Path<String>) -> ApiResult<HttpResponse> {
+pub(crate) async fn list_manifests(
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> ApiResult<HttpResponse> {
     let uuid = parse_uuid_field("agent_uuid", &path)?;
     if state.store.agent(uuid).await?.is_none() {
         return Err(ApiError::not_found("agent_not_found", "agent not found"));
     }
     let now = now();
     let manifests = state.store.manifests_of(uuid).await?;
-    let body: Vec<ManifestResponse> = manifests.iter().map(|m| views::manifest_among(m, &manifests, now)).collect();
+    let body: Vec<ManifestResponse> = manifests
+        .iter()
+        .map(|m| views::manifest_among(m, &manifests, now))
+        .collect();
     Ok(HttpResponse::Ok().json(body))
 }
 
@@ -165,8 +217,13 @@ pub(crate) async fn list_manifests(state: web::Data<AppState>, path: web::Path<S
     responses((status = 200, body = ManifestResponse), (status = 404, body = kagami_core::wire::ErrorResponse))
 )]
 #[get("/api/v1/manifests/{manifest_hash}")]
-pub(crate) async fn get_manifest(state: web::Data<AppState>, path: web::Path<String>) -> ApiResult<HttpResponse> {
-    let hash: Hash32 = path.parse().map_err(ValidationError::format("manifest_hash"))?;
+pub(crate) async fn get_manifest(
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> ApiResult<HttpResponse> {
+    let hash: Hash32 = path
+        .parse()
+        .map_err(ValidationError::format("manifest_hash"))?;
     let manifest = state
         .store
         .manifest_by_hash(&hash)
@@ -183,7 +240,10 @@ pub(crate) async fn get_manifest(state: web::Data<AppState>, path: web::Path<Str
     responses((status = 200, body = FlipMetricsResponse), (status = 404, body = kagami_core::wire::ErrorResponse))
 )]
 #[get("/api/v1/agents/manifests/{agent_uuid}/flip-metrics")]
-pub(crate) async fn flip_metrics(state: web::Data<AppState>, path: web::Path<String>) -> ApiResult<HttpResponse> {
+pub(crate) async fn flip_metrics(
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> ApiResult<HttpResponse> {
     let uuid = parse_uuid_field("agent_uuid", &path)?;
     if state.store.agent(uuid).await?.is_none() {
         return Err(ApiError::not_found("agent_not_found", "agent not found"));

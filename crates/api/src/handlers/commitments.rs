@@ -6,8 +6,9 @@ use kagami_core::{
     crypto::{Chain, Hash32},
     decide::commitment_hash,
     wire::{
-        CommitmentRequest, CommitmentResponse, ConfirmCommitmentRequest, ErrorResponse, MevIncidentRequest, MevIncidentResponse,
-        MevSummaryResponse, MevSummaryRowResponse, parse_uuid_field,
+        CommitmentRequest, CommitmentResponse, ConfirmCommitmentRequest, ErrorResponse,
+        MevIncidentRequest, MevIncidentResponse, MevSummaryResponse, MevSummaryRowResponse,
+        parse_uuid_field,
     },
 };
 use kagami_store::{AttackType, NewCommitment, NewMevIncident};
@@ -22,7 +23,8 @@ use crate::{
 };
 
 fn amount(field: &'static str, raw: &str) -> ApiResult<Usdc> {
-    raw.parse().map_err(|source| ValidationError::Amount { field, source }.into())
+    raw.parse()
+        .map_err(|source| ValidationError::Amount { field, source }.into())
 }
 
 /// Creates a time-locked commitment for a high-value flow (≥ 10,000 USDC). An endpoint flip of
@@ -45,16 +47,28 @@ pub(crate) async fn create_commitment(
     body: Json<CommitmentRequest>,
 ) -> ApiResult<HttpResponse> {
     let policy = &state.config.policy;
-    let root: Hash32 = body.root_tx_hash.parse().map_err(ValidationError::format("root_tx_hash"))?;
+    let root: Hash32 = body
+        .root_tx_hash
+        .parse()
+        .map_err(ValidationError::format("root_tx_hash"))?;
     let first_hop = parse_uuid_field("first_hop_agent_uuid", &body.first_hop_agent_uuid)?;
-    let routing: Hash32 = body.routing_hash.parse().map_err(ValidationError::format("routing_hash"))?;
+    let routing: Hash32 = body
+        .routing_hash
+        .parse()
+        .map_err(ValidationError::format("routing_hash"))?;
     let amount = amount("amount_usdc", &body.amount_usdc)?;
-    let chain: Chain = body.chain.parse().map_err(ValidationError::format("chain"))?;
+    let chain: Chain = body
+        .chain
+        .parse()
+        .map_err(ValidationError::format("chain"))?;
     if amount < policy.high_value_threshold {
         return Err(ApiError::bad_request(
             "amount_below_threshold",
             "amount_usdc",
-            format!("commitments are for flows of at least {} USDC", policy.high_value_threshold),
+            format!(
+                "commitments are for flows of at least {} USDC",
+                policy.high_value_threshold
+            ),
         ));
     }
     load_agent(&state, first_hop).await?;
@@ -62,7 +76,14 @@ pub(crate) async fn create_commitment(
     let time_lock_until = now.add_seconds(policy.commitment_time_lock_seconds);
     let commitment = NewCommitment {
         root_tx: root,
-        commitment_hash: commitment_hash(&chain, &root, &first_hop, &routing, amount, time_lock_until),
+        commitment_hash: commitment_hash(
+            &chain,
+            &root,
+            &first_hop,
+            &routing,
+            amount,
+            time_lock_until,
+        ),
         chain,
         first_hop_agent: first_hop,
         routing_hash: routing,
@@ -96,7 +117,10 @@ pub(crate) async fn confirm_commitment(
     body: Json<ConfirmCommitmentRequest>,
 ) -> ApiResult<HttpResponse> {
     let id = parse_uuid_field("commitment_id", &path)?;
-    let tx: Hash32 = body.onchain_tx_hash.parse().map_err(ValidationError::format("onchain_tx_hash"))?;
+    let tx: Hash32 = body
+        .onchain_tx_hash
+        .parse()
+        .map_err(ValidationError::format("onchain_tx_hash"))?;
     let c = state.store.confirm_commitment(id, &tx, now()).await?;
     tracing::info!(commitment.id = %id, commitment.onchain_tx = %tx, "onchain_commitment_confirmed");
     Ok(HttpResponse::Ok().json(views::commitment(&c)))
@@ -135,20 +159,38 @@ pub(crate) async fn create_incident(
     body: Json<MevIncidentRequest>,
 ) -> ApiResult<HttpResponse> {
     let attack_type = AttackType::parse(&body.attack_type).ok_or_else(|| {
-        ApiError::bad_request("invalid_field", "attack_type", "attack_type must be frontrun, sandwich, timebandit or extraction_loop")
+        ApiError::bad_request(
+            "invalid_field",
+            "attack_type",
+            "attack_type must be frontrun, sandwich, timebandit or extraction_loop",
+        )
     })?;
     if body.block_number == 0 || i64::try_from(body.block_number).is_err() {
-        return Err(ApiError::bad_request("invalid_field", "block_number", "block_number must be between 1 and 9223372036854775807"));
+        return Err(ApiError::bad_request(
+            "invalid_field",
+            "block_number",
+            "block_number must be between 1 and 9223372036854775807",
+        ));
     }
     let incident = NewMevIncident {
-        root_tx: body.root_tx_hash.parse().map_err(ValidationError::format("root_tx_hash"))?,
+        root_tx: body
+            .root_tx_hash
+            .parse()
+            .map_err(ValidationError::format("root_tx_hash"))?,
         attack_type,
         attacker: parse_uuid_field("attacker_agent_uuid", &body.attacker_agent_uuid)?,
-        victim: body.victim_agent_uuid.as_deref().map(|v| parse_uuid_field("victim_agent_uuid", v)).transpose()?,
+        victim: body
+            .victim_agent_uuid
+            .as_deref()
+            .map(|v| parse_uuid_field("victim_agent_uuid", v))
+            .transpose()?,
         extracted_value: amount("extracted_value_usdc", &body.extracted_value_usdc)?,
         block_number: body.block_number,
         tx_index: body.tx_index,
-        evidence_hash: body.evidence_hash.parse().map_err(ValidationError::format("evidence_hash"))?,
+        evidence_hash: body
+            .evidence_hash
+            .parse()
+            .map_err(ValidationError::format("evidence_hash"))?,
     };
     let stored = state.store.record_mev_incident(incident, now()).await?;
     telemetry::record_slash(stored.slashed_amount);
@@ -172,7 +214,9 @@ pub(crate) async fn create_incident(
 pub(crate) async fn mev_summary(state: web::Data<AppState>) -> ApiResult<HttpResponse> {
     let rows = state.store.mev_summary().await?;
     let sum = |f: fn(&kagami_store::MevSummaryRow) -> Usdc| {
-        rows.iter().fold(Usdc::ZERO, |acc, r| acc.checked_add(f(r)).unwrap_or(Usdc::MAX))
+        rows.iter().fold(Usdc::ZERO, |acc, r| {
+            acc.checked_add(f(r)).unwrap_or(Usdc::MAX)
+        })
     };
     Ok(HttpResponse::Ok().json(MevSummaryResponse {
         total_incidents: rows.iter().map(|r| r.incidents).sum(),

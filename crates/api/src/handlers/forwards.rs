@@ -8,8 +8,8 @@ use kagami_core::{
     manifest::status_at,
     settlement::{Operation, hop_cost},
     wire::{
-        ErrorResponse, ForwardTrailResponse, RecordForwardRequest, RecordForwardResponse, ReportCycleRequest,
-        ReportCycleResponse, ReceiptSubmission,
+        ErrorResponse, ForwardTrailResponse, ReceiptSubmission, RecordForwardRequest,
+        RecordForwardResponse, ReportCycleRequest, ReportCycleResponse,
     },
 };
 use kagami_store::{NewReceipt, ReceiptRecord, RecordOutcome};
@@ -26,32 +26,63 @@ use crate::{
 
 /// Checks a parsed receipt against the store: the cited manifest is the destination's, the
 /// signature is by that manifest's key or the destination's owner, both agents exist, and
-/// (when `require_effective`) the manifest is in force now. Returns the record to store.
-async fn check_receipt(state: &AppState, sub: &ReceiptSubmission, require_effective: bool) -> ApiResult<NewReceipt> {
+/// (when `require_effective`, i.e. for a forward happening now rather than evidence of a past
+/// one) the destination is active and the manifest in force. Returns the record to store.
+async fn check_receipt(
+    state: &AppState,
+    sub: &ReceiptSubmission,
+    require_effective: bool,
+) -> ApiResult<NewReceipt> {
     let r = &sub.receipt;
     let manifest = state
         .store
         .manifest_by_hash(&r.manifest)
         .await?
-        .ok_or_else(|| ApiError::unprocessable("manifest_not_found", "the cited manifest does not exist").field("manifest_hash"))?;
+        .ok_or_else(|| {
+            ApiError::unprocessable("manifest_not_found", "the cited manifest does not exist")
+                .field("manifest_hash")
+        })?;
     if manifest.agent != r.to {
-        return Err(ApiError::unprocessable("manifest_not_destinations", "the cited manifest belongs to another agent")
-            .field("manifest_hash"));
+        return Err(ApiError::unprocessable(
+            "manifest_not_destinations",
+            "the cited manifest belongs to another agent",
+        )
+        .field("manifest_hash"));
     }
     let dest = load_agent(state, r.to).await?;
     load_agent(state, r.from).await?;
     if r.chain != dest.chain {
-        return Err(ApiError::bad_request("chain_mismatch", "chain", format!("the destination is registered on {}", dest.chain)));
+        return Err(ApiError::bad_request(
+            "chain_mismatch",
+            "chain",
+            format!("the destination is registered on {}", dest.chain),
+        ));
     }
     let message = r.message();
-    verify_signature("receipt", &message, &sub.signature, &[manifest.pubkey.address(), dest.owner_address])?;
+    verify_signature(
+        "receipt",
+        &message,
+        &sub.signature,
+        &[manifest.pubkey.address(), dest.owner_address],
+    )?;
     if require_effective {
+        if dest.status != kagami_store::AgentStatus::Active {
+            return Err(ApiError::unprocessable(
+                "agent_suspended",
+                format!("the destination agent is {}", dest.status.as_str()),
+            )
+            .field("dest_agent_uuid")
+            .detail("agent_status", dest.status.as_str()));
+        }
         let all = state.store.manifests_of(r.to).await?;
         let status = status_at(&manifest, &all, now());
         if status != ManifestStatus::Active {
-            return Err(ApiError::unprocessable("manifest_not_effective", format!("the cited manifest is {}", status.as_str()))
-                .field("manifest_hash")
-                .detail("manifest_status", status.as_str()));
+            return Err(ApiError::unprocessable(
+                "manifest_not_effective",
+                format!("the cited manifest is {}", status.as_str()),
+            )
+            .field("manifest_hash")
+            .detail("manifest_status", status.as_str()));
         }
     }
     Ok(NewReceipt {
@@ -105,11 +136,19 @@ pub(crate) async fn record_forward(
     let receipt_hash = sub.receipt.id();
     // An identical receipt is a safe retry even after its manifest expired.
     let trail = state.store.forward_trail(&sub.receipt.root_tx).await?;
-    if let Some(existing) = trail.receipts.iter().find(|r| r.receipt.receipt_hash == receipt_hash) {
+    if let Some(existing) = trail
+        .receipts
+        .iter()
+        .find(|r| r.receipt.receipt_hash == receipt_hash)
+    {
         return Ok(HttpResponse::Ok().json(recorded(existing)));
     }
     let new = check_receipt(&state, &sub, true).await?;
-    match state.store.record_receipt(new, now(), &state.config.policy).await? {
+    match state
+        .store
+        .record_receipt(new, now(), &state.config.policy)
+        .await?
+    {
         RecordOutcome::Recorded { receipt, replayed } => {
             if !replayed {
                 tracing::info!(
@@ -121,10 +160,19 @@ pub(crate) async fn record_forward(
                     "forward_recorded"
                 );
             }
-            let status = if replayed { StatusCode::OK } else { StatusCode::CREATED };
+            let status = if replayed {
+                StatusCode::OK
+            } else {
+                StatusCode::CREATED
+            };
             Ok(HttpResponse::build(status).json(recorded(&receipt)))
         }
-        RecordOutcome::Settled { receipt, settlement, slashes: _, invalidated } => {
+        RecordOutcome::Settled {
+            receipt,
+            settlement,
+            slashes: _,
+            invalidated,
+        } => {
             telemetry::record_settlement(settlement.total_slashed);
             let code = match settlement.kind {
                 kagami_core::LoopKind::Cycle => "circular_dependency",
@@ -138,21 +186,50 @@ pub(crate) async fn record_forward(
                 settlement.slashed_usdc = %settlement.total_slashed,
                 "cycle_settled"
             );
-            let agents: Vec<String> = settlement.cycle_agents.iter().map(ToString::to_string).collect();
+            let agents: Vec<String> = settlement
+                .cycle_agents
+                .iter()
+                .map(ToString::to_string)
+                .collect();
             let mut details = Map::new();
             details.insert("cycle_agents".into(), json!(agents));
             details.insert("cycle_depth".into(), json!(settlement.depth));
             details.insert("settlement_id".into(), json!(settlement.id.to_string()));
-            details.insert("slashed_usdc".into(), json!(settlement.total_slashed.to_string()));
-            details.insert("invalid_receipts".into(), json!(invalidated.iter().map(ToString::to_string).collect::<Vec<_>>()));
+            details.insert(
+                "slashed_usdc".into(),
+                json!(settlement.total_slashed.to_string()),
+            );
+            details.insert(
+                "invalid_receipts".into(),
+                json!(
+                    invalidated
+                        .iter()
+                        .map(ToString::to_string)
+                        .collect::<Vec<_>>()
+                ),
+            );
             details.insert("receipt_id".into(), json!(receipt.id.to_string()));
-            details.insert("receipt_hash".into(), json!(receipt.receipt.receipt_hash.to_string()));
+            details.insert(
+                "receipt_hash".into(),
+                json!(receipt.receipt.receipt_hash.to_string()),
+            );
             if settlement.kind == kagami_core::LoopKind::ExtractionLoop {
-                details.insert("loop_agents".into(), json!(settlement.cycle_agents.iter().map(ToString::to_string).collect::<Vec<_>>()));
+                details.insert(
+                    "loop_agents".into(),
+                    json!(
+                        settlement
+                            .cycle_agents
+                            .iter()
+                            .map(ToString::to_string)
+                            .collect::<Vec<_>>()
+                    ),
+                );
             }
             Ok(HttpResponse::Conflict().json(ErrorResponse {
                 error: code.to_owned(),
-                message: "the receipt closes a loop: it was stored as evidence and the loop settled".to_owned(),
+                message:
+                    "the receipt closes a loop: it was stored as evidence and the loop settled"
+                        .to_owned(),
                 field: None,
                 details,
             }))
@@ -167,13 +244,21 @@ pub(crate) async fn record_forward(
     responses((status = 200, body = ForwardTrailResponse), (status = 400, body = ErrorResponse))
 )]
 #[get("/api/v1/forwards/{root_tx_hash}")]
-pub(crate) async fn forward_trail(state: web::Data<AppState>, path: web::Path<String>) -> ApiResult<HttpResponse> {
-    let root: Hash32 = path.parse().map_err(ValidationError::format("root_tx_hash"))?;
+pub(crate) async fn forward_trail(
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> ApiResult<HttpResponse> {
+    let root: Hash32 = path
+        .parse()
+        .map_err(ValidationError::format("root_tx_hash"))?;
     let trail = state.store.forward_trail(&root).await?;
     Ok(HttpResponse::Ok().json(ForwardTrailResponse {
         root_tx_hash: root.to_string(),
         receipts: trail.receipts.iter().map(views::receipt).collect(),
-        settlement: trail.settlement.as_ref().map(|s| views::settlement(s, &trail.slashes)),
+        settlement: trail
+            .settlement
+            .as_ref()
+            .map(|s| views::settlement(s, &trail.slashes)),
     }))
 }
 
@@ -196,18 +281,36 @@ pub(crate) async fn report_cycle(
     _client: ClientKey,
     body: Json<ReportCycleRequest>,
 ) -> ApiResult<HttpResponse> {
-    let root: Hash32 = body.root_tx_hash.parse().map_err(ValidationError::format("root_tx_hash"))?;
-    let reporter: EthAddress = body.reporter_address.parse().map_err(ValidationError::format("reporter_address"))?;
-    let signature: Signature = body.signature.parse().map_err(ValidationError::format("signature"))?;
+    let root: Hash32 = body
+        .root_tx_hash
+        .parse()
+        .map_err(ValidationError::format("root_tx_hash"))?;
+    let reporter: EthAddress = body
+        .reporter_address
+        .parse()
+        .map_err(ValidationError::format("reporter_address"))?;
+    let signature: Signature = body
+        .signature
+        .parse()
+        .map_err(ValidationError::format("signature"))?;
     if let Some(existing) = state.store.settlement_of(&root).await? {
-        return Err(ApiError::conflict("already_settled", "this root transaction is already settled")
-            .detail("settlement_id", existing.id.to_string()));
+        return Err(ApiError::conflict(
+            "already_settled",
+            "this root transaction is already settled",
+        )
+        .detail("settlement_id", existing.id.to_string()));
     }
     let mut parsed = Vec::with_capacity(body.evidence.len());
     for (i, item) in body.evidence.iter().enumerate() {
-        let sub = item.parse(&state.config.policy).map_err(|e| evidence_error(i, e.field(), &e.to_string()))?;
+        let sub = item
+            .parse(&state.config.policy)
+            .map_err(|e| evidence_error(i, e.field(), &e.to_string()))?;
         if sub.receipt.root_tx != root {
-            return Err(evidence_error(i, "root_tx_hash", "evidence belongs to another root transaction"));
+            return Err(evidence_error(
+                i,
+                "root_tx_hash",
+                "evidence belongs to another root transaction",
+            ));
         }
         parsed.push(sub);
     }
@@ -222,19 +325,36 @@ pub(crate) async fn report_cycle(
                 .receipts
                 .first()
                 .map(|r| r.receipt.chain.clone())
-                .ok_or_else(|| ApiError::unprocessable("no_cycle", "nothing is recorded for this root transaction and no evidence was given"))?,
+                .ok_or_else(|| {
+                    ApiError::unprocessable(
+                        "no_cycle",
+                        "nothing is recorded for this root transaction and no evidence was given",
+                    )
+                })?,
         },
     };
-    let message = CycleReport { chain, root_tx: root, reporter }.message();
+    let message = CycleReport {
+        chain,
+        root_tx: root,
+        reporter,
+    }
+    .message();
     verify_signature("cycle report", &message, &signature, &[reporter])?;
     let mut evidence = Vec::with_capacity(parsed.len());
     for (i, sub) in parsed.iter().enumerate() {
-        let checked = check_receipt(&state, sub, false)
-            .await
-            .map_err(|e| evidence_error(i, e.field_name().unwrap_or("dest_agent_uuid"), &e.to_string()))?;
+        let checked = check_receipt(&state, sub, false).await.map_err(|e| {
+            evidence_error(
+                i,
+                e.field_name().unwrap_or("dest_agent_uuid"),
+                &e.to_string(),
+            )
+        })?;
         evidence.push(checked);
     }
-    let (settlement, _slashes) = state.store.report_cycle(&root, &reporter, evidence, now()).await?;
+    let (settlement, _slashes) = state
+        .store
+        .report_cycle(&root, &reporter, evidence, now())
+        .await?;
     telemetry::record_settlement(settlement.total_slashed);
     metrics::counter!("cycle_reports_total", "reporter" => state.reporter_labels.label(&reporter.to_string())).increment(1);
     let bounty = settlement.bounty.unwrap_or_default();
@@ -249,13 +369,21 @@ pub(crate) async fn report_cycle(
         reported: true,
         settlement_id: settlement.id.to_string(),
         bounty_usdc: bounty.to_string(),
-        cycle_agents: settlement.cycle_agents.iter().map(ToString::to_string).collect(),
+        cycle_agents: settlement
+            .cycle_agents
+            .iter()
+            .map(ToString::to_string)
+            .collect(),
         cycle_depth: settlement.depth,
         slashed_usdc: settlement.total_slashed.to_string(),
     }))
 }
 
 fn evidence_error(index: usize, field: &str, why: &str) -> ApiError {
-    ApiError::bad_request("invalid_evidence", &format!("evidence[{index}].{field}"), format!("evidence item {index}: {why}"))
-        .detail("evidence_index", index)
+    ApiError::bad_request(
+        "invalid_evidence",
+        &format!("evidence[{index}].{field}"),
+        format!("evidence item {index}: {why}"),
+    )
+    .detail("evidence_index", index)
 }

@@ -4,13 +4,14 @@ use std::time::Instant;
 
 use actix_web::{HttpResponse, post, web};
 use kagami_core::{
-    ForwardGraph, ForwardViolation, ManifestRecord, ManifestStatus, ProposedForward, ValidationError,
+    ForwardGraph, ForwardViolation, ManifestRecord, ManifestStatus, ProposedForward,
+    ValidationError,
     crypto::{EthAddress, Hash32, ManifestRevocation, Signable, Signature, Uuid},
     graph::Edge,
     manifest::status_at,
     wire::{
-        ManifestResponse, PublishManifestRequest, PublishManifestResponse, RevokeManifestRequest, VerifyForwardRequest,
-        VerifyForwardResponse, parse_uuid_field,
+        ManifestResponse, PublishManifestRequest, PublishManifestResponse, RevokeManifestRequest,
+        VerifyForwardRequest, VerifyForwardResponse, parse_uuid_field,
     },
 };
 use kagami_store::{Agent, AgentStatus, NewManifest};
@@ -50,7 +51,11 @@ pub(crate) fn verify_signature(
 }
 
 pub(crate) async fn load_agent(state: &AppState, uuid: Uuid) -> ApiResult<Agent> {
-    state.store.agent(uuid).await?.ok_or_else(|| ApiError::not_found("agent_not_found", format!("agent {uuid} not found")))
+    state
+        .store
+        .agent(uuid)
+        .await?
+        .ok_or_else(|| ApiError::not_found("agent_not_found", format!("agent {uuid} not found")))
 }
 
 /// Publishes an owner-signed endpoint manifest.
@@ -76,13 +81,25 @@ pub(crate) async fn publish(
     let submission = body.parse(&state.config.policy)?;
     let agent = load_agent(&state, submission.manifest.agent).await?;
     if agent.chain != submission.manifest.chain {
-        return Err(ApiError::bad_request("chain_mismatch", "chain", format!("the agent is registered on {}", agent.chain)));
+        return Err(ApiError::bad_request(
+            "chain_mismatch",
+            "chain",
+            format!("the agent is registered on {}", agent.chain),
+        ));
     }
     if agent.status != AgentStatus::Active {
-        return Err(ApiError::unprocessable("agent_not_active", format!("agent is {}", agent.status.as_str())));
+        return Err(ApiError::unprocessable(
+            "agent_not_active",
+            format!("agent is {}", agent.status.as_str()),
+        ));
     }
     let message = submission.manifest.message();
-    verify_signature("manifest", &message, &submission.signature, &[agent.owner_address])?;
+    verify_signature(
+        "manifest",
+        &message,
+        &submission.signature,
+        &[agent.owner_address],
+    )?;
     let now = now();
     let record = ManifestRecord {
         id: Uuid::nil(),
@@ -98,13 +115,17 @@ pub(crate) async fn publish(
         created_at: now,
         revoked_at: None,
     };
-    let outcome = state.store.publish_manifest(NewManifest { record }, now, &state.config.policy).await?;
+    let outcome = state
+        .store
+        .publish_manifest(NewManifest { record }, now, &state.config.policy)
+        .await?;
     let m = &outcome.manifest;
     if let Some(flip) = outcome.flip.as_ref().filter(|_| !outcome.replayed) {
         let label = state.agent_labels.label(&agent.uuid.to_string());
         metrics::counter!("forward_path_churn_total", "agent_uuid" => label.clone()).increment(1);
         if flip.flip.is_suspicious() {
-            metrics::counter!("forward_path_suspicious_flips_total", "agent_uuid" => label).increment(1);
+            metrics::counter!("forward_path_suspicious_flips_total", "agent_uuid" => label)
+                .increment(1);
             tracing::warn!(
                 agent.uuid = %agent.uuid,
                 manifest.hash = %m.hash,
@@ -130,9 +151,17 @@ pub(crate) async fn publish(
         valid_from: m.valid_from.to_string(),
         valid_until: m.valid_until.to_string(),
         flip: outcome.flip.as_ref().map(|f| views::flip(&f.flip)),
-        disputed_commitments: outcome.disputed_commitments.iter().map(|c| c.id.to_string()).collect(),
+        disputed_commitments: outcome
+            .disputed_commitments
+            .iter()
+            .map(|c| c.id.to_string())
+            .collect(),
     };
-    Ok(if outcome.replayed { HttpResponse::Ok().json(body) } else { HttpResponse::Created().json(body) })
+    Ok(if outcome.replayed {
+        HttpResponse::Ok().json(body)
+    } else {
+        HttpResponse::Created().json(body)
+    })
 }
 
 /// Revokes a manifest with the owner's signed revocation.
@@ -153,16 +182,32 @@ pub(crate) async fn revoke(
     body: Json<RevokeManifestRequest>,
 ) -> ApiResult<HttpResponse> {
     let uuid = parse_uuid_field("agent_uuid", &body.agent_uuid)?;
-    let hash: Hash32 = body.manifest_hash.parse().map_err(ValidationError::format("manifest_hash"))?;
-    let signature: Signature = body.signature.parse().map_err(ValidationError::format("signature"))?;
+    let hash: Hash32 = body
+        .manifest_hash
+        .parse()
+        .map_err(ValidationError::format("manifest_hash"))?;
+    let signature: Signature = body
+        .signature
+        .parse()
+        .map_err(ValidationError::format("signature"))?;
     let agent = load_agent(&state, uuid).await?;
     let manifest = state
         .store
         .manifest_by_hash(&hash)
         .await?
         .filter(|m| m.agent == uuid)
-        .ok_or_else(|| ApiError::not_found("manifest_not_found", "the agent has no manifest with this hash"))?;
-    let message = ManifestRevocation { chain: manifest.chain.clone(), agent: uuid, manifest: hash }.message();
+        .ok_or_else(|| {
+            ApiError::not_found(
+                "manifest_not_found",
+                "the agent has no manifest with this hash",
+            )
+        })?;
+    let message = ManifestRevocation {
+        chain: manifest.chain.clone(),
+        agent: uuid,
+        manifest: hash,
+    }
+    .message();
     verify_signature("revocation", &message, &signature, &[agent.owner_address])?;
     let now = now();
     let revoked = state.store.revoke_manifest(uuid, &hash, now).await?;
@@ -172,7 +217,11 @@ pub(crate) async fn revoke(
 }
 
 /// An unsafe verdict.
-fn unsafe_because(reason: &'static str, message: impl Into<String>, details: Value) -> VerifyForwardResponse {
+fn unsafe_because(
+    reason: &'static str,
+    message: impl Into<String>,
+    details: Value,
+) -> VerifyForwardResponse {
     let details = match details {
         Value::Object(map) => map,
         _ => Map::new(),
@@ -207,13 +256,34 @@ fn uuids(agents: &[Uuid]) -> Vec<String> {
     )
 )]
 #[post("/api/v1/agents/manifests/verify-forward")]
-pub(crate) async fn verify_forward(state: web::Data<AppState>, body: Json<VerifyForwardRequest>) -> ApiResult<HttpResponse> {
-    let root: Hash32 = body.root_tx_hash.parse().map_err(ValidationError::format("root_tx_hash"))?;
+pub(crate) async fn verify_forward(
+    state: web::Data<AppState>,
+    body: Json<VerifyForwardRequest>,
+) -> ApiResult<HttpResponse> {
+    let root: Hash32 = body
+        .root_tx_hash
+        .parse()
+        .map_err(ValidationError::format("root_tx_hash"))?;
     let source = parse_uuid_field("source_agent_uuid", &body.source_agent_uuid)?;
     let dest = parse_uuid_field("dest_agent_uuid", &body.dest_agent_uuid)?;
-    let hash: Hash32 = body.manifest_hash.parse().map_err(ValidationError::format("manifest_hash"))?;
-    let signature: Signature = body.manifest_signature.parse().map_err(ValidationError::format("manifest_signature"))?;
-    let verdict = verdict(&state, root, source, dest, hash, body.manifest_nonce, &signature).await?;
+    let hash: Hash32 = body
+        .manifest_hash
+        .parse()
+        .map_err(ValidationError::format("manifest_hash"))?;
+    let signature: Signature = body
+        .manifest_signature
+        .parse()
+        .map_err(ValidationError::format("manifest_signature"))?;
+    let verdict = verdict(
+        &state,
+        root,
+        source,
+        dest,
+        hash,
+        body.manifest_nonce,
+        &signature,
+    )
+    .await?;
     Ok(HttpResponse::Ok().json(verdict))
 }
 
@@ -229,10 +299,18 @@ async fn verdict(
     let policy = &state.config.policy;
     let now = now();
     let Some(dest_agent) = state.store.agent(dest).await? else {
-        return Ok(unsafe_because("agent_not_found", "destination agent not found", json!({ "agent_uuid": dest.to_string() })));
+        return Ok(unsafe_because(
+            "agent_not_found",
+            "destination agent not found",
+            json!({ "agent_uuid": dest.to_string() }),
+        ));
     };
     if state.store.agent(source).await?.is_none() {
-        return Ok(unsafe_because("agent_not_found", "source agent not found", json!({ "agent_uuid": source.to_string() })));
+        return Ok(unsafe_because(
+            "agent_not_found",
+            "source agent not found",
+            json!({ "agent_uuid": source.to_string() }),
+        ));
     }
     if dest_agent.status != AgentStatus::Active {
         return Ok(unsafe_because(
@@ -241,8 +319,17 @@ async fn verdict(
             json!({ "agent_uuid": dest.to_string(), "agent_status": dest_agent.status.as_str() }),
         ));
     }
-    let Some(manifest) = state.store.manifest_by_hash(&hash).await?.filter(|m| m.agent == dest) else {
-        return Ok(unsafe_because("manifest_not_found", "the destination has no manifest with this hash", json!({})));
+    let Some(manifest) = state
+        .store
+        .manifest_by_hash(&hash)
+        .await?
+        .filter(|m| m.agent == dest)
+    else {
+        return Ok(unsafe_because(
+            "manifest_not_found",
+            "the destination has no manifest with this hash",
+            json!({}),
+        ));
     };
     let message = manifest.to_message_fields().message();
     let genuine = manifest.nonce == nonce
@@ -265,8 +352,12 @@ async fn verdict(
     }
     if let Some(settlement) = state.store.settlement_of(&root).await? {
         let trail = state.store.forward_trail(&root).await?;
-        let invalid: Vec<String> =
-            trail.receipts.iter().filter(|r| !r.is_valid).map(|r| r.receipt.receipt_hash.to_string()).collect();
+        let invalid: Vec<String> = trail
+            .receipts
+            .iter()
+            .filter(|r| !r.is_valid)
+            .map(|r| r.receipt.receipt_hash.to_string())
+            .collect();
         return Ok(unsafe_because(
             "already_settled",
             "this root transaction was settled after a loop; no further forwards are safe",
@@ -283,23 +374,31 @@ async fn verdict(
         .receipts
         .iter()
         .filter(|r| r.is_valid)
-        .map(|r| Edge {
-            from: r.receipt.source,
-            to: r.receipt.dest,
-            hop: r.receipt.hop,
-            receipt: r.receipt.receipt_hash,
-            next_hop: r.receipt.next_hop,
-        })
+        .map(|r| r.receipt.edge())
         .collect();
-    let hop = edges.iter().filter(|e| e.to == source).map(|e| e.hop + 1).max().unwrap_or(0);
+    let hop = edges
+        .iter()
+        .filter(|e| e.to == source)
+        .map(|e| e.hop + 1)
+        .max()
+        .unwrap_or(0);
     let graph = ForwardGraph::new(root, edges);
-    if let Err(violation) = graph.check_forward(ProposedForward { from: source, to: dest, hop }, policy) {
+    if let Err(violation) = graph.check_forward(
+        ProposedForward {
+            from: source,
+            to: dest,
+            hop,
+        },
+        policy,
+    ) {
         let message = violation.to_string();
         return Ok(match violation {
             ForwardViolation::SelfForward => unsafe_because("self_forward", message, json!({})),
-            ForwardViolation::HopLimitExceeded { hop, max } => {
-                unsafe_because("hop_limit_exceeded", message, json!({ "hop": hop, "max_hop_depth": max }))
-            }
+            ForwardViolation::HopLimitExceeded { hop, max } => unsafe_because(
+                "hop_limit_exceeded",
+                message,
+                json!({ "hop": hop, "max_hop_depth": max }),
+            ),
             ForwardViolation::CycleDetected(cycle) => unsafe_because(
                 "cycle_detected",
                 message,
@@ -326,7 +425,10 @@ async fn verdict(
                     json!({ "loop_agents": uuids(&agents), "loop_hops": l.hops }),
                 )
             }
-            ForwardViolation::NextHopMismatch { committed, expected } => unsafe_because(
+            ForwardViolation::NextHopMismatch {
+                committed,
+                expected,
+            } => unsafe_because(
                 "next_hop_mismatch",
                 message,
                 json!({
@@ -336,7 +438,11 @@ async fn verdict(
             ),
         });
     }
-    let stake = state.store.stake_for_root(dest, &root, now).await?.unwrap_or_default();
+    let stake = state
+        .store
+        .stake_for_root(dest, &root, now)
+        .await?
+        .unwrap_or_default();
     if stake.available() < policy.min_stake_per_hop {
         return Ok(unsafe_because(
             "insufficient_stake",

@@ -12,7 +12,11 @@ use kagami_core::crypto::Timestamp;
 pub(crate) type Json<T> = actix_web::web::Json<T>;
 
 /// The current time, whole seconds.
-#[expect(clippy::expect_used, reason = "the system clock is within years 0000..=9999")]
+#[expect(
+    clippy::expect_used,
+    reason = "the system clock is within years 0000..=9999"
+)]
 pub(crate) fn now() -> Timestamp {
-    Timestamp::from_unix(time::OffsetDateTime::now_utc().unix_timestamp()).expect("clock within range")
+    Timestamp::from_unix(time::OffsetDateTime::now_utc().unix_timestamp())
+        .expect("clock within range")
 }

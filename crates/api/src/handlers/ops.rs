@@ -11,7 +11,10 @@ use crate::{AppState, telemetry};
 const PING_TIMEOUT: Duration = Duration::from_secs(2);
 
 async fn db_reachable(state: &AppState) -> bool {
-    matches!(tokio::time::timeout(PING_TIMEOUT, state.store.ping()).await, Ok(Ok(())))
+    matches!(
+        tokio::time::timeout(PING_TIMEOUT, state.store.ping()).await,
+        Ok(Ok(()))
+    )
 }
 
 /// Liveness with dependency status: 200 healthy, 503 unhealthy naming the failed part.
@@ -24,7 +27,11 @@ pub(crate) async fn health(state: web::Data<AppState>) -> HttpResponse {
         db: if db { "connected" } else { "unreachable" }.to_owned(),
         redis: "disabled".to_owned(),
     };
-    if db { HttpResponse::Ok().json(body) } else { HttpResponse::ServiceUnavailable().json(body) }
+    if db {
+        HttpResponse::Ok().json(body)
+    } else {
+        HttpResponse::ServiceUnavailable().json(body)
+    }
 }
 
 /// Readiness for traffic: 200 when the database answers, else 503.
@@ -33,8 +40,16 @@ pub(crate) async fn health(state: web::Data<AppState>) -> HttpResponse {
 pub(crate) async fn ready(state: web::Data<AppState>) -> HttpResponse {
     let db = db_reachable(&state).await;
     let (size, _) = state.store.pool_status();
-    let body = ReadyResponse { ready: db, db_pool_size: size, redis_ping: "disabled".to_owned() };
-    if db { HttpResponse::Ok().json(body) } else { HttpResponse::ServiceUnavailable().json(body) }
+    let body = ReadyResponse {
+        ready: db,
+        db_pool_size: size,
+        redis_ping: "disabled".to_owned(),
+    };
+    if db {
+        HttpResponse::Ok().json(body)
+    } else {
+        HttpResponse::ServiceUnavailable().json(body)
+    }
 }
 
 /// Prometheus exposition text.
@@ -43,8 +58,15 @@ pub(crate) async fn ready(state: web::Data<AppState>) -> HttpResponse {
 pub(crate) async fn metrics(state: web::Data<AppState>) -> HttpResponse {
     let (size, available) = state.store.pool_status();
     telemetry::record_pool(size, available);
-    let text = state.config.metrics_renderer.as_ref().map(|render| render()).unwrap_or_default();
-    HttpResponse::Ok().content_type("text/plain; version=0.0.4; charset=utf-8").body(text)
+    let text = state
+        .config
+        .metrics_renderer
+        .as_ref()
+        .map(|render| render())
+        .unwrap_or_default();
+    HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4; charset=utf-8")
+        .body(text)
 }
 
 /// This API's OpenAPI 3.1 document.

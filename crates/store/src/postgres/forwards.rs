@@ -67,7 +67,7 @@ pub(super) async fn record<C: GenericClient>(
     }
 
     let graph = ForwardGraph::new(root, valid_edges(c, &root).await?);
-    let edge = edge_of(&receipt);
+    let edge = receipt.edge();
     let decide = |account: &StakeAccount| {
         decide_record(&graph, &edge, account, policy).map_err(Rejection::Record)
     };
@@ -126,7 +126,7 @@ pub(super) async fn report<C: GenericClient>(
             continue;
         }
         if by_hash(c, &receipt.receipt_hash).await?.is_none() {
-            edges.push(edge_of(&receipt));
+            edges.push(receipt.edge());
             fresh.push(receipt);
         }
     }
@@ -218,16 +218,6 @@ async fn destination_account<C: GenericClient>(
         .ok_or(StoreError::NotFound { entity: "agent" })
 }
 
-fn edge_of(receipt: &NewReceipt) -> Edge {
-    Edge {
-        from: receipt.source,
-        to: receipt.dest,
-        hop: receipt.hop,
-        receipt: receipt.receipt_hash,
-        next_hop: receipt.next_hop,
-    }
-}
-
 /// Stores a receipt: valid, or (with the reason) invalid from `now`.
 async fn insert<C: GenericClient>(
     c: &C,
@@ -235,14 +225,7 @@ async fn insert<C: GenericClient>(
     invalid_because: Option<&str>,
     now: Timestamp,
 ) -> Result<ReceiptRecord> {
-    let record = ReceiptRecord {
-        id: Uuid::new_v4(),
-        is_valid: invalid_because.is_none(),
-        invalidated_at: invalid_because.map(|_| now),
-        invalidation_reason: invalid_because.map(ToOwned::to_owned),
-        created_at: now,
-        receipt,
-    };
+    let record = ReceiptRecord::new(receipt, invalid_because, now);
     let r = &record.receipt;
     execute(
         c,
@@ -311,7 +294,7 @@ async fn valid_edges<C: GenericClient>(c: &C, root: &Hash32) -> Result<Vec<Edge>
     )
     .await?
     .iter()
-    .map(|row| sql::receipt(row).map(|r| edge_of(&r.receipt)))
+    .map(|row| sql::receipt(row).map(|r| r.receipt.edge()))
     .collect()
 }
 

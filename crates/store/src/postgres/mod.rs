@@ -49,9 +49,21 @@ use crate::{
 /// The production store: a pool of PostgreSQL connections.
 ///
 /// Cheap to share behind an `Arc`; [`PostgresStore::close`] closes the pool.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct PostgresStore {
     pool: Pool,
+}
+
+impl std::fmt::Debug for PostgresStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let status = self.pool.status();
+        f.debug_struct("PostgresStore")
+            .field("pool_size", &status.size)
+            .field("pool_available", &status.available)
+            .field("pool_max_size", &status.max_size)
+            .field("closed", &self.pool.is_closed())
+            .finish()
+    }
 }
 
 impl PostgresStore {

@@ -3,7 +3,7 @@
 //! here cannot change before the transaction commits. Any error returned rolls it back.
 
 use kagami_core::{
-    DetectedLoop, Edge, ForwardGraph, ManifestRecord, Policy, RecordDecision, StakeAccount, Usdc,
+    DetectedLoop, ForwardGraph, ManifestRecord, Policy, RecordDecision, StakeAccount, Usdc,
     crypto::{EthAddress, Hash32, Timestamp, Uuid},
     decide, manifest, settlement,
 };
@@ -333,16 +333,6 @@ pub(super) fn revoke_manifest(
 
 // ---- forwards -------------------------------------------------------------------------------
 
-fn edge_of(receipt: &NewReceipt) -> Edge {
-    Edge {
-        from: receipt.source,
-        to: receipt.dest,
-        hop: receipt.hop,
-        receipt: receipt.receipt_hash,
-        next_hop: receipt.next_hop,
-    }
-}
-
 /// A receipt's agents and cited manifest must exist.
 fn check_receipt_references(conn: &Connection, receipt: &NewReceipt) -> Result<()> {
     if !rows::agent_exists(conn, receipt.source)? || !rows::agent_exists(conn, receipt.dest)? {
@@ -361,14 +351,7 @@ fn insert_receipt(
     invalid_reason: Option<&str>,
     now: Timestamp,
 ) -> Result<ReceiptRecord> {
-    let record = ReceiptRecord {
-        id: Uuid::new_v4(),
-        is_valid: invalid_reason.is_none(),
-        invalidated_at: invalid_reason.map(|_| now),
-        invalidation_reason: invalid_reason.map(str::to_owned),
-        created_at: now,
-        receipt,
-    };
+    let record = ReceiptRecord::new(receipt, invalid_reason, now);
     let r = &record.receipt;
     conn.execute(
         "INSERT INTO erc8004_forward_receipts (id, root_tx_hash, hop, source_agent_uuid, \
@@ -454,7 +437,7 @@ pub(super) fn record_receipt(
     let graph = ForwardGraph::new(root, rows::valid_edges(conn, &root)?);
     let account =
         rows::stake_account(conn, receipt.dest, now, Some(&root))?.ok_or(not_found("agent"))?;
-    let decision = decide::decide_record(&graph, &edge_of(&receipt), &account, policy)
+    let decision = decide::decide_record(&graph, &receipt.edge(), &account, policy)
         .map_err(Rejection::Record)?;
     match decision {
         RecordDecision::Accept { lock } => {
@@ -517,7 +500,7 @@ pub(super) fn report_cycle(
         }
     }
     let mut edges = rows::valid_edges(conn, root)?;
-    edges.extend(fresh.iter().map(edge_of));
+    edges.extend(fresh.iter().map(NewReceipt::edge));
     let detected = DetectedLoop::find(&ForwardGraph::new(*root, edges)).ok_or(Rejection::NoLoop)?;
 
     let reason = detected.kind.as_str();
