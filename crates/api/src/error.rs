@@ -296,7 +296,12 @@ pub(crate) fn chain(e: &(dyn std::error::Error + 'static)) -> String {
 /// Turns actix's JSON body errors into the envelope: 413 too large, 415 not JSON, 400 malformed
 /// or unknown fields.
 pub(crate) fn json_error(err: JsonPayloadError, _req: &HttpRequest) -> actix_web::Error {
-    let api = match &err {
+    json_api_error(&err).into()
+}
+
+/// The envelope for a JSON body error.
+pub(crate) fn json_api_error(err: &JsonPayloadError) -> ApiError {
+    match err {
         JsonPayloadError::Overflow { limit }
         | JsonPayloadError::OverflowKnownLength { limit, .. } => ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
@@ -343,8 +348,7 @@ pub(crate) fn json_error(err: JsonPayloadError, _req: &HttpRequest) -> actix_web
             "malformed_json",
             format!("unreadable JSON body: {err}"),
         ),
-    };
-    api.into()
+    }
 }
 
 /// Path parameter errors as the envelope.

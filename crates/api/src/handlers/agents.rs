@@ -90,6 +90,7 @@ pub(crate) async fn register_agent(
     _admin: AdminKey,
     body: Json<RegisterAgentRequest>,
 ) -> ApiResult<HttpResponse> {
+    let body = body.accept()?;
     let agent = state
         .store
         .register_agent(parse_registration(&body)?, now())
@@ -145,6 +146,7 @@ pub(crate) async fn set_stake(
     path: web::Path<String>,
     body: Json<SetStakeRequest>,
 ) -> ApiResult<HttpResponse> {
+    let body = body.accept()?;
     let uuid = parse_uuid_field("agent_uuid", &path)?;
     let staked: Usdc =
         body.staked_amount_usdc
@@ -173,6 +175,7 @@ pub(crate) async fn update_agent(
     path: web::Path<String>,
     body: Json<UpdateAgentRequest>,
 ) -> ApiResult<HttpResponse> {
+    let body = body.accept()?;
     let uuid = parse_uuid_field("agent_uuid", &path)?;
     let status = AgentStatus::parse(&body.status).ok_or_else(|| {
         ApiError::bad_request(

@@ -46,6 +46,7 @@ pub(crate) async fn create_commitment(
     _client: ClientKey,
     body: Json<CommitmentRequest>,
 ) -> ApiResult<HttpResponse> {
+    let body = body.accept()?;
     let policy = &state.config.policy;
     let root: Hash32 = body
         .root_tx_hash
@@ -116,6 +117,7 @@ pub(crate) async fn confirm_commitment(
     path: web::Path<String>,
     body: Json<ConfirmCommitmentRequest>,
 ) -> ApiResult<HttpResponse> {
+    let body = body.accept()?;
     let id = parse_uuid_field("commitment_id", &path)?;
     let tx: Hash32 = body
         .onchain_tx_hash
@@ -158,6 +160,7 @@ pub(crate) async fn create_incident(
     _admin: AdminKey,
     body: Json<MevIncidentRequest>,
 ) -> ApiResult<HttpResponse> {
+    let body = body.accept()?;
     let attack_type = AttackType::parse(&body.attack_type).ok_or_else(|| {
         ApiError::bad_request(
             "invalid_field",

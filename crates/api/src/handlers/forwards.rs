@@ -12,7 +12,7 @@ use kagami_core::{
         RecordForwardResponse, ReportCycleRequest, ReportCycleResponse,
     },
 };
-use kagami_store::{NewReceipt, ReceiptRecord, RecordOutcome};
+use kagami_store::{NewReceipt, ReceiptRecord, RecordOutcome, Settlement};
 use serde_json::{Map, json};
 
 use super::{Json, now};
@@ -132,6 +132,7 @@ pub(crate) async fn record_forward(
     _client: ClientKey,
     body: Json<RecordForwardRequest>,
 ) -> ApiResult<HttpResponse> {
+    let body = body.accept()?;
     let sub = body.parse(&state.config.policy)?;
     let receipt_hash = sub.receipt.id();
     // An identical receipt is a safe retry even after its manifest expired.
@@ -141,6 +142,15 @@ pub(crate) async fn record_forward(
         .iter()
         .find(|r| r.receipt.receipt_hash == receipt_hash)
     {
+        if let (false, Some(settlement)) = (existing.is_valid, &trail.settlement) {
+            let invalidated: Vec<Hash32> = trail
+                .receipts
+                .iter()
+                .filter(|r| !r.is_valid)
+                .map(|r| r.receipt.receipt_hash)
+                .collect();
+            return Ok(settled_response(existing, settlement, &invalidated));
+        }
         return Ok(HttpResponse::Ok().json(recorded(existing)));
     }
     let new = check_receipt(&state, &sub, true).await?;
@@ -174,67 +184,68 @@ pub(crate) async fn record_forward(
             invalidated,
         } => {
             telemetry::record_settlement(settlement.total_slashed);
-            let code = match settlement.kind {
-                kagami_core::LoopKind::Cycle => "circular_dependency",
-                kagami_core::LoopKind::ExtractionLoop => "extraction_loop_detected",
-            };
             tracing::warn!(
                 forward.root_tx = %settlement.root_tx,
                 settlement.id = %settlement.id,
-                settlement.kind = code,
+                settlement.kind = settlement.kind.as_str(),
                 settlement.depth = settlement.depth,
                 settlement.slashed_usdc = %settlement.total_slashed,
                 "cycle_settled"
             );
-            let agents: Vec<String> = settlement
-                .cycle_agents
-                .iter()
-                .map(ToString::to_string)
-                .collect();
-            let mut details = Map::new();
-            details.insert("cycle_agents".into(), json!(agents));
-            details.insert("cycle_depth".into(), json!(settlement.depth));
-            details.insert("settlement_id".into(), json!(settlement.id.to_string()));
-            details.insert(
-                "slashed_usdc".into(),
-                json!(settlement.total_slashed.to_string()),
-            );
-            details.insert(
-                "invalid_receipts".into(),
-                json!(
-                    invalidated
-                        .iter()
-                        .map(ToString::to_string)
-                        .collect::<Vec<_>>()
-                ),
-            );
-            details.insert("receipt_id".into(), json!(receipt.id.to_string()));
-            details.insert(
-                "receipt_hash".into(),
-                json!(receipt.receipt.receipt_hash.to_string()),
-            );
-            if settlement.kind == kagami_core::LoopKind::ExtractionLoop {
-                details.insert(
-                    "loop_agents".into(),
-                    json!(
-                        settlement
-                            .cycle_agents
-                            .iter()
-                            .map(ToString::to_string)
-                            .collect::<Vec<_>>()
-                    ),
-                );
-            }
-            Ok(HttpResponse::Conflict().json(ErrorResponse {
-                error: code.to_owned(),
-                message:
-                    "the receipt closes a loop: it was stored as evidence and the loop settled"
-                        .to_owned(),
-                field: None,
-                details,
-            }))
+            Ok(settled_response(&receipt, &settlement, &invalidated))
         }
     }
+}
+
+/// The 409 for a receipt that closed a loop: it was stored as evidence and the loop settled.
+/// Also the answer to a retry of that same receipt, so a client that timed out learns the
+/// same outcome.
+fn settled_response(
+    receipt: &ReceiptRecord,
+    settlement: &Settlement,
+    invalidated: &[Hash32],
+) -> HttpResponse {
+    let code = match settlement.kind {
+        kagami_core::LoopKind::Cycle => "circular_dependency",
+        kagami_core::LoopKind::ExtractionLoop => "extraction_loop_detected",
+    };
+    let agents: Vec<String> = settlement
+        .cycle_agents
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    let mut details = Map::new();
+    if settlement.kind == kagami_core::LoopKind::ExtractionLoop {
+        details.insert("loop_agents".into(), json!(agents.clone()));
+    }
+    details.insert("cycle_agents".into(), json!(agents));
+    details.insert("cycle_depth".into(), json!(settlement.depth));
+    details.insert("settlement_id".into(), json!(settlement.id.to_string()));
+    details.insert(
+        "slashed_usdc".into(),
+        json!(settlement.total_slashed.to_string()),
+    );
+    details.insert(
+        "invalid_receipts".into(),
+        json!(
+            invalidated
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+        ),
+    );
+    details.insert("receipt_id".into(), json!(receipt.id.to_string()));
+    details.insert(
+        "receipt_hash".into(),
+        json!(receipt.receipt.receipt_hash.to_string()),
+    );
+    HttpResponse::Conflict().json(ErrorResponse {
+        error: code.to_owned(),
+        message: "the receipt closes a loop: it was stored as evidence and the loop settled"
+            .to_owned(),
+        field: None,
+        details,
+    })
 }
 
 /// The audit trail of a payment: every receipt (hops, validity, reasons) and the settlement.
@@ -281,6 +292,7 @@ pub(crate) async fn report_cycle(
     _client: ClientKey,
     body: Json<ReportCycleRequest>,
 ) -> ApiResult<HttpResponse> {
+    let body = body.accept()?;
     let root: Hash32 = body
         .root_tx_hash
         .parse()

@@ -78,6 +78,7 @@ pub(crate) async fn publish(
     _client: ClientKey,
     body: Json<PublishManifestRequest>,
 ) -> ApiResult<HttpResponse> {
+    let body = body.accept()?;
     let submission = body.parse(&state.config.policy)?;
     let agent = load_agent(&state, submission.manifest.agent).await?;
     if agent.chain != submission.manifest.chain {
@@ -181,6 +182,7 @@ pub(crate) async fn revoke(
     _client: ClientKey,
     body: Json<RevokeManifestRequest>,
 ) -> ApiResult<HttpResponse> {
+    let body = body.accept()?;
     let uuid = parse_uuid_field("agent_uuid", &body.agent_uuid)?;
     let hash: Hash32 = body
         .manifest_hash
@@ -260,6 +262,7 @@ pub(crate) async fn verify_forward(
     state: web::Data<AppState>,
     body: Json<VerifyForwardRequest>,
 ) -> ApiResult<HttpResponse> {
+    let body = body.accept()?;
     let root: Hash32 = body
         .root_tx_hash
         .parse()

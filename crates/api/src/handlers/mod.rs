@@ -6,10 +6,43 @@ pub(crate) mod forwards;
 pub(crate) mod manifests;
 pub(crate) mod ops;
 
-use kagami_core::crypto::Timestamp;
+use std::{future::Future, pin::Pin};
 
-/// JSON bodies, limited and with errors in the envelope (see `crate::json_config`).
-pub(crate) type Json<T> = actix_web::web::Json<T>;
+use actix_web::{FromRequest, HttpRequest, dev::Payload, web};
+use kagami_core::crypto::Timestamp;
+use serde::de::DeserializeOwned;
+
+use crate::{AppState, error::ApiResult};
+
+/// A JSON body whose errors are held, not raised, during extraction: actix resolves a
+/// handler's extractors together and answers the first error, so a body error would otherwise
+/// beat a pending key check. Handlers call [`Json::accept`] after authentication, so a bad key
+/// is always 401/403 whatever the body. Limited to `max_body_bytes`; errors in the envelope.
+pub(crate) struct Json<T>(ApiResult<T>);
+
+impl<T> Json<T> {
+    /// The parsed body, or its error (413, 415, 400).
+    pub(crate) fn accept(self) -> ApiResult<T> {
+        self.0
+    }
+}
+
+impl<T: DeserializeOwned + 'static> FromRequest for Json<T> {
+    type Error = actix_web::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let limit = req
+            .app_data::<web::Data<AppState>>()
+            .map_or(64 * 1024, |s| s.config.max_body_bytes);
+        let body = web::JsonBody::<T>::new(req, payload, None, true).limit(limit);
+        Box::pin(async move {
+            Ok(Self(
+                body.await.map_err(|e| crate::error::json_api_error(&e)),
+            ))
+        })
+    }
+}
 
 /// The current time, whole seconds.
 #[expect(

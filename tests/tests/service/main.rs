@@ -1,0 +1,76 @@
+//! Black-box tests of the service: each test starts the real server (`kagami_api::Application`)
+//! on `127.0.0.1:0` in-process and drives it over HTTP with `reqwest`, asserting status codes
+//! and JSON bodies only. Every scenario runs twice, on the embedded SQLite store and on a
+//! fresh PostgreSQL database; the database-outage test runs on PostgreSQL only.
+
+#![expect(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "test cases assert by unwrapping and panicking"
+)]
+
+mod app;
+mod fixtures;
+mod ops;
+mod outage;
+mod rejections;
+mod story;
+
+/// Generates, for each scenario, one test on SQLite and one on PostgreSQL. A scenario is an
+/// `async fn(&TestApp)` in one of the scenario modules; `with f` adjusts the server's
+/// configuration first (`fn(&mut ApiConfig)`).
+macro_rules! on_both_stores {
+    ($($module:ident :: $case:ident $(with $setup:path)?),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() {
+                    let db = kagami_tests::TestSqlite::new();
+                    let app = crate::app::TestApp::spawn_with(db.store(), |_config| { $($setup(_config);)? }).await;
+                    crate::$module::$case(&app).await;
+                    app.stop().await;
+                }
+            )*
+        }
+
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() {
+                    let Some(db) = kagami_tests::TestPostgres::new().await else { return };
+                    let app = crate::app::TestApp::spawn_with(db.store(), |_config| { $($setup(_config);)? }).await;
+                    crate::$module::$case(&app).await;
+                    app.stop().await;
+                    db.cleanup().await;
+                }
+            )*
+        }
+    };
+}
+
+on_both_stores!(
+    story::the_whole_story_from_registration_to_settlement_and_bounty,
+    story::replaying_a_cycle_closing_receipt_answers_the_settlement_again,
+    rejections::signatures_that_do_not_match_are_rejected,
+    rejections::manifests_outside_their_window_cannot_back_a_receipt,
+    rejections::revoked_manifest_is_not_effective,
+    rejections::forward_rule_violations_answer_their_codes_and_write_nothing,
+    rejections::malformed_bodies_answer_the_json_envelope,
+    rejections::api_keys_and_roles_are_enforced,
+    rejections::authorization_is_decided_before_the_body_is_validated,
+    rejections::registration_and_publication_preconditions_answer_their_codes,
+    rejections::money_is_a_decimal_string_and_commitments_start_at_ten_thousand,
+    ops::request_ids_are_echoed,
+    ops::health_and_readiness_report_the_database,
+    ops::openapi_document_lists_every_route_the_server_answers,
+    ops::metrics_use_route_templates_and_describe_series,
+    ops::agent_labels_beyond_the_cap_fold_into_other with crate::ops::one_agent_label,
+);
+
+mod postgres_only {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn database_outage_answers_503_and_recovers_without_restart() {
+        crate::outage::database_outage_answers_503_and_recovers_without_restart().await;
+    }
+}
