@@ -25,6 +25,7 @@ pub(crate) struct Cli {
 
 /// Flags every command accepts.
 #[derive(Args)]
+#[command(next_help_heading = "Global options")]
 pub(crate) struct Global {
     /// The Kagami service.
     #[arg(
@@ -121,6 +122,11 @@ pub(crate) enum ManifestCommand {
     /// Sign a manifest with the owner's key and print the JSON body for publish.
     Sign(ManifestArgs),
     /// Sign and publish a manifest (or publish a signed body with --body).
+    #[command(
+        override_usage = "kagami manifest publish --agent <UUID> --endpoint <URI> --nonce <N|auto> \
+                                (--valid-for <DURATION> | --valid-until <TIME>) [OPTIONS]\n       \
+                                kagami manifest publish --body <FILE> [OPTIONS]"
+    )]
     Publish(PublishArgs),
     /// Revoke a manifest with the owner's key.
     Revoke(RevokeArgs),
@@ -185,6 +191,11 @@ pub(crate) enum ForwardCommand {
     Verify(VerifyForwardArgs),
     /// Record a forward receipt: sign one as the receiving agent from the flags, or send a
     /// signed body with --body.
+    #[command(
+        override_usage = "kagami forward record --root-tx <HASH> --hop <HOP> --from <UUID> --to <UUID> \
+                                (--next-agent <UUID> | --next-hop <HASH> | --terminal) --nonce <N|auto> [OPTIONS]\n       \
+                                kagami forward record --body <FILE> [OPTIONS]"
+    )]
     Record(RecordArgs),
 }
 

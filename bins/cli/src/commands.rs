@@ -7,8 +7,8 @@ use std::{
 
 use anyhow::{Context, Result, anyhow, bail};
 use kagami_client::{
-    KagamiClient, ManifestBuilder, Outcome, RecordOutcome, ReceiptBuilder, sign_cycle_report,
-    sign_revocation, verify_forward_request,
+    ManifestBuilder, Outcome, ReceiptBuilder, RecordOutcome, sign_cycle_report, sign_revocation,
+    verify_forward_request,
     wire::{PublishManifestRequest, RecordForwardRequest, VerifyForwardResponse},
 };
 use kagami_crypto::{Hash32, PrivateKeySigner, Signable, parse_uuid};
@@ -17,8 +17,8 @@ use serde_json::{Value, json};
 use crate::{
     Context as Ctx, Status,
     cli::{
-        CycleReportArgs, ManifestArgs, NonceArg, PublishArgs, ReceiptArgs, RecordArgs,
-        RevokeArgs, TraceArgs, VerifyForwardArgs,
+        CycleReportArgs, ManifestArgs, NonceArg, PublishArgs, ReceiptArgs, RecordArgs, RevokeArgs,
+        TraceArgs, VerifyForwardArgs,
     },
     keys, output, trace,
 };
@@ -41,9 +41,10 @@ pub(crate) fn key_new(ctx: &Ctx, out: Option<PathBuf>, force: bool) -> Result<St
 
 pub(crate) fn key_address(ctx: &Ctx) -> Result<Status> {
     let address = keys::address(&ctx.key()?);
-    ctx.out.emit(&json!({ "address": address.to_string() }), || {
-        address.to_string()
-    })?;
+    ctx.out
+        .emit(&json!({ "address": address.to_string() }), || {
+            address.to_string()
+        })?;
     Ok(Status::Ok)
 }
 
@@ -93,7 +94,9 @@ pub(crate) async fn manifest_message(ctx: &Ctx, args: &ManifestArgs) -> Result<S
     } else {
         None
     };
-    let manifest = manifest_builder(ctx, args, key.as_ref()).await?.manifest()?;
+    let manifest = manifest_builder(ctx, args, key.as_ref())
+        .await?
+        .manifest()?;
     let message = manifest.message();
     ctx.out.emit(
         &json!({ "message": message.as_str(), "id": message.id().to_string() }),
@@ -116,7 +119,9 @@ pub(crate) async fn manifest_publish(ctx: &Ctx, args: &PublishArgs) -> Result<St
     let request: PublishManifestRequest = match (&args.body, &args.fields) {
         (Some(path), _) => read_json(path)?,
         (None, Some(fields)) => signed_manifest(ctx, fields).await?,
-        (None, None) => bail!("pass the manifest flags (--agent, --endpoint, --nonce, ...) or --body FILE"),
+        (None, None) => {
+            bail!("pass the manifest flags (--agent, --endpoint, --nonce, ...) or --body FILE")
+        }
     };
     let (manifest, outcome) = ctx.client()?.publish_manifest(&request).await?;
     ctx.out.emit(&with_outcome(&manifest, outcome)?, || {
@@ -175,11 +180,9 @@ pub(crate) async fn forward_verify(ctx: &Ctx, args: &VerifyForwardArgs) -> Resul
             let hash: Hash32 = hash.parse().context("invalid --manifest")?;
             client.manifest(&hash).await?
         }
-        None => client
-            .agent(to)
-            .await?
-            .effective_manifest
-            .ok_or_else(|| anyhow!("agent {to} has no effective manifest: it cannot be paid safely"))?,
+        None => client.agent(to).await?.effective_manifest.ok_or_else(|| {
+            anyhow!("agent {to} has no effective manifest: it cannot be paid safely")
+        })?,
     };
     let request = verify_forward_request(&args.root_tx, &args.from, &manifest)?;
     let verdict = client.verify_forward(&request).await?;
@@ -196,7 +199,9 @@ fn render_verdict(verdict: &VerifyForwardResponse) -> String {
         let mut text = format!(
             "safe: pay {} (hop {})",
             verdict.endpoint_uri.as_deref().unwrap_or("?"),
-            verdict.hop.map_or_else(|| "?".to_owned(), |h| h.to_string())
+            verdict
+                .hop
+                .map_or_else(|| "?".to_owned(), |h| h.to_string())
         );
         text.push_str(&format!(
             "\n  manifest {} (nonce {}), receipts signed by {}, valid until {}",
@@ -248,7 +253,9 @@ async fn signed_receipt(
                 .await
                 .context("cannot look up the destination's manifest (pass --manifest HASH)")?
                 .effective_manifest
-                .ok_or_else(|| anyhow!("agent {to} has no effective manifest; pass --manifest HASH"))?
+                .ok_or_else(|| {
+                    anyhow!("agent {to} has no effective manifest; pass --manifest HASH")
+                })?
                 .manifest_hash
         }
     };
@@ -294,7 +301,9 @@ pub(crate) async fn forward_record(ctx: &Ctx, args: &RecordArgs) -> Result<Statu
     let request: RecordForwardRequest = match (&args.body, &args.fields) {
         (Some(path), _) => read_json(path)?,
         (None, Some(fields)) => signed_receipt(ctx, fields, &ctx.key()?).await?,
-        (None, None) => bail!("pass the receipt flags (--root-tx, --hop, --from, --to, ...) or --body FILE"),
+        (None, None) => {
+            bail!("pass the receipt flags (--root-tx, --hop, --from, --to, ...) or --body FILE")
+        }
     };
     match ctx.client()?.record_forward(&request).await? {
         RecordOutcome::Recorded { receipt, outcome } => {
@@ -327,11 +336,14 @@ pub(crate) async fn forward_record(ctx: &Ctx, args: &RecordArgs) -> Result<Statu
                     kagami_core::LoopKind::ExtractionLoop => "extraction loop",
                 };
                 let mut text = format!(
-                    "{kind} detected: the receipt was stored as evidence and the loop settled\n  {}",
-                    settlement.envelope.message
+                    "{kind} detected: the receipt was stored as evidence and the loop settled"
                 );
-                if !settlement.agents.is_empty() {
-                    text.push_str(&format!("\n  agents: {}", settlement.agents.join(" → ")));
+                if let Some(first) = settlement.agents.first() {
+                    let mut path = settlement.agents.join(" → ");
+                    if settlement.kind == kagami_core::LoopKind::Cycle {
+                        path.push_str(&format!(" → {first}"));
+                    }
+                    text.push_str(&format!("\n  path: {path}"));
                 }
                 if let Some(id) = &settlement.settlement_id {
                     text.push_str(&format!("\n  settlement {id}"));
@@ -339,10 +351,7 @@ pub(crate) async fn forward_record(ctx: &Ctx, args: &RecordArgs) -> Result<Statu
                 if let Some(slashed) = &settlement.slashed_usdc {
                     text.push_str(&format!("\n  slashed {slashed} USDC"));
                 }
-                text.push_str(&format!(
-                    "\n  see `kagami trace {}`",
-                    request.root_tx_hash
-                ));
+                text.push_str(&format!("\n  see `kagami trace {}`", request.root_tx_hash));
                 text
             })?;
             Ok(Status::Negative)
@@ -389,8 +398,13 @@ fn read_receipts(path: &Path) -> Result<Vec<RecordForwardRequest>> {
         .enumerate()
         .filter(|(_, line)| !line.trim().is_empty())
         .map(|(i, line)| {
-            serde_json::from_str(line)
-                .with_context(|| format!("{} line {}: not a record-forward body", path.display(), i + 1))
+            serde_json::from_str(line).with_context(|| {
+                format!(
+                    "{} line {}: not a record-forward body",
+                    path.display(),
+                    i + 1
+                )
+            })
         })
         .collect()
 }
@@ -403,7 +417,7 @@ pub(crate) async fn trace(ctx: &Ctx, args: &TraceArgs) -> Result<Status> {
     if args.json || ctx.out.is_json() {
         output::json(&trail)?;
     } else {
-        print!("{}", trace::render(&trail));
+        output::print(&trace::render(&trail))?;
     }
     Ok(Status::Ok)
 }

@@ -41,11 +41,7 @@ fn entries(text: &str) -> Vec<(usize, &str)> {
         .collect()
 }
 
-pub(crate) async fn run(
-    client: &KagamiClient,
-    file: &Path,
-    out: &Printer,
-) -> Result<Status> {
+pub(crate) async fn run(client: &KagamiClient, file: &Path, out: &Printer) -> Result<Status> {
     let bytes = crate::read_input(file)?;
     let Ok(text) = String::from_utf8(bytes) else {
         bail!("{} is not UTF-8 text", file.display());
@@ -59,8 +55,7 @@ pub(crate) async fn run(
             ProgressDrawTarget::stderr()
         },
     );
-    if let Ok(style) =
-        ProgressStyle::with_template("{spinner} [{bar:40}] {pos}/{len} agents {msg}")
+    if let Ok(style) = ProgressStyle::with_template("{spinner} [{bar:40}] {pos}/{len} agents {msg}")
     {
         bar.set_style(style.progress_chars("=> "));
     }
@@ -73,7 +68,7 @@ pub(crate) async fn run(
             Err(e) => {
                 report.failed.push(LineNote {
                     line,
-                    message: format!("not a registration: {e}"),
+                    message: describe_json_error(&e),
                 });
                 bar.inc(1);
                 continue;
@@ -89,9 +84,11 @@ pub(crate) async fn run(
                 message,
                 ..
             }) => report.already_registered.push(LineNote { line, message }),
-            Err(e @ Error::Api {
-                status: 401 | 403, ..
-            }) => {
+            Err(
+                e @ Error::Api {
+                    status: 401 | 403, ..
+                },
+            ) => {
                 bar.abandon();
                 return Err(anyhow::Error::new(e).context(format!(
                     "the service refused the import at line {line} (an admin API key is needed)"
@@ -128,14 +125,37 @@ fn print_summary(file: &Path, report: &ImportReport, out: &Printer) -> Result<()
             report.already_registered.len(),
             report.failed.len()
         );
+        for agent in &report.registered {
+            text.push_str(&format!(
+                "\n  line {}: registered {}",
+                agent.line, agent.agent_uuid
+            ));
+        }
         for note in &report.already_registered {
-            text.push_str(&format!("\n  line {}: already registered ({})", note.line, note.message));
+            text.push_str(&format!(
+                "\n  line {}: already registered ({})",
+                note.line, note.message
+            ));
         }
         for note in &report.failed {
             text.push_str(&format!("\n  line {}: {}", note.line, note.message));
         }
         text
     })
+}
+
+/// A serde error for one line, without serde's `at line 1 column N` (the file's line
+/// number is reported separately): syntax errors as invalid JSON, the rest as an invalid
+/// registration.
+fn describe_json_error(error: &serde_json::Error) -> String {
+    let text = error.to_string();
+    let suffix = format!(" at line {} column {}", error.line(), error.column());
+    let reason = text.strip_suffix(&suffix).unwrap_or(&text);
+    if error.is_syntax() || error.is_eof() {
+        format!("invalid JSON at column {}: {reason}", error.column())
+    } else {
+        format!("invalid registration: {reason}")
+    }
 }
 
 #[cfg(test)]
@@ -146,5 +166,22 @@ mod tests {
     fn blank_and_comment_lines_are_skipped_but_numbered() {
         let text = "{\"a\":1}\n\n# comment\n  {\"b\":2}  \n";
         assert_eq!(entries(text), vec![(1, "{\"a\":1}"), (4, "{\"b\":2}")]);
+    }
+
+    #[test]
+    fn bad_lines_say_whether_the_json_or_the_registration_is_wrong() {
+        let syntax = serde_json::from_str::<RegisterAgentRequest>("not json").unwrap_err();
+        assert_eq!(
+            describe_json_error(&syntax),
+            "invalid JSON at column 2: expected ident"
+        );
+        let shape =
+            serde_json::from_str::<RegisterAgentRequest>(r#"{"agent_id": "x"}"#).unwrap_err();
+        let text = describe_json_error(&shape);
+        assert!(
+            text.starts_with("invalid registration: invalid type"),
+            "{text}"
+        );
+        assert!(!text.contains("line 1"), "{text}");
     }
 }

@@ -21,8 +21,11 @@ pub(crate) fn load(key_file: Option<&Path>) -> Result<PrivateKeySigner> {
         return from_file(path);
     }
     match std::env::var(KEY_ENV) {
-        Ok(value) if looks_like_key(&value) => parse_key(&value)
-            .ok_or_else(|| anyhow!("{KEY_ENV} does not hold a valid secp256k1 private key")),
+        // Anything shaped like a key is treated as one, so a mistyped key is never echoed
+        // back as a "file name" in an error.
+        Ok(value) if meant_as_key(&value) => parse_key(&value).ok_or_else(|| {
+            anyhow!("{KEY_ENV} does not hold a valid private key (expected 0x followed by 64 hex digits)")
+        }),
         Ok(value) if !value.trim().is_empty() => from_file(Path::new(value.trim()))
             .with_context(|| format!("{KEY_ENV} is neither a private key nor a key file")),
         _ => bail!(
@@ -61,7 +64,10 @@ pub(crate) fn create(path: &Path, force: bool) -> Result<PrivateKeySigner> {
             anyhow!(e).context(format!("cannot create {}", path.display()))
         }
     })?;
-    let text = format!("{}\n", alloy_primitives::hex::encode_prefixed(key.to_bytes()));
+    let text = format!(
+        "{}\n",
+        alloy_primitives::hex::encode_prefixed(key.to_bytes())
+    );
     file.write_all(text.as_bytes())
         .and_then(|()| file.sync_all())
         .with_context(|| format!("cannot write {}", path.display()))?;
@@ -78,6 +84,13 @@ fn from_file(path: &Path) -> Result<PrivateKeySigner> {
             path.display()
         )
     })
+}
+
+/// Whether `text` was meant as a key rather than a path: `0x`-prefixed, or a long run of
+/// hex digits.
+fn meant_as_key(text: &str) -> bool {
+    let text = text.trim();
+    text.starts_with("0x") || (text.len() >= 32 && text.bytes().all(|b| b.is_ascii_hexdigit()))
 }
 
 /// `0x` + 64 hex digits (or the 64 digits alone), surrounding whitespace ignored.
@@ -114,9 +127,10 @@ fn warn_if_readable_by_others(_path: &Path) {}
 
 /// Where `key new` writes: `--out`, else `--key-file`.
 pub(crate) fn new_key_path(out: Option<PathBuf>, key_file: Option<&Path>) -> Result<PathBuf> {
-    out.or_else(|| key_file.map(Path::to_path_buf)).ok_or_else(|| {
-        anyhow!("key new needs --out FILE (or --key-file): the private key is never printed")
-    })
+    out.or_else(|| key_file.map(Path::to_path_buf))
+        .ok_or_else(|| {
+            anyhow!("key new needs --out FILE (or --key-file): the private key is never printed")
+        })
 }
 
 #[cfg(test)]
@@ -128,10 +142,7 @@ mod tests {
         let key = PrivateKeySigner::random();
         let hex = alloy_primitives::hex::encode(key.to_bytes());
         for text in [format!("0x{hex}\n"), format!("  {hex} ")] {
-            assert_eq!(
-                parse_key(&text).map(|k| k.address()),
-                Some(key.address())
-            );
+            assert_eq!(parse_key(&text).map(|k| k.address()), Some(key.address()));
         }
         assert!(parse_key("0x1234").is_none());
         assert!(parse_key(&"0".repeat(64)).is_none(), "zero is not a key");
@@ -145,7 +156,10 @@ mod tests {
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            assert_eq!(fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+            assert_eq!(
+                fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+                0o600
+            );
         }
         assert_eq!(from_file(&path).unwrap().address(), key.address());
         let error = create(&path, false).unwrap_err().to_string();

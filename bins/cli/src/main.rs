@@ -10,11 +10,7 @@ mod output;
 mod trace;
 mod verify;
 
-use std::{
-    io::Read,
-    path::Path,
-    process::ExitCode,
-};
+use std::{io::Read, path::Path, process::ExitCode};
 
 use anyhow::{Context as _, Result};
 use clap::{CommandFactory, Parser};
@@ -48,7 +44,12 @@ impl Context {
     /// A client for `--server`, with `--api-key` and `--timeout`.
     pub(crate) fn client(&self) -> Result<KagamiClient> {
         let mut builder = KagamiClient::builder(&self.global.server).timeout(self.global.timeout);
-        if let Some(key) = self.global.api_key.as_deref().filter(|k| !k.trim().is_empty()) {
+        if let Some(key) = self
+            .global
+            .api_key
+            .as_deref()
+            .filter(|k| !k.trim().is_empty())
+        {
             builder = builder.api_key(key);
         }
         builder.build().context("invalid --server")
@@ -96,7 +97,9 @@ async fn run(cli: Cli) -> Result<Status> {
         Command::Manifest(ManifestCommand::Message(args)) => {
             commands::manifest_message(&ctx, &args).await
         }
-        Command::Manifest(ManifestCommand::Sign(args)) => commands::manifest_sign(&ctx, &args).await,
+        Command::Manifest(ManifestCommand::Sign(args)) => {
+            commands::manifest_sign(&ctx, &args).await
+        }
         Command::Manifest(ManifestCommand::Publish(args)) => {
             commands::manifest_publish(&ctx, &args).await
         }
@@ -117,7 +120,9 @@ async fn run(cli: Cli) -> Result<Status> {
             import::run(&ctx.client()?, &file, &ctx.out).await
         }
         Command::Completions { shell } => {
-            clap_complete::generate(shell, &mut Cli::command(), "kagami", &mut std::io::stdout());
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "kagami", &mut script);
+            output::print(&String::from_utf8_lossy(&script))?;
             Ok(Status::Ok)
         }
     }

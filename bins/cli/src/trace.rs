@@ -47,11 +47,7 @@ pub(crate) fn render(trail: &ForwardTrailResponse) -> String {
         })
         .collect();
     let children = |of: Option<usize>| -> Vec<usize> {
-        order
-            .iter()
-            .copied()
-            .filter(|&i| parent[i] == of)
-            .collect()
+        order.iter().copied().filter(|&i| parent[i] == of).collect()
     };
     let roots = children(None);
     let mut stack: Vec<(usize, String, bool)> = Vec::new();
@@ -62,9 +58,20 @@ pub(crate) fn render(trail: &ForwardTrailResponse) -> String {
         let receipt = &receipts[node];
         let kids = children(Some(node));
         let branch = if last { "└─ " } else { "├─ " };
-        let _ = writeln!(out, "{prefix}{branch}{}", headline(receipt, parent[node].map(|p| &receipts[p]), &trail.root_tx_hash));
+        let _ = writeln!(
+            out,
+            "{prefix}{branch}{}",
+            headline(
+                receipt,
+                parent[node].map(|p| &receipts[p]),
+                &trail.root_tx_hash
+            )
+        );
         let child_prefix = format!("{prefix}{}", if last { "   " } else { "│  " });
-        let detail_prefix = format!("{child_prefix}{}", if kids.is_empty() { "   " } else { "│  " });
+        let detail_prefix = format!(
+            "{child_prefix}{}",
+            if kids.is_empty() { "   " } else { "│  " }
+        );
         for line in details(receipt) {
             let _ = writeln!(out, "{detail_prefix}{line}");
         }
@@ -252,9 +259,18 @@ mod tests {
         assert!(text.contains("      └─ hop 2"), "{text}");
         assert_eq!(text.matches("(as committed)").count(), 2, "{text}");
         assert!(text.contains("INVALID (cycle_detected)"), "{text}");
-        assert!(text.contains("settlement s1 (cycle, provisional): 300.000000 USDC"), "{text}");
         assert!(
-            text.contains(&format!("path: {} → {} → {} → {}", agent(1), agent(2), agent(3), agent(1))),
+            text.contains("settlement s1 (cycle, provisional): 300.000000 USDC"),
+            "{text}"
+        );
+        assert!(
+            text.contains(&format!(
+                "path: {} → {} → {} → {}",
+                agent(1),
+                agent(2),
+                agent(3),
+                agent(1)
+            )),
             "{text}"
         );
     }
@@ -271,8 +287,14 @@ mod tests {
             settlement: None,
         };
         let text = render(&trail);
-        assert!(text.contains("NOT where the previous hop committed"), "{text}");
-        assert!(text.contains("forwarded after committing to none"), "{text}");
+        assert!(
+            text.contains("NOT where the previous hop committed"),
+            "{text}"
+        );
+        assert!(
+            text.contains("forwarded after committing to none"),
+            "{text}"
+        );
         assert!(!text.contains("settlement"), "{text}");
     }
 

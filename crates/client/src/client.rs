@@ -69,250 +69,6 @@ impl fmt::Debug for KagamiClient {
     }
 }
 
-/// Whether a write created a record or found the identical one already there.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Outcome {
-    /// `201 Created`: the record is new.
-    Created,
-    /// `200 OK`: the identical signed object was already stored; the original record is
-    /// returned (a safe retry).
-    Replayed,
-}
-
-impl Outcome {
-    /// `created` or `replayed`.
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Self::Created => "created",
-            Self::Replayed => "replayed",
-        }
-    }
-}
-
-/// What the service did with a submitted forward receipt.
-#[derive(Debug, Clone, PartialEq)]
-pub enum RecordOutcome {
-    /// The receipt is recorded as a valid hop (`201`), or was already (`200`).
-    Recorded {
-        /// The stored receipt.
-        receipt: RecordForwardResponse,
-        /// New or replayed.
-        outcome: Outcome,
-    },
-    /// The receipt closed a payment cycle or an extraction loop (`409 circular_dependency`
-    /// or `409 extraction_loop_detected`): it was stored as evidence (invalid), the loop's
-    /// receipts were invalidated and its agents slashed at once.
-    LoopSettled(LoopSettlement),
-}
-
-/// The settlement the service made when a recorded receipt closed a loop.
-#[derive(Debug, Clone, PartialEq)]
-pub struct LoopSettlement {
-    /// A cycle (`circular_dependency`) or an extraction loop.
-    pub kind: LoopKind,
-    /// The agents in the loop, in path order (`cycle_agents`, or `loop_agents`).
-    pub agents: Vec<String>,
-    /// The number of agents in a cycle (`cycle_depth`), when given.
-    pub depth: Option<u32>,
-    /// The settlement (read it with [`KagamiClient::forward_trail`]), when given.
-    pub settlement_id: Option<String>,
-    /// Total slashed, decimal USDC string, when given.
-    pub slashed_usdc: Option<String>,
-    /// The whole answer, as sent.
-    pub envelope: ErrorResponse,
-}
-
-impl LoopSettlement {
-    fn from_envelope(envelope: ErrorResponse) -> Option<Self> {
-        let kind = match envelope.error.as_str() {
-            "circular_dependency" | "cycle_detected" => LoopKind::Cycle,
-            "extraction_loop_detected" => LoopKind::ExtractionLoop,
-            _ => return None,
-        };
-        let details = &envelope.details;
-        let agents = ["cycle_agents", "loop_agents"]
-            .iter()
-            .find_map(|key| details.get(*key).and_then(Value::as_array))
-            .map(|list| {
-                list.iter()
-                    .filter_map(|v| v.as_str().map(str::to_owned))
-                    .collect()
-            })
-            .unwrap_or_default();
-        let depth = details
-            .get("cycle_depth")
-            .and_then(Value::as_u64)
-            .and_then(|d| u32::try_from(d).ok());
-        let text = |key: &str| details.get(key).and_then(Value::as_str).map(str::to_owned);
-        Some(Self {
-            kind,
-            agents,
-            depth,
-            settlement_id: text("settlement_id"),
-            slashed_usdc: text("slashed_usdc"),
-            envelope,
-        })
-    }
-}
-
-/// Configures a [`KagamiClient`]; start with [`KagamiClient::builder`].
-#[derive(Clone)]
-pub struct KagamiClientBuilder {
-    base_url: String,
-    api_key: Option<String>,
-    timeout: Duration,
-    max_retries: u32,
-    retry_backoff: Duration,
-}
-
-impl fmt::Debug for KagamiClientBuilder {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("KagamiClientBuilder")
-            .field("base_url", &self.base_url)
-            .field("api_key", &self.api_key.as_ref().map(|_| "[REDACTED]"))
-            .field("timeout", &self.timeout)
-            .field("max_retries", &self.max_retries)
-            .field("retry_backoff", &self.retry_backoff)
-            .finish()
-    }
-}
-
-impl KagamiClientBuilder {
-    /// The API key sent as `Authorization: Bearer <key>`. Writes need a client or admin
-    /// key, admin endpoints an admin key; reads work without one. The key never appears in
-    /// `Debug` output or errors.
-    #[must_use]
-    pub fn api_key(mut self, key: impl Into<String>) -> Self {
-        self.api_key = Some(key.into());
-        self
-    }
-
-    /// The per-request timeout (default [`DEFAULT_TIMEOUT`]), covering connect, send and the
-    /// whole answer.
-    #[must_use]
-    pub const fn timeout(mut self, timeout: Duration) -> Self {
-        self.timeout = timeout;
-        self
-    }
-
-    /// How many times an idempotent call is retried (default [`DEFAULT_MAX_RETRIES`]; `0`
-    /// disables retries).
-    #[must_use]
-    pub const fn max_retries(mut self, retries: u32) -> Self {
-        self.max_retries = retries;
-        self
-    }
-
-    /// The wait before the first retry (default [`DEFAULT_RETRY_BACKOFF`]); it doubles with
-    /// each further retry, up to 10 s. A `Retry-After` in seconds on a 503 is honoured up
-    /// to the same bound.
-    #[must_use]
-    pub const fn retry_backoff(mut self, backoff: Duration) -> Self {
-        self.retry_backoff = backoff;
-        self
-    }
-
-    /// Builds the client.
-    ///
-    /// # Errors
-    /// [`Error::InvalidInput`] when the base URL is not an absolute `http`/`https` URL or the
-    /// API key cannot be sent in an HTTP header; [`Error::Network`] when the TLS stack cannot
-    /// be initialised.
-    pub fn build(self) -> Result<KagamiClient> {
-        let url = Url::parse(self.base_url.trim())
-            .map_err(|e| Error::invalid("base_url", format!("{:?}: {e}", self.base_url)))?;
-        if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
-            return Err(Error::invalid(
-                "base_url",
-                format!("{:?}: expected an http or https URL", self.base_url),
-            ));
-        }
-        if url.query().is_some() || url.fragment().is_some() {
-            return Err(Error::invalid(
-                "base_url",
-                format!(
-                    "{:?}: a base URL has no query or fragment",
-                    self.base_url
-                ),
-            ));
-        }
-        let base = url.as_str().trim_end_matches('/').to_owned();
-        let authorization = self
-            .api_key
-            .map(|key| {
-                let mut value = HeaderValue::from_str(&format!("Bearer {}", key.trim()))
-                    .map_err(|_| {
-                        Error::invalid(
-                            "api_key",
-                            "contains characters that cannot be sent in an HTTP header",
-                        )
-                    })?;
-                value.set_sensitive(true);
-                Ok::<_, Error>(value)
-            })
-            .transpose()?;
-        let http = reqwest::Client::builder()
-            .timeout(self.timeout)
-            .connect_timeout(self.timeout.min(Duration::from_secs(10)))
-            .user_agent(concat!("kagami-client/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|source| Error::Network {
-                url: base.clone(),
-                source,
-            })?;
-        Ok(KagamiClient {
-            http,
-            base,
-            authorization,
-            timeout: self.timeout,
-            max_retries: self.max_retries,
-            retry_backoff: self.retry_backoff,
-        })
-    }
-}
-
-/// Whether a call may be sent again after a transient failure.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Retry {
-    Idempotent,
-    Once,
-}
-
-/// One answer: status and body bytes.
-#[derive(Debug)]
-struct Answer {
-    status: u16,
-    body: Vec<u8>,
-}
-
-impl Answer {
-    fn decode<T: DeserializeOwned>(&self) -> Result<T> {
-        serde_json::from_slice(&self.body).map_err(|e| Error::Decode {
-            status: self.status,
-            reason: format!("{e}; body: {}", snippet(&self.body)),
-        })
-    }
-
-    /// The body as `T` when the status is one of `ok`, the error otherwise.
-    fn expect<T: DeserializeOwned>(&self, ok: &[u16]) -> Result<T> {
-        if ok.contains(&self.status) {
-            self.decode()
-        } else {
-            Err(Error::from_answer(self.status, &self.body))
-        }
-    }
-
-    /// 201 → created, 200 → replayed.
-    fn stored<T: DeserializeOwned>(&self) -> Result<(T, Outcome)> {
-        let outcome = match self.status {
-            201 => Outcome::Created,
-            200 => Outcome::Replayed,
-            _ => return Err(Error::from_answer(self.status, &self.body)),
-        };
-        Ok((self.decode()?, outcome))
-    }
-}
-
 impl KagamiClient {
     /// A builder for a client of the service at `base_url` (e.g. `http://127.0.0.1:8000`;
     /// a path prefix is kept).
@@ -521,13 +277,13 @@ impl KagamiClient {
                 Retry::Idempotent,
             )
             .await?;
-        if answer.status == 409 {
-            if let Ok(envelope) = serde_json::from_slice::<ErrorResponse>(&answer.body) {
-                return match LoopSettlement::from_envelope(envelope.clone()) {
-                    Some(settlement) => Ok(RecordOutcome::LoopSettled(settlement)),
-                    None => Err(Error::from_envelope(409, envelope)),
-                };
-            }
+        if answer.status == 409
+            && let Ok(envelope) = serde_json::from_slice::<ErrorResponse>(&answer.body)
+        {
+            return match LoopSettlement::from_envelope(envelope.clone()) {
+                Some(settlement) => Ok(RecordOutcome::LoopSettled(settlement)),
+                None => Err(Error::from_envelope(409, envelope)),
+            };
         }
         let (receipt, outcome) = answer.stored()?;
         Ok(RecordOutcome::Recorded { receipt, outcome })
@@ -566,7 +322,10 @@ impl KagamiClient {
     ///
     /// # Errors
     /// [`Error::Api`] 400 below the threshold or for a malformed amount.
-    pub async fn create_commitment(&self, request: &CommitmentRequest) -> Result<CommitmentResponse> {
+    pub async fn create_commitment(
+        &self,
+        request: &CommitmentRequest,
+    ) -> Result<CommitmentResponse> {
         self.call(
             Method::POST,
             "/api/v1/agents/manifests/onchain-commitment",
@@ -625,9 +384,14 @@ impl KagamiClient {
         &self,
         request: &MevIncidentRequest,
     ) -> Result<MevIncidentResponse> {
-        self.call(Method::POST, "/api/v1/mev/incidents", Some(request), Retry::Once)
-            .await?
-            .expect(&[200, 201])
+        self.call(
+            Method::POST,
+            "/api/v1/mev/incidents",
+            Some(request),
+            Retry::Once,
+        )
+        .await?
+        .expect(&[200, 201])
     }
 
     /// `GET /api/v1/mev/summary`.
@@ -728,12 +492,7 @@ impl KagamiClient {
         }
     }
 
-    async fn send_once(
-        &self,
-        method: &Method,
-        path: &str,
-        body: Option<&Vec<u8>>,
-    ) -> Result<Sent> {
+    async fn send_once(&self, method: &Method, path: &str, body: Option<&Vec<u8>>) -> Result<Sent> {
         let url = format!("{}{path}", self.base);
         let mut request = self
             .http
@@ -784,6 +543,247 @@ impl KagamiClient {
                     .saturating_mul(2u32.saturating_pow(attempt.min(16)))
             })
             .min(MAX_BACKOFF)
+    }
+}
+
+/// Whether a write created a record or found the identical one already there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Outcome {
+    /// `201 Created`: the record is new.
+    Created,
+    /// `200 OK`: the identical signed object was already stored; the original record is
+    /// returned (a safe retry).
+    Replayed,
+}
+
+impl Outcome {
+    /// `created` or `replayed`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Created => "created",
+            Self::Replayed => "replayed",
+        }
+    }
+}
+
+/// What the service did with a submitted forward receipt.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RecordOutcome {
+    /// The receipt is recorded as a valid hop (`201`), or was already (`200`).
+    Recorded {
+        /// The stored receipt.
+        receipt: RecordForwardResponse,
+        /// New or replayed.
+        outcome: Outcome,
+    },
+    /// The receipt closed a payment cycle or an extraction loop (`409 circular_dependency`
+    /// or `409 extraction_loop_detected`): it was stored as evidence (invalid), the loop's
+    /// receipts were invalidated and its agents slashed at once.
+    LoopSettled(LoopSettlement),
+}
+
+/// The settlement the service made when a recorded receipt closed a loop.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LoopSettlement {
+    /// A cycle (`circular_dependency`) or an extraction loop.
+    pub kind: LoopKind,
+    /// The agents in the loop, in path order (`cycle_agents`, or `loop_agents`).
+    pub agents: Vec<String>,
+    /// The number of agents in a cycle (`cycle_depth`), when given.
+    pub depth: Option<u32>,
+    /// The settlement (read it with [`KagamiClient::forward_trail`]), when given.
+    pub settlement_id: Option<String>,
+    /// Total slashed, decimal USDC string, when given.
+    pub slashed_usdc: Option<String>,
+    /// The whole answer, as sent.
+    pub envelope: ErrorResponse,
+}
+
+impl LoopSettlement {
+    fn from_envelope(envelope: ErrorResponse) -> Option<Self> {
+        let kind = match envelope.error.as_str() {
+            "circular_dependency" | "cycle_detected" => LoopKind::Cycle,
+            "extraction_loop_detected" => LoopKind::ExtractionLoop,
+            _ => return None,
+        };
+        let details = &envelope.details;
+        let agents = ["cycle_agents", "loop_agents"]
+            .iter()
+            .find_map(|key| details.get(*key).and_then(Value::as_array))
+            .map(|list| {
+                list.iter()
+                    .filter_map(|v| v.as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let depth = details
+            .get("cycle_depth")
+            .and_then(Value::as_u64)
+            .and_then(|d| u32::try_from(d).ok());
+        let text = |key: &str| details.get(key).and_then(Value::as_str).map(str::to_owned);
+        Some(Self {
+            kind,
+            agents,
+            depth,
+            settlement_id: text("settlement_id"),
+            slashed_usdc: text("slashed_usdc"),
+            envelope,
+        })
+    }
+}
+
+/// Configures a [`KagamiClient`]; start with [`KagamiClient::builder`].
+#[derive(Clone)]
+pub struct KagamiClientBuilder {
+    base_url: String,
+    api_key: Option<String>,
+    timeout: Duration,
+    max_retries: u32,
+    retry_backoff: Duration,
+}
+
+impl fmt::Debug for KagamiClientBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("KagamiClientBuilder")
+            .field("base_url", &self.base_url)
+            .field("api_key", &self.api_key.as_ref().map(|_| "[REDACTED]"))
+            .field("timeout", &self.timeout)
+            .field("max_retries", &self.max_retries)
+            .field("retry_backoff", &self.retry_backoff)
+            .finish()
+    }
+}
+
+impl KagamiClientBuilder {
+    /// The API key sent as `Authorization: Bearer <key>`. Writes need a client or admin
+    /// key, admin endpoints an admin key; reads work without one. The key never appears in
+    /// `Debug` output or errors.
+    #[must_use]
+    pub fn api_key(mut self, key: impl Into<String>) -> Self {
+        self.api_key = Some(key.into());
+        self
+    }
+
+    /// The per-request timeout (default [`DEFAULT_TIMEOUT`]), covering connect, send and the
+    /// whole answer.
+    #[must_use]
+    pub const fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// How many times an idempotent call is retried (default [`DEFAULT_MAX_RETRIES`]; `0`
+    /// disables retries).
+    #[must_use]
+    pub const fn max_retries(mut self, retries: u32) -> Self {
+        self.max_retries = retries;
+        self
+    }
+
+    /// The wait before the first retry (default [`DEFAULT_RETRY_BACKOFF`]); it doubles with
+    /// each further retry, up to 10 s. A `Retry-After` in seconds on a 503 is honoured up
+    /// to the same bound.
+    #[must_use]
+    pub const fn retry_backoff(mut self, backoff: Duration) -> Self {
+        self.retry_backoff = backoff;
+        self
+    }
+
+    /// Builds the client.
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] when the base URL is not an absolute `http`/`https` URL or the
+    /// API key cannot be sent in an HTTP header; [`Error::Network`] when the TLS stack cannot
+    /// be initialised.
+    pub fn build(self) -> Result<KagamiClient> {
+        let url = Url::parse(self.base_url.trim())
+            .map_err(|e| Error::invalid("base_url", format!("{:?}: {e}", self.base_url)))?;
+        if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+            return Err(Error::invalid(
+                "base_url",
+                format!("{:?}: expected an http or https URL", self.base_url),
+            ));
+        }
+        if url.query().is_some() || url.fragment().is_some() {
+            return Err(Error::invalid(
+                "base_url",
+                format!("{:?}: a base URL has no query or fragment", self.base_url),
+            ));
+        }
+        let base = url.as_str().trim_end_matches('/').to_owned();
+        let authorization = self
+            .api_key
+            .map(|key| {
+                let mut value =
+                    HeaderValue::from_str(&format!("Bearer {}", key.trim())).map_err(|_| {
+                        Error::invalid(
+                            "api_key",
+                            "contains characters that cannot be sent in an HTTP header",
+                        )
+                    })?;
+                value.set_sensitive(true);
+                Ok::<_, Error>(value)
+            })
+            .transpose()?;
+        let http = reqwest::Client::builder()
+            .timeout(self.timeout)
+            .connect_timeout(self.timeout.min(Duration::from_secs(10)))
+            .user_agent(concat!("kagami-client/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|source| Error::Network {
+                url: base.clone(),
+                source,
+            })?;
+        Ok(KagamiClient {
+            http,
+            base,
+            authorization,
+            timeout: self.timeout,
+            max_retries: self.max_retries,
+            retry_backoff: self.retry_backoff,
+        })
+    }
+}
+
+/// Whether a call may be sent again after a transient failure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Retry {
+    Idempotent,
+    Once,
+}
+
+/// One answer: status and body bytes.
+#[derive(Debug)]
+struct Answer {
+    status: u16,
+    body: Vec<u8>,
+}
+
+impl Answer {
+    fn decode<T: DeserializeOwned>(&self) -> Result<T> {
+        serde_json::from_slice(&self.body).map_err(|e| Error::Decode {
+            status: self.status,
+            reason: format!("{e}; body: {}", snippet(&self.body)),
+        })
+    }
+
+    /// The body as `T` when the status is one of `ok`, the error otherwise.
+    fn expect<T: DeserializeOwned>(&self, ok: &[u16]) -> Result<T> {
+        if ok.contains(&self.status) {
+            self.decode()
+        } else {
+            Err(Error::from_answer(self.status, &self.body))
+        }
+    }
+
+    /// 201 → created, 200 → replayed.
+    fn stored<T: DeserializeOwned>(&self) -> Result<(T, Outcome)> {
+        let outcome = match self.status {
+            201 => Outcome::Created,
+            200 => Outcome::Replayed,
+            _ => return Err(Error::from_answer(self.status, &self.body)),
+        };
+        Ok((self.decode()?, outcome))
     }
 }
 

@@ -137,7 +137,11 @@ pub(crate) fn snippet(body: &[u8]) -> String {
         return "empty body".to_owned();
     }
     let text = String::from_utf8_lossy(body);
-    let mut out: String = text.chars().take(MAX).flat_map(char::escape_debug).collect();
+    let mut out: String = text
+        .chars()
+        .take(MAX)
+        .flat_map(char::escape_debug)
+        .collect();
     if text.chars().count() > MAX {
         out.push('…');
     }

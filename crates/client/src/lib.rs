@@ -5,10 +5,12 @@ mod error;
 mod sign;
 
 pub use client::{
-    DEFAULT_MAX_RETRIES, DEFAULT_RETRY_BACKOFF, DEFAULT_TIMEOUT, KagamiClient,
-    KagamiClientBuilder, LoopSettlement, Outcome, RecordOutcome,
+    DEFAULT_MAX_RETRIES, DEFAULT_RETRY_BACKOFF, DEFAULT_TIMEOUT, KagamiClient, KagamiClientBuilder,
+    LoopSettlement, Outcome, RecordOutcome,
 };
 pub use error::{Error, Result};
+/// What closed a settled loop (see [`LoopSettlement::kind`]).
+pub use kagami_core::LoopKind;
 /// The API's request and response bodies, shared with the server.
 pub use kagami_core::wire;
 /// The signing protocol (canonical messages, ids, signatures, keys).

@@ -133,9 +133,11 @@ impl ManifestBuilder {
         let agent = parse_uuid(required("agent_uuid", self.agent.as_deref())?)
             .map_err(|e| Error::invalid("agent_uuid", e))?;
         let chain = parse_chain(self.chain.as_deref())?;
-        let endpoint =
-            EndpointUri::parse(required("endpoint_uri", self.endpoint.as_deref())?, &Policy::default())
-                .map_err(|e| Error::invalid("endpoint_uri", e))?;
+        let endpoint = EndpointUri::parse(
+            required("endpoint_uri", self.endpoint.as_deref())?,
+            &Policy::default(),
+        )
+        .map_err(|e| Error::invalid("endpoint_uri", e))?;
         let pubkey: Pubkey = required("pubkey", self.pubkey.as_deref())?
             .parse()
             .map_err(|e| Error::invalid("pubkey", e))?;
@@ -326,7 +328,10 @@ impl ReceiptBuilder {
     /// [`Error::InvalidInput`] naming the first missing or invalid field by its wire name.
     pub fn receipt(&self) -> Result<ForwardReceipt> {
         let chain = parse_chain(self.chain.as_deref())?;
-        let root_tx = parse_hash("root_tx_hash", required("root_tx_hash", self.root_tx.as_deref())?)?;
+        let root_tx = parse_hash(
+            "root_tx_hash",
+            required("root_tx_hash", self.root_tx.as_deref())?,
+        )?;
         let hop = required("hop", self.hop)?;
         if hop > MAX_HOP {
             return Err(Error::invalid(
@@ -523,4 +528,247 @@ fn now() -> Result<Timestamp> {
         .as_secs();
     Timestamp::from_unix(i64::try_from(seconds).unwrap_or(i64::MAX))
         .map_err(|e| Error::invalid("valid_from", e))
+}
+
+#[cfg(test)]
+mod tests {
+    use kagami_crypto::EthAddress;
+
+    use super::*;
+
+    const AGENT: &str = "0b6f2a1c-3d4e-4f50-8a9b-0c1d2e3f4a5b";
+    const PAYER: &str = "7c9e6679-7425-40de-944b-e07fc1f90ae7";
+    const NEXT: &str = "f47ac10b-58cc-4372-a567-0e02b2c3d479";
+    const ROOT: &str = "0x9F2C4A8E1B7D3F6A0C5E9B2D8F4A7C1E3B6D9F0A2C5E8B1D4F7A0C3E6B9D2F5A";
+    const MANIFEST: &str = "0xb6fdaabee6c503eef2b75b5759d7e5415b6475a2cffb90dcaed4572c39921ecf";
+
+    fn manifest() -> ManifestBuilder {
+        ManifestBuilder::new()
+            .agent(AGENT.to_uppercase())
+            .chain("base")
+            .endpoint("https://agent.example/x402")
+            .pubkey("0x52908400098527886E0F7030069857D2E4169EE7")
+            .nonce(7)
+            .valid_from("2026-01-16T01:00:00+01:00")
+            .valid_until("2026-01-17T00:00:00Z")
+    }
+
+    fn receipt() -> ReceiptBuilder {
+        ReceiptBuilder::new()
+            .chain("base")
+            .root_tx(ROOT)
+            .hop(1)
+            .from(PAYER)
+            .to(AGENT)
+            .manifest(MANIFEST)
+            .nonce(42)
+    }
+
+    fn field(error: Error) -> String {
+        match error {
+            Error::InvalidInput { field, .. } => field,
+            other => panic!("not invalid input: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_signed_manifest_is_a_canonical_body_that_core_parses_and_the_owner_signed() {
+        let owner = PrivateKeySigner::random();
+        let request = manifest().sign(&owner).unwrap();
+        assert_eq!(request.agent_uuid, AGENT);
+        assert_eq!(request.pubkey, "0x52908400098527886e0f7030069857d2e4169ee7");
+        assert_eq!(request.valid_from, "2026-01-16T00:00:00Z");
+        let parsed = request.parse(&Policy::default()).unwrap();
+        assert_eq!(parsed.manifest, manifest().manifest().unwrap());
+        parsed
+            .manifest
+            .message()
+            .verify(&parsed.signature, &owner.address().into())
+            .unwrap();
+        // Deterministic (RFC 6979): signing again yields the same body.
+        assert_eq!(manifest().sign(&owner).unwrap(), request);
+    }
+
+    #[test]
+    fn valid_for_counts_from_valid_from_or_from_now() {
+        let day = Duration::from_secs(86_400);
+        let m = ManifestBuilder::new()
+            .agent(AGENT)
+            .chain("base")
+            .endpoint("https://agent.example/x402")
+            .nonce(1)
+            .valid_from("2026-01-16T00:00:00Z")
+            .valid_for(day);
+        let key = PrivateKeySigner::random();
+        let request = m.clone().pubkey_of(&key).sign(&key).unwrap();
+        assert_eq!(request.valid_until, "2026-01-17T00:00:00Z");
+        assert_eq!(request.pubkey, EthAddress::from(key.address()).to_string());
+
+        let before = now().unwrap();
+        let from_now = ManifestBuilder::new()
+            .agent(AGENT)
+            .chain("base")
+            .endpoint("http://127.0.0.1:9000/pay")
+            .pubkey_of(&key)
+            .nonce(1)
+            .valid_for(day)
+            .manifest()
+            .unwrap();
+        assert!(from_now.valid_from >= before);
+        assert_eq!(
+            from_now.valid_until.unix() - from_now.valid_from.unix(),
+            86_400
+        );
+    }
+
+    #[test]
+    fn manifest_errors_name_the_wire_field() {
+        let key = PrivateKeySigner::random();
+        let cases: Vec<(ManifestBuilder, &str)> = vec![
+            (manifest().agent("nope"), "agent_uuid"),
+            (manifest().chain("Base"), "chain"),
+            (
+                manifest().endpoint("http://agent.example/x402"),
+                "endpoint_uri",
+            ),
+            (manifest().pubkey("0x1234"), "pubkey"),
+            (manifest().nonce(u64::MAX), "nonce"),
+            (manifest().valid_from("yesterday"), "valid_from"),
+            (
+                manifest().valid_until("2026-01-15T00:00:00Z"),
+                "valid_until",
+            ),
+            (manifest().valid_for(Duration::from_secs(60)), "valid_until"),
+            (ManifestBuilder::new(), "agent_uuid"),
+        ];
+        for (builder, expected) in cases {
+            assert_eq!(field(builder.sign(&key).unwrap_err()), expected);
+        }
+    }
+
+    #[test]
+    fn a_receipt_commits_to_the_next_agent_and_the_destination_signed_it() {
+        let hot = PrivateKeySigner::random();
+        let request = receipt().next_agent(NEXT).sign(&hot).unwrap();
+        let root: Hash32 = ROOT.parse().unwrap();
+        let next: Uuid = NEXT.parse().unwrap();
+        let commitment = NextHop {
+            root_tx: root,
+            to: next,
+        }
+        .id();
+        assert_eq!(request.next_hop_hash, Some(commitment.to_string()));
+        assert_eq!(request.root_tx_hash, ROOT.to_lowercase());
+        let parsed = request.parse(&Policy::default()).unwrap();
+        assert_eq!(parsed.receipt.next_hop, Some(commitment));
+        parsed
+            .receipt
+            .message()
+            .verify(&parsed.signature, &hot.address().into())
+            .unwrap();
+        // The same commitment given precomputed signs the same receipt.
+        assert_eq!(
+            receipt().next_hop_hash(commitment).sign(&hot).unwrap(),
+            request
+        );
+    }
+
+    #[test]
+    fn a_terminal_receipt_says_none() {
+        let hot = PrivateKeySigner::random();
+        let request = receipt().terminal().sign(&hot).unwrap();
+        assert_eq!(request.next_hop_hash, None);
+        let parsed = request.parse(&Policy::default()).unwrap();
+        assert!(
+            parsed
+                .receipt
+                .message()
+                .as_str()
+                .contains("\nnext-hop: none\n")
+        );
+    }
+
+    #[test]
+    fn receipt_errors_name_the_wire_field() {
+        let key = PrivateKeySigner::random();
+        assert_eq!(field(receipt().sign(&key).unwrap_err()), "next_hop_hash");
+        let cases: Vec<(ReceiptBuilder, &str)> = vec![
+            (receipt().terminal().hop(11), "hop"),
+            (receipt().terminal().root_tx("0x12"), "root_tx_hash"),
+            (receipt().terminal().from("x"), "source_agent_uuid"),
+            (receipt().terminal().to("x"), "dest_agent_uuid"),
+            (receipt().terminal().manifest("x"), "manifest_hash"),
+            (receipt().next_agent("x"), "next_agent"),
+            (receipt().next_hop_hash("x"), "next_hop_hash"),
+            (receipt().terminal().nonce(u64::MAX), "receipt_nonce"),
+            (receipt().terminal().chain(""), "chain"),
+        ];
+        for (builder, expected) in cases {
+            assert_eq!(field(builder.sign(&key).unwrap_err()), expected);
+        }
+    }
+
+    #[test]
+    fn a_cycle_report_is_signed_by_the_reporter_it_names() {
+        let reporter = PrivateKeySigner::random();
+        let evidence = vec![receipt().terminal().sign(&reporter).unwrap()];
+        let request = sign_cycle_report("base", ROOT, evidence.clone(), &reporter).unwrap();
+        assert_eq!(request.evidence, evidence);
+        assert_eq!(request.chain.as_deref(), Some("base"));
+        let me = EthAddress::from(reporter.address());
+        assert_eq!(request.reporter_address, me.to_string());
+        let report = CycleReport {
+            chain: "base".parse().unwrap(),
+            root_tx: ROOT.parse().unwrap(),
+            reporter: me,
+        };
+        report
+            .message()
+            .verify(&request.signature.parse().unwrap(), &me)
+            .unwrap();
+    }
+
+    #[test]
+    fn a_revocation_is_signed_by_the_owner() {
+        let owner = PrivateKeySigner::random();
+        let request = sign_revocation("base", AGENT, MANIFEST, &owner).unwrap();
+        let revocation = ManifestRevocation {
+            chain: "base".parse().unwrap(),
+            agent: AGENT.parse().unwrap(),
+            manifest: MANIFEST.parse().unwrap(),
+        };
+        assert_eq!(request.manifest_hash, MANIFEST);
+        revocation
+            .message()
+            .verify(&request.signature.parse().unwrap(), &owner.address().into())
+            .unwrap();
+        assert_eq!(
+            field(sign_revocation("base", "nope", MANIFEST, &owner).unwrap_err()),
+            "agent_uuid"
+        );
+    }
+
+    #[test]
+    fn a_verify_forward_request_carries_the_destination_manifest() {
+        let manifest = ManifestResponse {
+            manifest_id: "m".into(),
+            manifest_hash: MANIFEST.into(),
+            agent_uuid: AGENT.into(),
+            chain: "base".into(),
+            endpoint_uri: "https://agent.example/x402".into(),
+            pubkey: "0x52908400098527886e0f7030069857d2e4169ee7".into(),
+            nonce: 3,
+            valid_from: "2026-01-16T00:00:00Z".into(),
+            valid_until: "2026-01-17T00:00:00Z".into(),
+            signature: "0xsig".into(),
+            status: "active".into(),
+            created_at: "2026-01-16T00:00:00Z".into(),
+            revoked_at: None,
+        };
+        let request = verify_forward_request(ROOT, PAYER, &manifest).unwrap();
+        assert_eq!(request.dest_agent_uuid, AGENT);
+        assert_eq!(request.manifest_nonce, 3);
+        assert_eq!(request.manifest_signature, "0xsig");
+        assert_eq!(request.root_tx_hash, ROOT.to_lowercase());
+    }
 }

@@ -1,0 +1,605 @@
+//! End to end: the real `kagami-server` binary on a random port with an embedded store in a
+//! temporary directory, driven through the `kagami` binary as an agent developer would.
+//!
+//! The server binary is taken from `KAGAMI_SERVER_BIN` when set; otherwise it is built on
+//! first use with `cargo build --workspace --bins --tests` into this test's target
+//! directory. That command resolves features exactly as `cargo test --workspace` does, so
+//! under the CI's test command everything but the final link is already fresh (a
+//! `cargo build -p kagami-server` would resolve features differently and rebuild most of the
+//! server's dependencies); when the binary is up to date it costs a second.
+
+use std::{
+    fs::File,
+    path::{Path, PathBuf},
+    process::{Child, Command, Stdio},
+    sync::OnceLock,
+    time::{Duration, Instant},
+};
+
+use kagami_client::{KagamiClient, wire::SetStakeRequest};
+use kagami_core::{
+    crypto::Uuid,
+    wire::{ForwardTrailResponse, PublishManifestRequest},
+};
+use predicates::prelude::*;
+use serde_json::{Value, json};
+use tempfile::TempDir;
+
+use crate::support::{kagami, stderr, stdout};
+
+/// The path of a `kagami-server` binary built from this workspace.
+fn server_binary() -> &'static Path {
+    static BINARY: OnceLock<PathBuf> = OnceLock::new();
+    BINARY.get_or_init(|| {
+        if let Some(path) = std::env::var_os("KAGAMI_SERVER_BIN") {
+            return PathBuf::from(path);
+        }
+        // This test runs from <target>/<profile>/deps/; the server lands in <target>/<profile>/.
+        let exe = std::env::current_exe().unwrap();
+        let profile_dir = exe.parent().and_then(Path::parent).unwrap().to_path_buf();
+        let target_dir = profile_dir.parent().unwrap();
+        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| env!("CARGO").into());
+        let mut build = Command::new(cargo);
+        build
+            .args(["build", "--quiet", "--workspace", "--bins", "--tests"])
+            .arg("--target-dir")
+            .arg(target_dir)
+            .current_dir(env!("CARGO_MANIFEST_DIR"));
+        if profile_dir.ends_with("release") {
+            build.arg("--release");
+        }
+        // Cargo sets these for the running test. Build scripts that track them (ring's does)
+        // would see a different environment than in the developer's shell and rebuild, back
+        // and forth between the two, so the nested build gets the shell's environment.
+        for (name, _) in std::env::vars_os() {
+            let name = name.to_string_lossy();
+            let set_for_tests = name.starts_with("CARGO_PKG_")
+                || name.starts_with("CARGO_BIN_")
+                || name.starts_with("CARGO_CFG_")
+                || matches!(
+                    name.as_ref(),
+                    "CARGO_MANIFEST_DIR"
+                        | "CARGO_MANIFEST_PATH"
+                        | "CARGO_MANIFEST_LINKS"
+                        | "CARGO_CRATE_NAME"
+                        | "CARGO_PRIMARY_PACKAGE"
+                        | "CARGO_TARGET_TMPDIR"
+                        | "CARGO_RUSTC_CURRENT_DIR"
+                        | "OUT_DIR"
+                );
+            if set_for_tests {
+                build.env_remove(name.as_ref());
+            }
+        }
+        let status = build.status().unwrap();
+        assert!(status.success(), "cannot build kagami-server: {status}");
+        profile_dir.join(format!("kagami-server{}", std::env::consts::EXE_SUFFIX))
+    })
+}
+
+/// A running `kagami-server` on the embedded store; killed on drop.
+struct Server {
+    child: Child,
+    url: String,
+    admin_key: String,
+    client_key: String,
+    dir: TempDir,
+}
+
+impl Server {
+    fn start() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("data");
+        let admin_key = Self::create_key(&data, "admin");
+        let client_key = Self::create_key(&data, "client");
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let log = File::create(dir.path().join("server.log")).unwrap();
+        let child = Self::command(&data)
+            .env("KAGAMI_BIND", format!("127.0.0.1:{port}"))
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        let mut server = Self {
+            child,
+            url: format!("http://127.0.0.1:{port}"),
+            admin_key,
+            client_key,
+            dir,
+        };
+        server.wait_until_healthy();
+        server
+    }
+
+    /// `kagami-server` on the embedded store in `data`, whatever the developer's shell has
+    /// configured.
+    fn command(data: &Path) -> Command {
+        let mut cmd = Command::new(server_binary());
+        for var in [
+            "DATABASE_URL",
+            "POSTGRES_HOST",
+            "POSTGRES_PORT",
+            "POSTGRES_DB",
+            "POSTGRES_USER",
+            "POSTGRES_PASSWORD",
+            "API_KEY_SALT",
+            "REDIS_URL",
+            "SENTRY_DSN",
+            "RUST_LOG",
+            "LOG_FORMAT",
+        ] {
+            cmd.env_remove(var);
+        }
+        cmd.env("KAGAMI_DATA_DIR", data).env("LOG_LEVEL", "warn");
+        cmd
+    }
+
+    fn create_key(data: &Path, role: &str) -> String {
+        let output = Self::command(data)
+            .args(["api-key", "create", "--role", role, "--label", "cli-e2e"])
+            .output()
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "api-key create: {}",
+            stderr(&output)
+        );
+        let key = stdout(&output).trim().to_owned();
+        assert!(key.starts_with("kgm_"), "unexpected key output");
+        key
+    }
+
+    fn wait_until_healthy(&mut self) {
+        let runtime = tokio::runtime::Runtime::new().unwrap();
+        let client = KagamiClient::builder(&self.url)
+            .max_retries(0)
+            .timeout(Duration::from_secs(2))
+            .build()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                panic!("kagami-server exited ({status}):\n{}", self.log());
+            }
+            if runtime
+                .block_on(client.health())
+                .is_ok_and(|h| h.status == "healthy")
+            {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "kagami-server not healthy within 60 s:\n{}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("server.log")).unwrap_or_default()
+    }
+
+    /// `kagami` pointed at this server with the client key.
+    fn kagami(&self) -> assert_cmd::Command {
+        let mut cmd = kagami();
+        cmd.env("KAGAMI_SERVER", &self.url)
+            .env("KAGAMI_API_KEY", &self.client_key);
+        cmd
+    }
+
+    /// Mirrors an on-chain stake (an operator's job; the CLI has no command for it).
+    fn stake(&self, agent: &str, amount: &str) {
+        let runtime = tokio::runtime::Runtime::new().unwrap();
+        let client = KagamiClient::builder(&self.url)
+            .api_key(&self.admin_key)
+            .build()
+            .unwrap();
+        let agent: Uuid = agent.parse().unwrap();
+        runtime
+            .block_on(client.set_stake(
+                agent,
+                &SetStakeRequest {
+                    staked_amount_usdc: amount.to_owned(),
+                },
+            ))
+            .unwrap();
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Runs `cmd`, asserts its exit status, returns stdout parsed as JSON.
+fn json_of(cmd: &mut assert_cmd::Command, code: i32) -> Value {
+    let output = cmd.output().unwrap();
+    assert_eq!(
+        output.status.code(),
+        Some(code),
+        "stdout: {}\nstderr: {}",
+        stdout(&output),
+        stderr(&output)
+    );
+    serde_json::from_slice(&output.stdout).unwrap()
+}
+
+/// A new key file in `dir`; returns its path and address.
+fn new_key(dir: &Path, name: &str) -> (PathBuf, String) {
+    let path = dir.join(name);
+    let output = kagami()
+        .args(["key", "new", "--out"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    (path, stdout(&output).trim().to_owned())
+}
+
+fn registration(agent_id: u64, owner: &str) -> String {
+    json!({
+        "agent_id": agent_id,
+        "chain": "base",
+        "registry_address": "0x8004000000000000000000000000000000008004",
+        "owner_address": owner,
+    })
+    .to_string()
+}
+
+const ROOT: &str = "0x5e1f0c2b3a4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6f708192a3b4c5d6e7";
+const REPORTED_ROOT: &str = "0x9c1f0c2b3a4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6f708192a3b4c5d6e7";
+const CYCLE_ROOT: &str = "0x7a1f0c2b3a4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6f708192a3b4c5d6e7";
+
+#[test]
+fn an_agent_goes_from_nothing_to_a_recorded_forward_with_the_cli() {
+    let server = Server::start();
+    let work = tempfile::tempdir().unwrap();
+    let (payer_key, payer_owner) = new_key(work.path(), "payer.key");
+    let (dest_key, dest_owner) = new_key(work.path(), "dest.key");
+
+    // Import: two agents and a deliberately bad line; the bad line is reported, not fatal.
+    let agents = work.path().join("agents.jsonl");
+    std::fs::write(
+        &agents,
+        format!(
+            "{}\n{{\"agent_id\": \"not a number\"}}\n\n{}\n",
+            registration(1, &payer_owner),
+            registration(2, &dest_owner)
+        ),
+    )
+    .unwrap();
+    let report = json_of(
+        server
+            .kagami()
+            .env("KAGAMI_API_KEY", &server.admin_key)
+            .args(["agents", "import", "--output", "json"])
+            .arg(&agents),
+        1,
+    );
+    assert_eq!(
+        report["registered"].as_array().unwrap().len(),
+        2,
+        "{report}"
+    );
+    assert_eq!(report["failed"][0]["line"], 2, "{report}");
+    let payer = report["registered"][0]["agent_uuid"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let dest = report["registered"][1]["agent_uuid"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    // Re-running is safe: both are already registered, nothing is duplicated.
+    server
+        .kagami()
+        .env("KAGAMI_API_KEY", &server.admin_key)
+        .args(["agents", "import"])
+        .arg(&agents)
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains(
+            "0 registered, 2 already registered, 1 failed",
+        ))
+        .stdout(predicate::str::contains("line 2:"));
+    // Without an admin key the import stops at once with one line.
+    server
+        .kagami()
+        .args(["agents", "import"])
+        .arg(&agents)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::starts_with(
+            "error: the service refused the import",
+        ));
+    server.stake(&dest, "1000");
+    server.stake(&payer, "1000");
+
+    // Sign, then publish the signed body (twice: the second is an identical replay).
+    let signed = work.path().join("manifest.json");
+    let output = server
+        .kagami()
+        .args(["manifest", "sign", "--agent", &dest])
+        .args(["--endpoint", "http://127.0.0.1:9/x402", "--nonce", "auto"])
+        .args(["--valid-for", "1h", "--key-file"])
+        .arg(&dest_key)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    std::fs::write(&signed, &output.stdout).unwrap();
+    let body: PublishManifestRequest = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(body.nonce, 1, "auto picks 1 for a first manifest");
+    let published = json_of(
+        server
+            .kagami()
+            .args(["manifest", "publish", "--output", "json", "--body"])
+            .arg(&signed),
+        0,
+    );
+    assert_eq!(published["outcome"], "created", "{published}");
+    let manifest_hash = published["manifest_hash"].as_str().unwrap().to_owned();
+    server
+        .kagami()
+        .args(["manifest", "publish", "--body"])
+        .arg(&signed)
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("already published"));
+
+    // Verify before paying.
+    server
+        .kagami()
+        .args([
+            "forward",
+            "verify",
+            "--root-tx",
+            ROOT,
+            "--from",
+            &payer,
+            "--to",
+            &dest,
+        ])
+        .assert()
+        .success()
+        .stdout(predicate::str::starts_with(
+            "safe: pay http://127.0.0.1:9/x402",
+        ));
+
+    // Record the destination-signed receipt; the same receipt again is a replay.
+    let record = |cmd: &mut assert_cmd::Command| {
+        cmd.args(["forward", "record", "--root-tx", ROOT, "--hop", "0"])
+            .args([
+                "--from",
+                &payer,
+                "--to",
+                &dest,
+                "--terminal",
+                "--nonce",
+                "1",
+            ])
+            .arg("--key-file")
+            .arg(&dest_key)
+            .assert()
+    };
+    record(&mut server.kagami())
+        .success()
+        .stdout(predicate::str::starts_with("recorded receipt 0x"));
+    record(&mut server.kagami())
+        .success()
+        .stdout(predicate::str::contains("already recorded"));
+
+    // The trail, as a tree and as JSON.
+    server
+        .kagami()
+        .args(["trace", ROOT])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(format!(
+            "hop 0  {payer} → {dest}  valid"
+        )))
+        .stdout(predicate::str::contains(&manifest_hash));
+    let trail: ForwardTrailResponse =
+        serde_json::from_value(json_of(server.kagami().args(["trace", ROOT, "--json"]), 0))
+            .unwrap();
+    assert_eq!(trail.receipts.len(), 1);
+    assert!(trail.receipts[0].is_valid);
+    assert!(trail.settlement.is_none());
+
+    // Revoked: paying the agent is no longer safe (exit status 1).
+    server
+        .kagami()
+        .args([
+            "manifest",
+            "revoke",
+            "--agent",
+            &dest,
+            "--manifest",
+            &manifest_hash,
+        ])
+        .arg("--key-file")
+        .arg(&dest_key)
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("revoked manifest"));
+    server
+        .kagami()
+        .args([
+            "forward",
+            "verify",
+            "--root-tx",
+            ROOT,
+            "--from",
+            &payer,
+            "--to",
+            &dest,
+        ])
+        .args(["--manifest", &manifest_hash])
+        .assert()
+        .code(1)
+        .stdout(predicate::str::starts_with("unsafe: "));
+
+    // The payer's key cannot publish for the destination: one line, the server's reason.
+    let output = server
+        .kagami()
+        .args(["manifest", "publish", "--agent", &dest])
+        .args(["--endpoint", "http://127.0.0.1:9/x402", "--nonce", "auto"])
+        .args(["--valid-for", "1h", "--key-file"])
+        .arg(&payer_key)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let err = stderr(&output);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("invalid_signature"), "{err}");
+}
+
+#[test]
+fn a_receipt_that_closes_a_cycle_is_reported_with_its_settlement() {
+    let server = Server::start();
+    let work = tempfile::tempdir().unwrap();
+    let (a_key, a_owner) = new_key(work.path(), "a.key");
+    let (b_key, b_owner) = new_key(work.path(), "b.key");
+    let agents = work.path().join("agents.jsonl");
+    std::fs::write(
+        &agents,
+        format!(
+            "{}\n{}\n",
+            registration(11, &a_owner),
+            registration(12, &b_owner)
+        ),
+    )
+    .unwrap();
+    let report = json_of(
+        server
+            .kagami()
+            .env("KAGAMI_API_KEY", &server.admin_key)
+            .args(["agents", "import", "--output", "json"])
+            .arg(&agents),
+        0,
+    );
+    let a = report["registered"][0]["agent_uuid"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let b = report["registered"][1]["agent_uuid"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    for (agent, key) in [(&a, &a_key), (&b, &b_key)] {
+        server.stake(agent, "1000");
+        server
+            .kagami()
+            .args(["manifest", "publish", "--agent", agent])
+            .args([
+                "--endpoint",
+                "https://agent.example/x402",
+                "--nonce",
+                "auto",
+            ])
+            .args(["--valid-for", "1h", "--key-file"])
+            .arg(key)
+            .assert()
+            .success();
+    }
+
+    // A pays B; B commits to forwarding to A ...
+    server
+        .kagami()
+        .args(["forward", "record", "--root-tx", CYCLE_ROOT, "--hop", "0"])
+        .args(["--from", &a, "--to", &b, "--next-agent", &a, "--nonce", "1"])
+        .arg("--key-file")
+        .arg(&b_key)
+        .assert()
+        .success();
+    // ... and verify-forward refuses the hop that would close the cycle.
+    server
+        .kagami()
+        .args([
+            "forward",
+            "verify",
+            "--root-tx",
+            CYCLE_ROOT,
+            "--from",
+            &b,
+            "--to",
+            &a,
+        ])
+        .assert()
+        .code(1)
+        .stdout(predicate::str::starts_with("unsafe: "));
+    // Recorded anyway, it is stored as evidence and settled: exit status 1, not an error.
+    server
+        .kagami()
+        .args(["forward", "record", "--root-tx", CYCLE_ROOT, "--hop", "1"])
+        .args(["--from", &b, "--to", &a, "--terminal", "--nonce", "1"])
+        .arg("--key-file")
+        .arg(&a_key)
+        .assert()
+        .code(1)
+        .stdout(predicate::str::starts_with("payment cycle detected"))
+        .stdout(predicate::str::contains("settlement "));
+    server
+        .kagami()
+        .args(["trace", CYCLE_ROOT])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("INVALID"))
+        .stdout(predicate::str::contains("settlement "));
+
+    // A watcher holding the unrecorded cycle-closing receipt reports it and earns the bounty.
+    let (watcher_key, watcher) = new_key(work.path(), "watcher.key");
+    server
+        .kagami()
+        .args([
+            "forward",
+            "record",
+            "--root-tx",
+            REPORTED_ROOT,
+            "--hop",
+            "0",
+        ])
+        .args(["--from", &a, "--to", &b, "--next-agent", &a, "--nonce", "2"])
+        .arg("--key-file")
+        .arg(&b_key)
+        .assert()
+        .success();
+    let evidence = work.path().join("evidence.json");
+    let output = server
+        .kagami()
+        .args(["receipt", "sign", "--root-tx", REPORTED_ROOT, "--hop", "1"])
+        .args(["--from", &b, "--to", &a, "--terminal", "--nonce", "2"])
+        .arg("--key-file")
+        .arg(&a_key)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    std::fs::write(&evidence, &output.stdout).unwrap();
+    let report = |cmd: &mut assert_cmd::Command| {
+        cmd.args(["cycle", "report", "--root-tx", REPORTED_ROOT, "--evidence"])
+            .arg(&evidence)
+            .arg("--key-file")
+            .arg(&watcher_key)
+            .assert()
+    };
+    report(&mut server.kagami())
+        .success()
+        .stdout(predicate::str::starts_with("cycle reported: settlement "))
+        .stdout(predicate::str::contains(format!("USDC to {watcher}")));
+    report(&mut server.kagami())
+        .code(2)
+        .stderr(predicate::str::contains("already_settled"));
+    server
+        .kagami()
+        .args(["trace", REPORTED_ROOT])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(format!("reported by {watcher}")));
+}
