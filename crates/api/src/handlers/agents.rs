@@ -12,7 +12,7 @@ use kagami_core::{
 };
 use kagami_store::{AgentStatus, NewAgent};
 
-use super::{Json, now};
+use super::{Json, load_agent, now};
 use crate::{
     AppState,
     auth::AdminKey,
@@ -112,11 +112,7 @@ pub(crate) async fn get_agent(
 ) -> ApiResult<HttpResponse> {
     let uuid = parse_uuid_field("agent_uuid", &path)?;
     let now = now();
-    let agent = state
-        .store
-        .agent(uuid)
-        .await?
-        .ok_or_else(|| ApiError::not_found("agent_not_found", "agent not found"))?;
+    let agent = load_agent(&state, uuid).await?;
     let stake = state.store.stake(uuid, now).await?.unwrap_or_default();
     let manifests = state.store.manifests_of(uuid).await?;
     let effective =
@@ -201,9 +197,7 @@ pub(crate) async fn list_manifests(
     path: web::Path<String>,
 ) -> ApiResult<HttpResponse> {
     let uuid = parse_uuid_field("agent_uuid", &path)?;
-    if state.store.agent(uuid).await?.is_none() {
-        return Err(ApiError::not_found("agent_not_found", "agent not found"));
-    }
+    load_agent(&state, uuid).await?;
     let now = now();
     let manifests = state.store.manifests_of(uuid).await?;
     let body: Vec<ManifestResponse> = manifests
@@ -248,9 +242,7 @@ pub(crate) async fn flip_metrics(
     path: web::Path<String>,
 ) -> ApiResult<HttpResponse> {
     let uuid = parse_uuid_field("agent_uuid", &path)?;
-    if state.store.agent(uuid).await?.is_none() {
-        return Err(ApiError::not_found("agent_not_found", "agent not found"));
-    }
+    load_agent(&state, uuid).await?;
     let (m, as_of) = state.store.flip_metrics(uuid, now()).await?;
     Ok(HttpResponse::Ok().json(FlipMetricsResponse {
         agent_uuid: uuid.to_string(),

@@ -18,7 +18,7 @@ use crate::{
     AppState,
     auth::{AdminKey, ClientKey},
     error::{ApiError, ApiResult},
-    handlers::manifests::load_agent,
+    handlers::load_agent,
     telemetry, views,
 };
 

@@ -20,7 +20,7 @@ use crate::{
     AppState,
     auth::ClientKey,
     error::{ApiError, ApiResult},
-    handlers::manifests::{load_agent, verify_signature},
+    handlers::{load_agent, manifests::verify_signature},
     telemetry, views,
 };
 

@@ -14,10 +14,10 @@ use kagami_core::{
         VerifyForwardRequest, VerifyForwardResponse, parse_uuid_field,
     },
 };
-use kagami_store::{Agent, AgentStatus, NewManifest};
+use kagami_store::{AgentStatus, NewManifest};
 use serde_json::{Map, Value, json};
 
-use super::{Json, now};
+use super::{Json, load_agent, now};
 use crate::{
     AppState,
     auth::ClientKey,
@@ -48,14 +48,6 @@ pub(crate) fn verify_signature(
         }
         ApiError::bad_request("invalid_signature", "signature", format!("{what} signature rejected: {e}"))
     })
-}
-
-pub(crate) async fn load_agent(state: &AppState, uuid: Uuid) -> ApiResult<Agent> {
-    state
-        .store
-        .agent(uuid)
-        .await?
-        .ok_or_else(|| ApiError::not_found("agent_not_found", format!("agent {uuid} not found")))
 }
 
 /// Publishes an owner-signed endpoint manifest.
@@ -353,8 +345,9 @@ async fn verdict(
             json!({ "manifest_status": status.as_str(), "manifest_hash": hash.to_string() }),
         ));
     }
-    if let Some(settlement) = state.store.settlement_of(&root).await? {
-        let trail = state.store.forward_trail(&root).await?;
+    // One read gives both the settlement and the receipts.
+    let trail = state.store.forward_trail(&root).await?;
+    if let Some(settlement) = &trail.settlement {
         let invalid: Vec<String> = trail
             .receipts
             .iter()
@@ -372,7 +365,6 @@ async fn verdict(
             }),
         ));
     }
-    let trail = state.store.forward_trail(&root).await?;
     let edges: Vec<Edge> = trail
         .receipts
         .iter()

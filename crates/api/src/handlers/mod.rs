@@ -12,7 +12,13 @@ use actix_web::{FromRequest, HttpRequest, dev::Payload, web};
 use kagami_core::crypto::Timestamp;
 use serde::de::DeserializeOwned;
 
-use crate::{AppState, error::ApiResult};
+use kagami_core::crypto::Uuid;
+use kagami_store::Agent;
+
+use crate::{
+    AppState,
+    error::{ApiError, ApiResult},
+};
 
 /// A JSON body whose errors are held, not raised, during extraction: actix resolves a
 /// handler's extractors together and answers the first error, so a body error would otherwise
@@ -52,4 +58,13 @@ impl<T: DeserializeOwned + 'static> FromRequest for Json<T> {
 pub(crate) fn now() -> Timestamp {
     Timestamp::from_unix(time::OffsetDateTime::now_utc().unix_timestamp())
         .expect("clock within range")
+}
+
+/// The agent with this id, or 404 `agent_not_found`.
+pub(crate) async fn load_agent(state: &AppState, uuid: Uuid) -> ApiResult<Agent> {
+    state
+        .store
+        .agent(uuid)
+        .await?
+        .ok_or_else(|| ApiError::not_found("agent_not_found", format!("agent {uuid} not found")))
 }
