@@ -57,66 +57,141 @@ impl LabelLimiter {
     }
 }
 
+/// What kind of series a [`Series`] is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SeriesKind {
+    /// Only goes up.
+    Counter,
+    /// Goes up and down.
+    Gauge,
+    /// Observations in buckets.
+    Histogram,
+}
+
+/// One metric series: its name, kind and description, defined once here and used by every
+/// recorder call, the description registration, and the shipped alert rules and dashboard
+/// (which CI checks against [`SERIES`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Series {
+    /// The Prometheus name. All start with `kagami_` except the four whose names the original
+    /// design fixes (`forward_path_churn_total`, `forward_path_suspicious_flips_total`,
+    /// `cycle_reports_total`, `manifest_verification_duration_seconds`).
+    pub name: &'static str,
+    /// Counter, gauge or histogram.
+    pub kind: SeriesKind,
+    /// Its unit, when it has one.
+    pub unit: Option<metrics::Unit>,
+    /// The `# HELP` text.
+    pub help: &'static str,
+}
+
+/// Manifest replacements (flips), by `agent_uuid`.
+pub const FORWARD_PATH_CHURN: Series = Series {
+    name: "forward_path_churn_total",
+    kind: SeriesKind::Counter,
+    unit: None,
+    help: "Manifest replacements (flips) per agent",
+};
+/// Flips scoring 70 or more, by `agent_uuid`.
+pub const FORWARD_PATH_SUSPICIOUS_FLIPS: Series = Series {
+    name: "forward_path_suspicious_flips_total",
+    kind: SeriesKind::Counter,
+    unit: None,
+    help: "Manifest flips scoring 70 or more, per agent",
+};
+/// Cycle reports that settled a loop, by `reporter`.
+pub const CYCLE_REPORTS: Series = Series {
+    name: "cycle_reports_total",
+    kind: SeriesKind::Counter,
+    unit: None,
+    help: "Cycle reports that led to a settlement, per reporter address",
+};
+/// Signature verification time.
+pub const MANIFEST_VERIFICATION_DURATION: Series = Series {
+    name: "manifest_verification_duration_seconds",
+    kind: SeriesKind::Histogram,
+    unit: Some(metrics::Unit::Seconds),
+    help: "Time to verify a manifest signature (message build, EIP-191 hash, recovery, comparison)",
+};
+/// HTTP requests, by `method`, `route` and `status`.
+pub const HTTP_REQUESTS: Series = Series {
+    name: "kagami_http_requests_total",
+    kind: SeriesKind::Counter,
+    unit: None,
+    help: "HTTP requests by method, route template and status",
+};
+/// HTTP request duration, by `route`.
+pub const HTTP_REQUEST_DURATION: Series = Series {
+    name: "kagami_http_request_duration_seconds",
+    kind: SeriesKind::Histogram,
+    unit: Some(metrics::Unit::Seconds),
+    help: "HTTP request duration by route template",
+};
+/// Pool connections, by `state`.
+pub const DB_POOL_CONNECTIONS: Series = Series {
+    name: "kagami_db_pool_connections",
+    kind: SeriesKind::Gauge,
+    unit: None,
+    help: "Database pool connections by state (open, idle, in_use)",
+};
+/// Loop settlements.
+pub const SETTLEMENTS: Series = Series {
+    name: "kagami_settlements_total",
+    kind: SeriesKind::Counter,
+    unit: None,
+    help: "Loop settlements (cycles and extraction loops)",
+};
+/// Slashed micro-USDC.
+pub const SLASHED_USDC: Series = Series {
+    name: "kagami_slashed_usdc_total",
+    kind: SeriesKind::Counter,
+    unit: None,
+    help: "USDC slashed, counted exactly in micro-USDC (1 USDC = 1000000); the slash ledger is authoritative",
+};
+
+/// Every series the service records.
+pub const SERIES: &[Series] = &[
+    FORWARD_PATH_CHURN,
+    FORWARD_PATH_SUSPICIOUS_FLIPS,
+    CYCLE_REPORTS,
+    MANIFEST_VERIFICATION_DURATION,
+    HTTP_REQUESTS,
+    HTTP_REQUEST_DURATION,
+    DB_POOL_CONNECTIONS,
+    SETTLEMENTS,
+    SLASHED_USDC,
+];
+
 /// Registers the description of every series (call after the recorder is installed).
 pub fn describe_metrics() {
-    use metrics::{Unit, describe_counter, describe_gauge, describe_histogram};
-    describe_counter!(
-        "forward_path_churn_total",
-        "Manifest replacements (flips) per agent"
-    );
-    describe_counter!(
-        "forward_path_suspicious_flips_total",
-        "Manifest flips scoring 70 or more, per agent"
-    );
-    describe_counter!(
-        "cycle_reports_total",
-        "Cycle reports that led to a settlement, per reporter address"
-    );
-    describe_histogram!(
-        "manifest_verification_duration_seconds",
-        Unit::Seconds,
-        "Time to verify a manifest signature (message build, EIP-191 hash, recovery, comparison)"
-    );
-    describe_counter!(
-        "kagami_http_requests_total",
-        "HTTP requests by method, route template and status"
-    );
-    describe_histogram!(
-        "kagami_http_request_duration_seconds",
-        Unit::Seconds,
-        "HTTP request duration by route template"
-    );
-    describe_gauge!(
-        "kagami_db_pool_connections",
-        "Database pool connections by state (open, idle, in_use)"
-    );
-    describe_counter!(
-        "kagami_settlements_total",
-        "Loop settlements (cycles and extraction loops)"
-    );
-    describe_counter!(
-        "kagami_slashed_usdc_total",
-        "USDC slashed, counted exactly in micro-USDC (1 USDC = 1000000); the slash ledger is authoritative"
-    );
+    for series in SERIES {
+        let (name, help) = (series.name, series.help);
+        match (series.kind, series.unit) {
+            (SeriesKind::Counter, None) => metrics::describe_counter!(name, help),
+            (SeriesKind::Counter, Some(unit)) => metrics::describe_counter!(name, unit, help),
+            (SeriesKind::Gauge, None) => metrics::describe_gauge!(name, help),
+            (SeriesKind::Gauge, Some(unit)) => metrics::describe_gauge!(name, unit, help),
+            (SeriesKind::Histogram, None) => metrics::describe_histogram!(name, help),
+            (SeriesKind::Histogram, Some(unit)) => metrics::describe_histogram!(name, unit, help),
+        }
+    }
 }
 
 /// Records a settlement and its slashed total.
 pub fn record_settlement(total_slashed: Usdc) {
-    metrics::counter!("kagami_settlements_total").increment(1);
-    metrics::counter!("kagami_slashed_usdc_total")
-        .increment(u64::try_from(total_slashed.micros()).unwrap_or(0));
+    metrics::counter!(SETTLEMENTS.name).increment(1);
+    record_slash(total_slashed);
 }
 
 /// Records extra slashes outside settlements (MEV incidents, commitment disputes).
 pub fn record_slash(amount: Usdc) {
-    metrics::counter!("kagami_slashed_usdc_total")
-        .increment(u64::try_from(amount.micros()).unwrap_or(0));
+    metrics::counter!(SLASHED_USDC.name).increment(u64::try_from(amount.micros()).unwrap_or(0));
 }
 
 /// Updates the pool gauges from `(size, available)`.
 pub fn record_pool(size: usize, available: usize) {
     let gauge = |state: &'static str, v: usize| {
-        metrics::gauge!("kagami_db_pool_connections", "state" => state).set(v as f64)
+        metrics::gauge!(DB_POOL_CONNECTIONS.name, "state" => state).set(v as f64)
     };
     gauge("open", size);
     gauge("idle", available);
@@ -125,7 +200,7 @@ pub fn record_pool(size: usize, available: usize) {
 
 /// Records a signature verification's duration.
 pub fn record_verification(elapsed: Duration) {
-    metrics::histogram!("manifest_verification_duration_seconds").record(elapsed.as_secs_f64());
+    metrics::histogram!(MANIFEST_VERIFICATION_DURATION.name).record(elapsed.as_secs_f64());
 }
 
 fn valid_request_id(value: &HeaderValue) -> Option<String> {
@@ -171,10 +246,9 @@ pub async fn observe(
     let status = res.status().as_u16();
     span.record("http.route", route.as_str());
     span.record("http.status", status);
-    metrics::counter!("kagami_http_requests_total", "method" => method, "route" => route.clone(), "status" => status.to_string())
+    metrics::counter!(HTTP_REQUESTS.name, "method" => method, "route" => route.clone(), "status" => status.to_string())
         .increment(1);
-    metrics::histogram!("kagami_http_request_duration_seconds", "route" => route)
-        .record(elapsed.as_secs_f64());
+    metrics::histogram!(HTTP_REQUEST_DURATION.name, "route" => route).record(elapsed.as_secs_f64());
     span.in_scope(|| {
         tracing::info!(
             http.duration_ms = elapsed.as_millis() as u64,

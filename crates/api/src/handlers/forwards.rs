@@ -368,7 +368,7 @@ pub(crate) async fn report_cycle(
         .report_cycle(&root, &reporter, evidence, now())
         .await?;
     telemetry::record_settlement(settlement.total_slashed);
-    metrics::counter!("cycle_reports_total", "reporter" => state.reporter_labels.label(&reporter.to_string())).increment(1);
+    metrics::counter!(telemetry::CYCLE_REPORTS.name, "reporter" => state.reporter_labels.label(&reporter.to_string())).increment(1);
     let bounty = settlement.bounty.unwrap_or_default();
     tracing::info!(
         forward.root_tx = %root,

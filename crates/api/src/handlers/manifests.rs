@@ -115,9 +115,10 @@ pub(crate) async fn publish(
     let m = &outcome.manifest;
     if let Some(flip) = outcome.flip.as_ref().filter(|_| !outcome.replayed) {
         let label = state.agent_labels.label(&agent.uuid.to_string());
-        metrics::counter!("forward_path_churn_total", "agent_uuid" => label.clone()).increment(1);
+        metrics::counter!(telemetry::FORWARD_PATH_CHURN.name, "agent_uuid" => label.clone())
+            .increment(1);
         if flip.flip.is_suspicious() {
-            metrics::counter!("forward_path_suspicious_flips_total", "agent_uuid" => label)
+            metrics::counter!(telemetry::FORWARD_PATH_SUSPICIOUS_FLIPS.name, "agent_uuid" => label)
                 .increment(1);
             tracing::warn!(
                 agent.uuid = %agent.uuid,
