@@ -12,16 +12,9 @@
     reason = "a test harness fails the test by panicking, with the cause"
 )]
 
-use std::{
-    path::{Path, PathBuf},
-    sync::Arc,
-};
+use std::path::{Path, PathBuf};
 
-use kagami_store::{
-    Store,
-    postgres::{PostgresConfig, PostgresStore},
-    sqlite::SqliteStore,
-};
+use kagami_store::{Store, postgres::PostgresConfig};
 use sha2::{Digest, Sha256};
 use tokio::sync::OnceCell;
 use tokio_postgres::NoTls;
@@ -41,7 +34,7 @@ pub fn in_ci() -> bool {
 /// A store on an embedded SQLite database in its own temporary directory, removed on drop.
 #[derive(Debug)]
 pub struct TestSqlite {
-    store: Arc<SqliteStore>,
+    store: Store,
     dir: PathBuf,
 }
 
@@ -52,16 +45,13 @@ impl TestSqlite {
     /// When the store cannot be opened.
     pub fn new() -> Self {
         let dir = std::env::temp_dir().join(format!("kagami-test-{}", Uuid::new_v4().simple()));
-        let store = SqliteStore::open(&dir.join("kagami.db"))
+        let store = Store::open_sqlite(&dir.join("kagami.db"))
             .unwrap_or_else(|e| panic!("open sqlite store: {e:?}"));
-        Self {
-            store: Arc::new(store),
-            dir,
-        }
+        Self { store, dir }
     }
 
-    /// The store, as the trait the service uses.
-    pub fn store(&self) -> Arc<dyn Store> {
+    /// The store.
+    pub fn store(&self) -> Store {
         self.store.clone()
     }
 
@@ -86,7 +76,7 @@ impl Drop for TestSqlite {
 /// A fresh, migrated PostgreSQL database for one test.
 #[derive(Debug)]
 pub struct TestPostgres {
-    store: Arc<PostgresStore>,
+    store: Store,
     config: PostgresConfig,
     name: String,
 }
@@ -104,18 +94,18 @@ impl TestPostgres {
         let name = format!("kagami_test_{}", Uuid::new_v4().simple());
         admin_execute(&format!("CREATE DATABASE {name} TEMPLATE {template}")).await;
         let config = base_config().with_database(&name);
-        let store = PostgresStore::connect(&config)
+        let store = Store::connect_postgres(&config)
             .await
             .unwrap_or_else(|e| panic!("connect to {name}: {e:?}"));
         Some(Self {
-            store: Arc::new(store),
+            store,
             config,
             name,
         })
     }
 
-    /// The store, as the trait the service uses.
-    pub fn store(&self) -> Arc<dyn Store> {
+    /// The store.
+    pub fn store(&self) -> Store {
         self.store.clone()
     }
 

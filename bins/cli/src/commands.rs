@@ -216,7 +216,7 @@ fn render_verdict(verdict: &VerifyForwardResponse) -> String {
     } else {
         let mut text = format!(
             "unsafe: {}",
-            verdict.reason.as_deref().unwrap_or("no reason given")
+            verdict.reason.map_or("no reason given", |r| r.as_str())
         );
         if let Some(message) = &verdict.message {
             text.push_str(&format!(" — {message}"));

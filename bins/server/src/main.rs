@@ -11,7 +11,7 @@ use std::{net::TcpListener, process::ExitCode, sync::Arc};
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use kagami_api::{Application, auth};
-use kagami_store::{Role, Store, postgres::PostgresStore, sqlite::SqliteStore};
+use kagami_store::{Role, Store};
 
 #[path = "../../shared/database_env.rs"]
 mod database_env;
@@ -89,24 +89,27 @@ fn main() -> ExitCode {
     }
 }
 
-/// The opened store, keeping the concrete PostgreSQL handle to close its pool on shutdown.
+/// The opened store and the API key salt.
 struct Opened {
-    store: Arc<dyn Store>,
-    postgres: Option<Arc<PostgresStore>>,
+    store: Store,
     salt: kagami_api::Secret,
 }
 
 async fn open_store(settings: &settings::Settings) -> anyhow::Result<Opened> {
     match &settings.postgres {
         Some(config) => {
-            let store = PostgresStore::connect(config).await.map_err(|e| {
+            let store = Store::connect_postgres(config).await.map_err(|e| {
                 anyhow::anyhow!(
                     "cannot connect to PostgreSQL database {}: {}",
                     config.database_name(),
                     database_env::causes(&e)
                 )
             })?;
-            let pending = store.pending_migrations().await.map_err(|e| {
+            let pending = match store.as_postgres() {
+                Some(pg) => pg.pending_migrations().await,
+                None => Ok(Vec::new()),
+            }
+            .map_err(|e| {
                 anyhow::anyhow!("cannot read migration state: {}", database_env::causes(&e))
             })?;
             if !pending.is_empty() {
@@ -130,16 +133,11 @@ async fn open_store(settings: &settings::Settings) -> anyhow::Result<Opened> {
                 db.name = config.database_name(),
                 "store opened"
             );
-            let store = Arc::new(store);
-            Ok(Opened {
-                store: store.clone(),
-                postgres: Some(store),
-                salt,
-            })
+            Ok(Opened { store, salt })
         }
         None => {
             let path = settings.data_dir.join("kagami.db");
-            let store = SqliteStore::open(&path).map_err(|e| {
+            let store = Store::open_sqlite(&path).map_err(|e| {
                 anyhow::anyhow!(
                     "cannot open the embedded store at {}: {}",
                     path.display(),
@@ -151,11 +149,7 @@ async fn open_store(settings: &settings::Settings) -> anyhow::Result<Opened> {
                 None => settings::embedded_salt(&settings.data_dir)?,
             };
             tracing::info!(store.backend = "sqlite", store.path = %path.display(), "store opened (embedded SQLite)");
-            Ok(Opened {
-                store: Arc::new(store),
-                postgres: None,
-                salt,
-            })
+            Ok(Opened { store, salt })
         }
     }
 }
@@ -171,7 +165,7 @@ async fn serve(settings: settings::Settings) -> anyhow::Result<()> {
         .any(|k| k.role == Role::Admin && k.revoked_at.is_none());
     if !has_admin {
         let (key, record) = auth::create_key(
-            opened.store.as_ref(),
+            &opened.store,
             &opened.salt,
             Role::Admin,
             "bootstrap admin",
@@ -203,9 +197,7 @@ async fn serve(settings: settings::Settings) -> anyhow::Result<()> {
     let app = Application::build(config, opened.store.clone(), listener)?;
     tracing::info!(http.address = %settings.bind, store.backend = opened.store.backend(), "kagami listening");
     app.run_until_stopped().await?;
-    if let Some(pg) = opened.postgres {
-        pg.close();
-    }
+    opened.store.close();
     tracing::info!("kagami stopped");
     Ok(())
 }
@@ -216,7 +208,7 @@ async fn api_key(settings: settings::Settings, cmd: ApiKeyCommand) -> anyhow::Re
         ApiKeyCommand::Create { role, label } => {
             let role = Role::parse(&role).context("role must be admin or client")?;
             let (key, _) =
-                auth::create_key(opened.store.as_ref(), &opened.salt, role, &label, now()).await?;
+                auth::create_key(&opened.store, &opened.salt, role, &label, now()).await?;
             println!("{}", key.expose());
         }
         ApiKeyCommand::List => {
@@ -241,9 +233,7 @@ async fn api_key(settings: settings::Settings, cmd: ApiKeyCommand) -> anyhow::Re
             println!("revoked {} ({})", k.id, k.label);
         }
     }
-    if let Some(pg) = opened.postgres {
-        pg.close();
-    }
+    opened.store.close();
     Ok(())
 }
 

@@ -7,6 +7,7 @@ use actix_web::{FromRequest, HttpRequest, dev::Payload, http::StatusCode, web};
 use base64::Engine;
 use hmac::{Hmac, Mac};
 use kagami_core::crypto::{Timestamp, Uuid};
+use kagami_core::wire::ErrorCode;
 use kagami_store::{ApiKeyRecord, Role, Store};
 use rand::RngCore;
 use sha2::Sha256;
@@ -59,7 +60,7 @@ pub fn key_hmac(salt: &Secret, key: &str) -> [u8; 32] {
 /// # Errors
 /// The store's errors.
 pub async fn create_key(
-    store: &dyn Store,
+    store: &Store,
     salt: &Secret,
     role: Role,
     label: &str,
@@ -93,14 +94,14 @@ async fn authenticate(req: HttpRequest) -> Result<Caller, ApiError> {
     let Some(header) = header else {
         return Err(ApiError::new(
             StatusCode::UNAUTHORIZED,
-            "missing_api_key",
+            ErrorCode::MissingApiKey,
             "this endpoint needs an API key: Authorization: Bearer kgm_…",
         ));
     };
     let invalid = || {
         ApiError::new(
             StatusCode::UNAUTHORIZED,
-            "invalid_api_key",
+            ErrorCode::InvalidApiKey,
             "the API key is not valid",
         )
     };
@@ -153,7 +154,7 @@ impl FromRequest for AdminKey {
             if caller.role != Role::Admin {
                 return Err(ApiError::new(
                     StatusCode::FORBIDDEN,
-                    "forbidden",
+                    ErrorCode::Forbidden,
                     "this endpoint needs an admin key",
                 ));
             }

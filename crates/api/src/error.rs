@@ -9,16 +9,17 @@ use actix_web::{
     http::{StatusCode, header},
 };
 use kagami_core::{
-    ForwardViolation, PublishError, RecordRejection, ValidationError, wire::ErrorResponse,
+    ForwardViolation, PublishError, RecordRejection, ValidationError,
+    wire::{ErrorCode, ErrorResponse},
 };
-use kagami_store::{Rejection, StoreError};
-use serde_json::{Map, Value, json};
+use kagami_store::{ConflictKind, Entity, Rejection, StoreError};
+use serde_json::{Map, Value};
 
 /// An error answer. Build it with the constructors; the handlers return `Result<_, ApiError>`.
 #[derive(Debug)]
 pub struct ApiError {
     status: StatusCode,
-    code: &'static str,
+    code: ErrorCode,
     message: String,
     field: Option<String>,
     details: Map<String, Value>,
@@ -29,7 +30,7 @@ pub type ApiResult<T> = Result<T, ApiError>;
 
 impl ApiError {
     /// An error with a status, a stable code and a human sentence.
-    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+    pub fn new(status: StatusCode, code: ErrorCode, message: impl Into<String>) -> Self {
         Self {
             status,
             code,
@@ -54,28 +55,35 @@ impl ApiError {
     }
 
     /// 400 with a field.
-    pub fn bad_request(code: &'static str, field: &str, message: impl Into<String>) -> Self {
+    pub fn bad_request(code: ErrorCode, field: &str, message: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, code, message).field(field)
     }
 
     /// 404.
-    pub fn not_found(code: &'static str, message: impl Into<String>) -> Self {
+    pub fn not_found(code: ErrorCode, message: impl Into<String>) -> Self {
         Self::new(StatusCode::NOT_FOUND, code, message)
     }
 
     /// 422.
-    pub fn unprocessable(code: &'static str, message: impl Into<String>) -> Self {
+    pub fn unprocessable(code: ErrorCode, message: impl Into<String>) -> Self {
         Self::new(StatusCode::UNPROCESSABLE_ENTITY, code, message)
     }
 
     /// 409.
-    pub fn conflict(code: &'static str, message: impl Into<String>) -> Self {
+    pub fn conflict(code: ErrorCode, message: impl Into<String>) -> Self {
         Self::new(StatusCode::CONFLICT, code, message)
     }
 
     /// The stable code.
-    pub const fn code(&self) -> &'static str {
+    pub const fn code(&self) -> ErrorCode {
         self.code
+    }
+
+    /// Replaces the details with `details`.
+    #[must_use]
+    pub fn details(mut self, details: Map<String, Value>) -> Self {
+        self.details = details;
+        self
     }
 
     /// The offending field, if one was named.
@@ -97,7 +105,7 @@ impl ResponseError for ApiError {
 
     fn error_response(&self) -> HttpResponse {
         let body = ErrorResponse {
-            error: self.code.to_owned(),
+            error: self.code,
             message: self.message.clone(),
             field: self.field.clone(),
             details: self.details.clone(),
@@ -106,6 +114,12 @@ impl ResponseError for ApiError {
         if self.status == StatusCode::UNAUTHORIZED {
             response.insert_header((header::WWW_AUTHENTICATE, "Bearer realm=\"kagami\""));
         }
+        if matches!(
+            self.code,
+            ErrorCode::StoreBusy | ErrorCode::StoreUnavailable
+        ) {
+            response.insert_header((header::RETRY_AFTER, "1"));
+        }
         response.json(body)
     }
 }
@@ -113,12 +127,12 @@ impl ResponseError for ApiError {
 impl From<ValidationError> for ApiError {
     fn from(e: ValidationError) -> Self {
         let code = match &e {
-            ValidationError::WindowTooLong { .. } => "window_too_long",
-            ValidationError::OutOfRange { field: "hop", .. } => "hop_limit_exceeded",
+            ValidationError::WindowTooLong { .. } => ErrorCode::WindowTooLong,
+            ValidationError::OutOfRange { field: "hop", .. } => ErrorCode::HopLimitExceeded,
             ValidationError::Format {
                 field: "signature", ..
-            } => "invalid_signature",
-            _ => "invalid_field",
+            } => ErrorCode::InvalidSignature,
+            _ => ErrorCode::InvalidField,
         };
         Self::bad_request(code, e.field(), e.to_string())
     }
@@ -127,48 +141,63 @@ impl From<ValidationError> for ApiError {
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {
-            StoreError::NotFound { entity } => {
+            StoreError::NotFound(entity) => {
                 let code = match entity {
-                    "agent" => "agent_not_found",
-                    "manifest" => "manifest_not_found",
-                    "commitment" => "commitment_not_found",
-                    "api_key" => "api_key_not_found",
-                    _ => "not_found",
+                    Entity::Agent => ErrorCode::AgentNotFound,
+                    Entity::Manifest => ErrorCode::ManifestNotFound,
+                    Entity::Commitment => ErrorCode::CommitmentNotFound,
+                    Entity::ApiKey => ErrorCode::ApiKeyNotFound,
                 };
                 Self::not_found(code, format!("{entity} not found"))
             }
-            StoreError::Conflict { constraint } => {
-                let (code, message) = match constraint.as_str() {
-                    "uq_agents_registry" => (
-                        "agent_already_registered",
+            StoreError::Conflict(kind) => {
+                let (code, message) = match kind {
+                    ConflictKind::AgentRegistered => (
+                        ErrorCode::AgentAlreadyRegistered,
                         "this (chain, registry_address, agent_id) is already registered",
                     ),
-                    "uq_manifests_agent_nonce" => {
-                        ("nonce_reused", "this nonce was already used by the agent")
-                    }
-                    "uq_receipts_dest_nonce" => (
-                        "receipt_nonce_used",
+                    ConflictKind::ManifestNonce => (
+                        ErrorCode::NonceReused,
+                        "this nonce was already used by the agent",
+                    ),
+                    ConflictKind::ReceiptNonce => (
+                        ErrorCode::ReceiptNonceUsed,
                         "the destination already signed a different receipt with this nonce",
                     ),
-                    "uq_commitments_root" => (
-                        "commitment_exists",
+                    ConflictKind::CommitmentRoot => (
+                        ErrorCode::CommitmentExists,
                         "this root transaction already has a commitment",
                     ),
-                    "uq_settlements_root" => (
-                        "already_settled",
+                    ConflictKind::SettlementRoot => (
+                        ErrorCode::AlreadySettled,
                         "this root transaction is already settled",
                     ),
-                    "uq_api_keys_hmac" => ("api_key_exists", "this API key already exists"),
-                    _ => ("conflict", "the request conflicts with stored data"),
+                    ConflictKind::ApiKey => {
+                        (ErrorCode::ApiKeyExists, "this API key already exists")
+                    }
+                    ConflictKind::ManifestHash
+                    | ConflictKind::ReceiptHash
+                    | ConflictKind::Other => (
+                        ErrorCode::Conflict,
+                        "the request conflicts with stored data",
+                    ),
                 };
-                Self::conflict(code, message).detail("constraint", constraint)
+                Self::conflict(code, message)
             }
             StoreError::Rejected(rejection) => rejection.into(),
+            StoreError::Busy(source) => {
+                tracing::warn!(error.cause = %chain(source.as_ref()), "store busy after retries");
+                Self::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    ErrorCode::StoreBusy,
+                    "the database is busy; retry shortly",
+                )
+            }
             StoreError::Unavailable(source) => {
                 tracing::warn!(error.cause = %chain(source.as_ref()), "store unavailable");
                 Self::new(
                     StatusCode::SERVICE_UNAVAILABLE,
-                    "store_unavailable",
+                    ErrorCode::StoreUnavailable,
                     "the database is unavailable; retry later",
                 )
             }
@@ -186,89 +215,107 @@ impl From<Rejection> for ApiError {
         match rejection {
             Rejection::Publish(PublishError::Window(v)) => v.into(),
             Rejection::Publish(PublishError::NonceUsed { nonce }) => {
-                Self::conflict("nonce_reused", message).field("nonce").detail("nonce", nonce)
+                Self::conflict(ErrorCode::NonceReused, message).field("nonce").detail("nonce", nonce)
             }
             Rejection::Publish(PublishError::NonceNotIncreasing { nonce, latest }) => {
-                Self::conflict("nonce_not_increasing", message).field("nonce").detail("nonce", nonce).detail("latest_nonce", latest)
+                Self::conflict(ErrorCode::NonceNotIncreasing, message)
+                    .field("nonce")
+                    .detail("nonce", nonce)
+                    .detail("latest_nonce", latest)
             }
             Rejection::Publish(PublishError::AlreadyExpired { valid_until }) => {
-                Self::unprocessable("manifest_expired", message).field("valid_until").detail("valid_until", valid_until.to_string())
+                Self::unprocessable(ErrorCode::ManifestExpired, message)
+                    .field("valid_until")
+                    .detail("valid_until", valid_until.to_string())
             }
             Rejection::Publish(PublishError::ActivationTooSoon { earliest }) => Self::unprocessable(
-                "activation_too_soon",
+                ErrorCode::ActivationTooSoon,
                 format!("valid_from must be at or after {earliest}: a replacement takes effect no sooner than the activation delay after the current manifest"),
             )
             .field("valid_from")
             .detail("earliest_valid_from", earliest.to_string()),
             Rejection::Record(RecordRejection::InsufficientStake { available, required }) => {
-                Self::unprocessable("insufficient_stake", message)
+                Self::unprocessable(ErrorCode::InsufficientStake, message)
                     .detail("available_usdc", available.to_string())
                     .detail("required_usdc", required.to_string())
             }
             Rejection::Record(RecordRejection::Forward(violation)) => violation_error(&violation),
+            Rejection::Signature { source, .. } => {
+                match &source {
+                    kagami_core::crypto::Error::WrongSigner { expected, recovered } => tracing::warn!(
+                        signature.expected = %expected,
+                        signature.recovered = %recovered,
+                        "signature_verification_failed"
+                    ),
+                    other => tracing::warn!(error = %other, "signature_verification_failed"),
+                }
+                Self::bad_request(ErrorCode::InvalidSignature, "signature", message)
+            }
+            Rejection::ChainMismatch { .. } => {
+                Self::bad_request(ErrorCode::ChainMismatch, "chain", message)
+            }
+            Rejection::AgentNotActive { .. } => Self::unprocessable(ErrorCode::AgentNotActive, message),
+            Rejection::DestinationNotActive { status } => {
+                Self::unprocessable(ErrorCode::AgentSuspended, message)
+                    .field("dest_agent_uuid")
+                    .detail("agent_status", status.as_str())
+            }
+            Rejection::CitedManifestUnknown => {
+                Self::unprocessable(ErrorCode::ManifestNotFound, message).field("manifest_hash")
+            }
+            Rejection::ManifestNotDestinations => {
+                Self::unprocessable(ErrorCode::ManifestNotDestinations, message).field("manifest_hash")
+            }
+            Rejection::ManifestNotEffective { status } => {
+                Self::unprocessable(ErrorCode::ManifestNotEffective, message)
+                    .field("manifest_hash")
+                    .detail("manifest_status", status.as_str())
+            }
             Rejection::AlreadySettled { settlement_id } => {
-                Self::conflict("already_settled", message).detail("settlement_id", settlement_id.to_string())
+                Self::conflict(ErrorCode::AlreadySettled, message)
+                    .detail("settlement_id", settlement_id.to_string())
             }
-            Rejection::NoLoop => Self::unprocessable("no_cycle", message),
-            Rejection::StakeBelowSlashed { slashed } => {
-                Self::unprocessable("stake_below_slashed", message).field("staked_amount_usdc").detail("slashed_usdc", slashed.to_string())
+            Rejection::NoLoop => Self::unprocessable(ErrorCode::NoCycle, message),
+            Rejection::InvalidEvidence { index, field, reason } => Self::bad_request(
+                ErrorCode::InvalidEvidence,
+                &format!("evidence[{index}].{field}"),
+                format!("evidence item {index}: {reason}"),
+            )
+            .detail("evidence_index", index),
+            Rejection::StakeBelowSlashed(below) => {
+                Self::unprocessable(ErrorCode::StakeBelowSlashed, message)
+                    .field("staked_amount_usdc")
+                    .detail("slashed_usdc", below.slashed.to_string())
             }
-            Rejection::CommitmentState { actual, expected } => {
-                Self::conflict("invalid_commitment_state", message).detail("status", actual).detail("expected_status", expected)
+            Rejection::CommitmentState(state) => {
+                Self::conflict(ErrorCode::InvalidCommitmentState, message)
+                    .detail("status", state.actual.as_str())
+                    .detail("expected_status", state.expected.as_str())
             }
         }
     }
 }
 
-/// The error answer for a forward rule violation on record-forward.
+/// The error answer for a forward rule violation on record-forward: the violation's code and
+/// details (`kagami-core`), with the HTTP status the rule calls for.
 pub(crate) fn violation_error(violation: &ForwardViolation) -> ApiError {
-    let message = violation.to_string();
+    let status = match violation {
+        ForwardViolation::HopLimitExceeded { .. } => StatusCode::BAD_REQUEST,
+        ForwardViolation::SelfForward | ForwardViolation::MissingPreviousHop { .. } => {
+            StatusCode::UNPROCESSABLE_ENTITY
+        }
+        ForwardViolation::CycleDetected(_)
+        | ForwardViolation::WouldCreateCycle(_)
+        | ForwardViolation::WouldExtract(_)
+        | ForwardViolation::NextHopMismatch { .. } => StatusCode::CONFLICT,
+    };
+    let error =
+        ApiError::new(status, violation.code(), violation.to_string()).details(violation.details());
     match violation {
-        ForwardViolation::SelfForward => ApiError::unprocessable("self_forward", message),
-        ForwardViolation::HopLimitExceeded { hop, max } => {
-            ApiError::bad_request("hop_limit_exceeded", "hop", message)
-                .detail("hop", *hop)
-                .detail("max_hop_depth", *max)
+        ForwardViolation::HopLimitExceeded { .. } | ForwardViolation::MissingPreviousHop { .. } => {
+            error.field("hop")
         }
-        ForwardViolation::CycleDetected(cycle) => ApiError::conflict("cycle_detected", message)
-            .detail(
-                "cycle_agents",
-                json!(
-                    cycle
-                        .agents
-                        .iter()
-                        .map(ToString::to_string)
-                        .collect::<Vec<_>>()
-                ),
-            )
-            .detail("cycle_depth", cycle.depth()),
-        ForwardViolation::MissingPreviousHop { hop } => {
-            ApiError::unprocessable("previous_hop_missing", message)
-                .field("hop")
-                .detail("hop", *hop)
-        }
-        ForwardViolation::WouldCreateCycle(cycle) => {
-            ApiError::conflict("would_create_cycle", message).detail(
-                "cycle_agents",
-                json!(
-                    cycle
-                        .agents
-                        .iter()
-                        .map(ToString::to_string)
-                        .collect::<Vec<_>>()
-                ),
-            )
-        }
-        ForwardViolation::WouldExtract(l) => {
-            ApiError::conflict("extraction_loop_detected", message)
-                .detail("agent_uuid", l.agent.to_string())
-        }
-        ForwardViolation::NextHopMismatch {
-            committed,
-            expected,
-        } => ApiError::conflict("next_hop_mismatch", message)
-            .detail("committed_next_hop_hash", committed.map(|c| c.to_string()))
-            .detail("expected_next_hop_hash", expected.to_string()),
+        _ => error,
     }
 }
 
@@ -276,7 +323,7 @@ pub(crate) fn violation_error(violation: &ForwardViolation) -> ApiError {
 pub(crate) fn internal() -> ApiError {
     ApiError::new(
         StatusCode::INTERNAL_SERVER_ERROR,
-        "internal_error",
+        ErrorCode::InternalError,
         "internal error; the request id identifies it in the logs",
     )
 }
@@ -305,12 +352,12 @@ pub(crate) fn json_api_error(err: &JsonPayloadError) -> ApiError {
         JsonPayloadError::Overflow { limit }
         | JsonPayloadError::OverflowKnownLength { limit, .. } => ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
-            "payload_too_large",
+            ErrorCode::PayloadTooLarge,
             format!("request body exceeds {limit} bytes"),
         ),
         JsonPayloadError::ContentType => ApiError::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported_media_type",
+            ErrorCode::UnsupportedMediaType,
             "request body must be JSON (Content-Type: application/json)",
         ),
         JsonPayloadError::Deserialize(e) => {
@@ -320,7 +367,7 @@ pub(crate) fn json_api_error(err: &JsonPayloadError) -> ApiError {
                 .and_then(|rest| rest.split('`').next())
             {
                 Some(field) => ApiError::bad_request(
-                    "unknown_field",
+                    ErrorCode::UnknownField,
                     field,
                     format!("unknown field {field:?}; unknown fields are rejected"),
                 ),
@@ -330,13 +377,13 @@ pub(crate) fn json_api_error(err: &JsonPayloadError) -> ApiError {
                         .and_then(|rest| rest.split('`').next());
                     match missing {
                         Some(field) => ApiError::bad_request(
-                            "missing_field",
+                            ErrorCode::MissingField,
                             field,
                             format!("missing field {field:?}"),
                         ),
                         None => ApiError::new(
                             StatusCode::BAD_REQUEST,
-                            "malformed_json",
+                            ErrorCode::MalformedJson,
                             format!("malformed JSON body: {text}"),
                         ),
                     }
@@ -345,7 +392,7 @@ pub(crate) fn json_api_error(err: &JsonPayloadError) -> ApiError {
         }
         _ => ApiError::new(
             StatusCode::BAD_REQUEST,
-            "malformed_json",
+            ErrorCode::MalformedJson,
             format!("unreadable JSON body: {err}"),
         ),
     }
@@ -355,7 +402,7 @@ pub(crate) fn json_api_error(err: &JsonPayloadError) -> ApiError {
 pub(crate) fn path_error(err: PathError, _req: &HttpRequest) -> actix_web::Error {
     ApiError::new(
         StatusCode::BAD_REQUEST,
-        "invalid_path",
+        ErrorCode::InvalidPath,
         format!("invalid path parameter: {err}"),
     )
     .into()
@@ -365,7 +412,7 @@ pub(crate) fn path_error(err: PathError, _req: &HttpRequest) -> actix_web::Error
 pub(crate) fn query_error(err: QueryPayloadError, _req: &HttpRequest) -> actix_web::Error {
     ApiError::new(
         StatusCode::BAD_REQUEST,
-        "invalid_query",
+        ErrorCode::InvalidQuery,
         format!("invalid query string: {err}"),
     )
     .into()

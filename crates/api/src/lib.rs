@@ -7,9 +7,10 @@ mod handlers;
 pub mod telemetry;
 mod views;
 
-use std::{net::TcpListener, sync::Arc};
+use std::net::TcpListener;
 
 use actix_web::{App, HttpResponse, HttpServer, dev::Server, http::StatusCode, middleware, web};
+use kagami_core::wire::ErrorCode;
 use kagami_store::Store;
 use utoipa::{
     Modify, OpenApi,
@@ -25,7 +26,7 @@ use crate::{handlers::*, telemetry::LabelLimiter};
 #[derive(Debug)]
 pub struct AppState {
     /// The store.
-    pub store: Arc<dyn Store>,
+    pub store: Store,
     /// The configuration.
     pub config: ApiConfig,
     /// Caps `agent_uuid` label values.
@@ -118,11 +119,7 @@ impl Application {
     ///
     /// # Errors
     /// When the listener cannot be used.
-    pub fn build(
-        config: ApiConfig,
-        store: Arc<dyn Store>,
-        listener: TcpListener,
-    ) -> std::io::Result<Self> {
+    pub fn build(config: ApiConfig, store: Store, listener: TcpListener) -> std::io::Result<Self> {
         let port = listener.local_addr()?.port();
         telemetry::describe_metrics();
         let state = web::Data::new(AppState {
@@ -191,11 +188,14 @@ async fn route_not_found(req: actix_web::HttpRequest) -> HttpResponse {
     let err = if known_path {
         ApiError::new(
             StatusCode::METHOD_NOT_ALLOWED,
-            "method_not_allowed",
+            ErrorCode::MethodNotAllowed,
             format!("{} is not allowed here", req.method()),
         )
     } else {
-        ApiError::not_found("route_not_found", format!("no route for {}", req.path()))
+        ApiError::not_found(
+            ErrorCode::RouteNotFound,
+            format!("no route for {}", req.path()),
+        )
     };
     actix_web::ResponseError::error_response(&err)
 }

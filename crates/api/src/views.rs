@@ -1,15 +1,17 @@
 //! Store records → wire bodies.
 
-use kagami_core::crypto::Timestamp;
 use kagami_core::{
-    Flip, ManifestRecord, ManifestStatus, StakeTier,
+    Flip, ManifestRecord, ManifestStatus, StakeAccount, StakeTier,
+    crypto::Timestamp,
     manifest::status_at,
+    verify::{SafeForward, Unsafe},
     wire::{
         AgentResponse, CommitmentResponse, FlipResponse, ManifestResponse, ReceiptResponse,
-        SettlementResponse, SlashResponse, StakeResponse,
+        SettlementResponse, SlashResponse, StakeResponse, VerifyForwardResponse,
     },
 };
-use kagami_store::{Agent, Commitment, ReceiptRecord, Settlement, SlashRecord, StakeView};
+use kagami_store::{Agent, Commitment, ReceiptRecord, Settlement, SlashRecord};
+use serde_json::Map;
 
 pub(crate) fn agent(a: &Agent) -> AgentResponse {
     AgentResponse {
@@ -26,7 +28,7 @@ pub(crate) fn agent(a: &Agent) -> AgentResponse {
     }
 }
 
-pub(crate) fn stake(s: &StakeView) -> StakeResponse {
+pub(crate) fn stake(s: &StakeAccount) -> StakeResponse {
     StakeResponse {
         staked_usdc: s.staked.to_string(),
         slashed_usdc: s.slashed.to_string(),
@@ -96,7 +98,7 @@ pub(crate) fn receipt(r: &ReceiptRecord) -> ReceiptResponse {
         signature: f.signature.to_string(),
         is_valid: r.is_valid,
         invalidated_at: r.invalidated_at.map(|t| t.to_string()),
-        invalidation_reason: r.invalidation_reason.clone(),
+        invalidation_reason: r.invalidation_reason.map(|k| k.reason().to_owned()),
         hop_irrational: f.hop_irrational,
         computational_cost_usdc: f.computational_cost.to_string(),
         created_at: r.created_at.to_string(),
@@ -106,28 +108,20 @@ pub(crate) fn receipt(r: &ReceiptRecord) -> ReceiptResponse {
 pub(crate) fn settlement(s: &Settlement, slashes: &[SlashRecord]) -> SettlementResponse {
     SettlementResponse {
         settlement_id: s.id.to_string(),
-        kind: match s.kind {
-            kagami_core::LoopKind::Cycle => "cycle",
-            kagami_core::LoopKind::ExtractionLoop => "extraction_loop",
-        }
-        .to_owned(),
+        kind: s.kind.as_str().to_owned(),
         cycle_agents: s.cycle_agents.iter().map(ToString::to_string).collect(),
         cycle_depth: s.depth,
         total_slashed_usdc: s.total_slashed.to_string(),
         reporter_address: s.reporter.map(|r| r.to_string()),
         bounty_usdc: s.bounty.map(|b| b.to_string()),
-        status: match s.status {
-            kagami_store::SettlementStatus::Provisional => "provisional",
-            kagami_store::SettlementStatus::Final => "final",
-        }
-        .to_owned(),
+        status: s.status.as_str().to_owned(),
         created_at: s.created_at.to_string(),
         slashes: slashes
             .iter()
             .map(|x| SlashResponse {
                 agent_uuid: x.agent.to_string(),
                 amount_usdc: x.amount.to_string(),
-                reason: x.reason.clone(),
+                reason: x.reason.as_str().to_owned(),
             })
             .collect(),
     }
@@ -143,5 +137,41 @@ pub(crate) fn commitment(c: &Commitment) -> CommitmentResponse {
         time_lock_until: c.commitment.time_lock_until.to_string(),
         status: c.status.as_str().to_owned(),
         onchain_tx_hash: c.onchain_tx_hash.map(|h| h.to_string()),
+    }
+}
+
+/// verify-forward's answer: where to pay when safe; the reason, its sentence and details when
+/// not.
+pub(crate) fn verdict(
+    verdict: Result<SafeForward, Unsafe>,
+    verified_at: Timestamp,
+) -> VerifyForwardResponse {
+    match verdict {
+        Ok(SafeForward { manifest, hop }) => VerifyForwardResponse {
+            safe: true,
+            reason: None,
+            message: None,
+            manifest_hash: Some(manifest.hash.to_string()),
+            manifest_nonce: Some(manifest.nonce),
+            endpoint_uri: Some(manifest.endpoint.to_string()),
+            pubkey: Some(manifest.pubkey.to_string()),
+            hop: Some(hop),
+            valid_until: Some(manifest.valid_until.to_string()),
+            verified_at: verified_at.to_string(),
+            details: Map::new(),
+        },
+        Err(unsafe_) => VerifyForwardResponse {
+            safe: false,
+            reason: Some(unsafe_.code()),
+            message: Some(unsafe_.to_string()),
+            manifest_hash: None,
+            manifest_nonce: None,
+            endpoint_uri: None,
+            pubkey: None,
+            hop: None,
+            valid_until: None,
+            verified_at: verified_at.to_string(),
+            details: unsafe_.details(),
+        },
     }
 }

@@ -6,12 +6,12 @@ use kagami_core::{
     LoopKind,
     wire::{
         AgentDetailsResponse, AgentResponse, CommitmentRequest, CommitmentResponse,
-        ConfirmCommitmentRequest, ErrorResponse, FlipMetricsResponse, ForwardTrailResponse,
-        HealthResponse, ManifestResponse, MevIncidentRequest, MevIncidentResponse,
-        MevSummaryResponse, PublishManifestRequest, PublishManifestResponse, ReadyResponse,
-        RecordForwardRequest, RecordForwardResponse, RegisterAgentRequest, ReportCycleRequest,
-        ReportCycleResponse, RevokeManifestRequest, SetStakeRequest, StakeResponse,
-        UpdateAgentRequest, VerifyForwardRequest, VerifyForwardResponse,
+        ConfirmCommitmentRequest, ErrorCode, ErrorResponse, FlipMetricsResponse,
+        ForwardTrailResponse, HealthResponse, ManifestResponse, MevIncidentRequest,
+        MevIncidentResponse, MevSummaryResponse, PublishManifestRequest, PublishManifestResponse,
+        ReadyResponse, RecordForwardRequest, RecordForwardResponse, RegisterAgentRequest,
+        ReportCycleRequest, ReportCycleResponse, RevokeManifestRequest, SetStakeRequest,
+        StakeResponse, UpdateAgentRequest, VerifyForwardRequest, VerifyForwardResponse,
     },
 };
 use kagami_crypto::{Hash32, Uuid};
@@ -601,9 +601,9 @@ pub struct LoopSettlement {
 
 impl LoopSettlement {
     fn from_envelope(envelope: ErrorResponse) -> Option<Self> {
-        let kind = match envelope.error.as_str() {
-            "circular_dependency" | "cycle_detected" => LoopKind::Cycle,
-            "extraction_loop_detected" => LoopKind::ExtractionLoop,
+        let kind = match envelope.error {
+            ErrorCode::CircularDependency => LoopKind::Cycle,
+            ErrorCode::ExtractionLoopDetected => LoopKind::ExtractionLoop,
             _ => return None,
         };
         let details = &envelope.details;

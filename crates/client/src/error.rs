@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use kagami_core::wire::ErrorResponse;
+use kagami_core::wire::{ErrorCode, ErrorResponse};
 use serde_json::{Map, Value};
 
 /// `Result` with this crate's [`Error`].
@@ -23,8 +23,8 @@ pub enum Error {
     Api {
         /// The HTTP status.
         status: u16,
-        /// The stable snake_case error code, e.g. `invalid_signature`.
-        code: String,
+        /// The stable error code, e.g. [`ErrorCode::InvalidSignature`] (`invalid_signature`).
+        code: ErrorCode,
         /// The service's human sentence.
         message: String,
         /// The offending request field, for validation errors.
@@ -79,9 +79,9 @@ impl Error {
     }
 
     /// The service's error code (`Api` errors only).
-    pub fn code(&self) -> Option<&str> {
+    pub const fn code(&self) -> Option<ErrorCode> {
         match self {
-            Self::Api { code, .. } => Some(code),
+            Self::Api { code, .. } => Some(*code),
             _ => None,
         }
     }
@@ -166,7 +166,7 @@ mod tests {
             panic!("not an api error")
         };
         assert_eq!(status, 400);
-        assert_eq!(code, "invalid_signature");
+        assert_eq!(code, ErrorCode::InvalidSignature);
         assert_eq!(message, "signature by 0xab, expected 0xcd");
         assert_eq!(field.as_deref(), Some("signature"));
         assert_eq!(details["expected"], "0xcd");
@@ -190,7 +190,7 @@ mod tests {
             error.to_string(),
             "nonce 3 is not above 4 (nonce_reused, HTTP 409, field nonce)"
         );
-        assert_eq!(error.code(), Some("nonce_reused"));
+        assert_eq!(error.code(), Some(ErrorCode::NonceReused));
         assert_eq!(error.status(), Some(409));
         assert!(!error.is_transient());
     }

@@ -9,6 +9,7 @@ use crate::{
     Cycle, Edge, ExtractionLoop, ForwardGraph, ForwardViolation, Policy, ProposedForward,
     StakeAccount, Usdc,
     settlement::{SettlementPlan, plan_cycle_settlement},
+    wire::ErrorCode,
 };
 
 /// What closed the loop a settlement settles.
@@ -22,11 +23,42 @@ pub enum LoopKind {
 }
 
 impl LoopKind {
-    /// The wire name, also the receipts' invalidation reason.
+    /// The kind's stored and wire name (a settlement's `kind`): `cycle`, `extraction_loop`.
     pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Cycle => "cycle",
+            Self::ExtractionLoop => "extraction_loop",
+        }
+    }
+
+    /// Parses [`Self::as_str`].
+    pub fn parse(s: &str) -> Option<Self> {
+        [Self::Cycle, Self::ExtractionLoop]
+            .into_iter()
+            .find(|kind| kind.as_str() == s)
+    }
+
+    /// Why the loop's receipts were invalidated and its agents slashed:
+    /// `cycle_detected`, `extraction_loop_detected`.
+    pub const fn reason(self) -> &'static str {
         match self {
             Self::Cycle => "cycle_detected",
             Self::ExtractionLoop => "extraction_loop_detected",
+        }
+    }
+
+    /// Parses [`Self::reason`].
+    pub fn parse_reason(s: &str) -> Option<Self> {
+        [Self::Cycle, Self::ExtractionLoop]
+            .into_iter()
+            .find(|kind| kind.reason() == s)
+    }
+
+    /// The code answered when a recorded receipt closed a loop of this kind.
+    pub const fn error_code(self) -> ErrorCode {
+        match self {
+            Self::Cycle => ErrorCode::CircularDependency,
+            Self::ExtractionLoop => ErrorCode::ExtractionLoopDetected,
         }
     }
 }

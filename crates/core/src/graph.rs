@@ -5,8 +5,9 @@ use std::collections::{HashMap, HashSet, VecDeque};
 
 use kagami_crypto::{Hash32, NextHop, Signable, Uuid};
 use serde::Serialize;
+use serde_json::{Map, Value, json};
 
-use crate::Policy;
+use crate::{Policy, wire::ErrorCode};
 
 /// One forward: `from` paid `to` at `hop`, proven by `receipt`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -110,6 +111,62 @@ pub enum ForwardViolation {
         /// The commitment this forward corresponds to.
         expected: Hash32,
     },
+}
+
+impl ForwardViolation {
+    /// The stable code of this violation, on record-forward errors and verify-forward
+    /// verdicts alike.
+    pub const fn code(&self) -> ErrorCode {
+        match self {
+            Self::SelfForward => ErrorCode::SelfForward,
+            Self::HopLimitExceeded { .. } => ErrorCode::HopLimitExceeded,
+            Self::CycleDetected(_) => ErrorCode::CycleDetected,
+            Self::MissingPreviousHop { .. } => ErrorCode::PreviousHopMissing,
+            Self::WouldCreateCycle(_) => ErrorCode::WouldCreateCycle,
+            Self::WouldExtract(_) => ErrorCode::ExtractionLoopDetected,
+            Self::NextHopMismatch { .. } => ErrorCode::NextHopMismatch,
+        }
+    }
+
+    /// The violation's details as wire fields (flattened into the error or the verdict).
+    pub fn details(&self) -> Map<String, Value> {
+        let uuids = |agents: &[Uuid]| agents.iter().map(ToString::to_string).collect::<Vec<_>>();
+        let hashes = |hashes: &[Hash32]| hashes.iter().map(ToString::to_string).collect::<Vec<_>>();
+        let details = match self {
+            Self::SelfForward => json!({}),
+            Self::HopLimitExceeded { hop, max } => json!({ "hop": hop, "max_hop_depth": max }),
+            Self::CycleDetected(cycle) => json!({
+                "cycle_agents": uuids(&cycle.agents),
+                "cycle_depth": cycle.depth(),
+                "invalid_receipts": hashes(&cycle.receipts),
+            }),
+            Self::MissingPreviousHop { hop } => json!({ "hop": hop }),
+            Self::WouldCreateCycle(cycle) => json!({
+                "cycle_agents": uuids(&cycle.agents),
+                "cycle_depth": cycle.depth(),
+            }),
+            Self::WouldExtract(l) => {
+                let mut agents = l.sources.clone();
+                agents.push(l.agent);
+                json!({
+                    "agent_uuid": l.agent.to_string(),
+                    "loop_agents": uuids(&agents),
+                    "loop_hops": l.hops,
+                })
+            }
+            Self::NextHopMismatch {
+                committed,
+                expected,
+            } => json!({
+                "committed_next_hop_hash": committed.map(|c| c.to_string()),
+                "expected_next_hop_hash": expected.to_string(),
+            }),
+        };
+        match details {
+            Value::Object(map) => map,
+            _ => Map::new(),
+        }
+    }
 }
 
 impl ForwardGraph {

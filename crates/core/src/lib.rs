@@ -1,5 +1,6 @@
 #![doc = include_str!("../README.md")]
 
+pub mod commitment;
 pub mod decide;
 pub mod graph;
 pub mod manifest;
@@ -7,13 +8,17 @@ mod policy;
 pub mod settlement;
 mod usdc;
 mod validate;
+pub mod verify;
 pub mod wire;
 
+pub use commitment::{AgentStatus, CommitmentEvent, CommitmentStateError, CommitmentStatus};
 pub use decide::{DetectedLoop, LoopKind, RecordDecision, RecordRejection};
 pub use graph::{Cycle, Edge, ExtractionLoop, ForwardGraph, ForwardViolation, ProposedForward};
 pub use manifest::{Flip, ManifestRecord, ManifestStatus, PublishError};
 pub use policy::Policy;
-pub use settlement::{HopCost, Operation, SettlementPlan, Slash, StakeAccount, StakeTier};
+pub use settlement::{
+    HopCost, Operation, SettlementPlan, Slash, StakeAccount, StakeBelowSlashed, StakeTier,
+};
 pub use usdc::{AmountError, Usdc};
 pub use validate::{EndpointUri, ValidationError, check_nonce};
 

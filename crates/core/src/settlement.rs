@@ -14,16 +14,17 @@ pub struct StakeAccount {
     pub staked: Usdc,
     /// Slashed so far (never more than `staked`).
     pub slashed: Usdc,
-    /// Locked by flows other than the one being settled.
-    pub locked_elsewhere: Usdc,
+    /// Locked by hops in flight (for a decision about one root transaction: locked by the
+    /// flows of other roots).
+    pub locked: Usdc,
 }
 
 impl StakeAccount {
-    /// `staked − slashed − locked_elsewhere`, never below zero.
+    /// `staked − slashed − locked`, never below zero.
     pub const fn available(&self) -> Usdc {
         self.staked
             .saturating_sub(self.slashed)
-            .saturating_sub(self.locked_elsewhere)
+            .saturating_sub(self.locked)
     }
 
     /// Applies a slash, capped at what is left unslashed, and returns the amount taken.
@@ -32,6 +33,28 @@ impl StakeAccount {
         self.slashed = self.slashed.checked_add(taken).unwrap_or(self.staked);
         taken
     }
+
+    /// This account with `staked` mirroring a new on-chain stake.
+    ///
+    /// # Errors
+    /// [`StakeBelowSlashed`] when `staked` is below what is already slashed: the ledger never
+    /// shows more slashed than staked.
+    pub const fn with_staked(self, staked: Usdc) -> Result<Self, StakeBelowSlashed> {
+        if staked.micros() < self.slashed.micros() {
+            return Err(StakeBelowSlashed {
+                slashed: self.slashed,
+            });
+        }
+        Ok(Self { staked, ..self })
+    }
+}
+
+/// A stake update below the slashed amount.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("stake cannot be set below the {slashed} USDC already slashed")]
+pub struct StakeBelowSlashed {
+    /// Already slashed.
+    pub slashed: Usdc,
 }
 
 /// The share of available stake a cycle slashes, in basis points: `min(50 %, 10 % × depth)`.
@@ -229,17 +252,36 @@ mod tests {
         let a = StakeAccount {
             staked: usdc("1000"),
             slashed: usdc("300"),
-            locked_elsewhere: usdc("200"),
+            locked: usdc("200"),
         };
         assert_eq!(a.available(), usdc("500"));
         assert_eq!(cycle_slash(&a, 3), usdc("150"));
         let over_locked = StakeAccount {
             staked: usdc("100"),
             slashed: usdc("50"),
-            locked_elsewhere: usdc("80"),
+            locked: usdc("80"),
         };
         assert_eq!(over_locked.available(), Usdc::ZERO);
         assert_eq!(cycle_slash(&over_locked, 3), Usdc::ZERO);
+    }
+
+    #[test]
+    fn stake_may_not_drop_below_what_is_slashed() {
+        let a = StakeAccount {
+            staked: usdc("1000"),
+            slashed: usdc("200"),
+            locked: usdc("100"),
+        };
+        assert_eq!(
+            a.with_staked(usdc("199.999999")),
+            Err(StakeBelowSlashed {
+                slashed: usdc("200")
+            })
+        );
+        assert_eq!(
+            a.with_staked(usdc("200")).map(|a| a.available()),
+            Ok(Usdc::ZERO)
+        );
     }
 
     #[test]
@@ -351,7 +393,7 @@ mod tests {
             staked in amount(), locked in amount(), depths in proptest::collection::vec(1u32..12, 1..40),
             mev in proptest::collection::vec(amount(), 0..5)
         ) {
-            let mut account = StakeAccount { staked, slashed: Usdc::ZERO, locked_elsewhere: locked };
+            let mut account = StakeAccount { staked, slashed: Usdc::ZERO, locked };
             for depth in depths {
                 let slash = cycle_slash(&account, depth);
                 prop_assert!(slash <= account.available());

@@ -140,6 +140,22 @@ impl EndpointUri {
         Ok(Self(text))
     }
 
+    /// An endpoint read back from storage: it passed the policy when it was published, so it
+    /// is re-checked without the length limit (a later, stricter configuration must not make
+    /// stored rows unreadable); the other rules still apply.
+    ///
+    /// # Errors
+    /// As [`Self::parse`], except for the length.
+    pub fn from_stored(raw: &str) -> Result<Self, ValidationError> {
+        Self::parse(
+            raw,
+            &Policy {
+                max_endpoint_bytes: usize::MAX,
+                ..Policy::default()
+            },
+        )
+    }
+
     /// The URI as signed.
     pub fn as_str(&self) -> &str {
         self.0.as_str()

@@ -11,7 +11,7 @@ pub use canonical::{
 };
 pub use message::{
     CanonicalMessage, CycleReport, EndpointManifest, ForwardReceipt, ManifestRevocation, NextHop,
-    Signable,
+    Signable, Signed,
 };
 pub use signature::Signature;
 pub use uuid::Uuid;

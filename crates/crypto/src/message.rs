@@ -291,3 +291,91 @@ impl Signable for ManifestRevocation {
             .finish()
     }
 }
+
+/// A protocol object, its signature, its id and the address that made the signature,
+/// recovered once.
+///
+/// Constructed only by [`Signed::recover`] (or [`Signed::sign`]), so `signer` is always the
+/// address that really signed `value`'s canonical message; whether that address was allowed
+/// to sign for the agent is decided by whoever holds the agent's keys ([`Signed::check_signer`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Signed<T> {
+    value: T,
+    id: Hash32,
+    signature: Signature,
+    signer: EthAddress,
+}
+
+impl<T: Signable> Signed<T> {
+    /// Builds `value`'s canonical message, hashes it (EIP-191, see
+    /// [`CanonicalMessage::eip191_hash`]) and recovers the signer of `signature`.
+    ///
+    /// # Errors
+    /// [`Error::RecoveryFailed`] when no public key corresponds to the signature.
+    pub fn recover(value: T, signature: Signature) -> Result<Self> {
+        let message = value.message();
+        let signer = message.recover(&signature)?;
+        Ok(Self {
+            id: message.id(),
+            value,
+            signature,
+            signer,
+        })
+    }
+
+    /// Signs `value`'s canonical message with `key` (EIP-191 `personal_sign`).
+    ///
+    /// # Errors
+    /// [`Error::Signing`] if the signer fails.
+    pub fn sign(value: T, key: &PrivateKeySigner) -> Result<Self> {
+        let message = value.message();
+        let signature = message.sign(key)?;
+        Ok(Self {
+            id: message.id(),
+            value,
+            signature,
+            signer: EthAddress::from(key.address()),
+        })
+    }
+}
+
+impl<T> Signed<T> {
+    /// The signed fields.
+    pub const fn value(&self) -> &T {
+        &self.value
+    }
+
+    /// The object id (SHA-256 of the canonical message).
+    pub const fn id(&self) -> Hash32 {
+        self.id
+    }
+
+    /// The signature.
+    pub const fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    /// The address that signed.
+    pub const fn signer(&self) -> &EthAddress {
+        &self.signer
+    }
+
+    /// The signed fields, by value.
+    pub fn into_value(self) -> T {
+        self.value
+    }
+
+    /// Checks that the signer is one of `allowed`, returning which one.
+    ///
+    /// # Errors
+    /// [`Error::WrongSigner`] naming the first allowed address and the actual signer.
+    pub fn check_signer<'a>(&self, allowed: &'a [EthAddress]) -> Result<&'a EthAddress> {
+        allowed
+            .iter()
+            .find(|a| **a == self.signer)
+            .ok_or_else(|| Error::WrongSigner {
+                expected: allowed.first().map(ToString::to_string).unwrap_or_default(),
+                recovered: self.signer.to_string(),
+            })
+    }
+}

@@ -1,43 +1,11 @@
 //! What the store holds and returns.
 
+pub use kagami_core::{AgentStatus, CommitmentStatus, StakeAccount};
 use kagami_core::{
-    Flip, LoopKind, ManifestRecord, Usdc,
+    Flip, LoopKind, ManifestRecord, ManifestStatus, Usdc,
     crypto::{Chain, EthAddress, Hash32, Signature, Timestamp, Uuid},
 };
 use serde::Serialize;
-
-/// An agent's lifecycle status.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum AgentStatus {
-    /// May publish manifests and receive forwards.
-    Active,
-    /// Temporarily barred.
-    Suspended,
-    /// Permanently barred.
-    Revoked,
-}
-
-impl AgentStatus {
-    /// The stored and wire name.
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Self::Active => "active",
-            Self::Suspended => "suspended",
-            Self::Revoked => "revoked",
-        }
-    }
-
-    /// Parses the stored and wire name.
-    pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "active" => Some(Self::Active),
-            "suspended" => Some(Self::Suspended),
-            "revoked" => Some(Self::Revoked),
-            _ => None,
-        }
-    }
-}
 
 /// An agent to register.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -81,34 +49,6 @@ pub struct Agent {
     pub updated_at: Timestamp,
 }
 
-/// An agent's stake now.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct StakeView {
-    /// Mirrors the on-chain stake.
-    pub staked: Usdc,
-    /// Slashed so far.
-    pub slashed: Usdc,
-    /// Locked by unreleased, unexpired hops (all roots).
-    pub locked: Usdc,
-}
-
-impl StakeView {
-    /// `staked − slashed − locked`, floored at zero.
-    pub const fn available(&self) -> Usdc {
-        self.staked
-            .saturating_sub(self.slashed)
-            .saturating_sub(self.locked)
-    }
-}
-
-/// A manifest to publish: checked fields and a verified owner signature.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NewManifest {
-    /// Everything but the store-assigned `id`, `created_at` (taken from `now`) and
-    /// `revoked_at`; those fields of this record are ignored.
-    pub record: ManifestRecord,
-}
-
 /// A stored manifest flip (a replacement of an agent's current manifest).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FlipRecord {
@@ -135,6 +75,8 @@ pub struct FlipRecord {
 pub struct PublishOutcome {
     /// The stored manifest (the existing one for a replay).
     pub manifest: ManifestRecord,
+    /// Its status at publication time.
+    pub status: ManifestStatus,
     /// The flip recorded, if it replaced a manifest (the original flip for a replay).
     pub flip: Option<FlipRecord>,
     /// The identical manifest had been published before; nothing was written.
@@ -143,9 +85,8 @@ pub struct PublishOutcome {
     pub disputed_commitments: Vec<Commitment>,
 }
 
-/// A receipt to record: checked fields, a verified destination signature, and the id of
-/// the destination's manifest it cites (already checked to be the destination's and
-/// effective).
+/// A receipt's fields as stored: the signed fields, the destination's signature, the store
+/// id of the manifest it cites and the cost figures derived from its hop.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewReceipt {
     /// The chain.
@@ -200,8 +141,8 @@ pub struct ReceiptRecord {
     pub is_valid: bool,
     /// When it was invalidated.
     pub invalidated_at: Option<Timestamp>,
-    /// Why (`cycle_detected`, `extraction_loop_detected`).
-    pub invalidation_reason: Option<String>,
+    /// Why: the loop it was evidence of (`LoopKind::reason` on the wire).
+    pub invalidation_reason: Option<LoopKind>,
     /// When it was recorded.
     pub created_at: Timestamp,
 }
@@ -209,12 +150,12 @@ pub struct ReceiptRecord {
 impl ReceiptRecord {
     /// A receipt about to be stored at `now`: valid, or invalidated at `now` for
     /// `invalid_because` (evidence of a loop).
-    pub fn new(receipt: NewReceipt, invalid_because: Option<&str>, now: Timestamp) -> Self {
+    pub fn new(receipt: NewReceipt, invalid_because: Option<LoopKind>, now: Timestamp) -> Self {
         Self {
             id: Uuid::new_v4(),
             is_valid: invalid_because.is_none(),
             invalidated_at: invalid_because.map(|_| now),
-            invalidation_reason: invalid_because.map(str::to_owned),
+            invalidation_reason: invalid_because,
             created_at: now,
             receipt,
         }
@@ -229,6 +170,23 @@ pub enum SettlementStatus {
     Provisional,
     /// Final.
     Final,
+}
+
+impl SettlementStatus {
+    /// The stored and wire name.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Provisional => "provisional",
+            Self::Final => "final",
+        }
+    }
+
+    /// Parses the stored and wire name.
+    pub fn parse(s: &str) -> Option<Self> {
+        [Self::Provisional, Self::Final]
+            .into_iter()
+            .find(|status| status.as_str() == s)
+    }
 }
 
 /// One settlement of a root transaction's loop (at most one per root).
@@ -256,6 +214,50 @@ pub struct Settlement {
     pub created_at: Timestamp,
 }
 
+/// Why an agent was slashed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SlashReason {
+    /// A loop it was liable for.
+    Loop(LoopKind),
+    /// An MEV incident.
+    MevIncident,
+    /// A commitment it broke.
+    CommitmentDispute,
+}
+
+impl SlashReason {
+    /// The stored and wire name: `cycle_detected`, `extraction_loop_detected`,
+    /// `mev_incident`, `commitment_dispute`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Loop(kind) => kind.reason(),
+            Self::MevIncident => "mev_incident",
+            Self::CommitmentDispute => "commitment_dispute",
+        }
+    }
+
+    /// Parses [`Self::as_str`].
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "mev_incident" => Some(Self::MevIncident),
+            "commitment_dispute" => Some(Self::CommitmentDispute),
+            other => LoopKind::parse_reason(other).map(Self::Loop),
+        }
+    }
+}
+
+/// An agent, its stake and its manifests, read together.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AgentDetails {
+    /// The agent.
+    pub agent: Agent,
+    /// Its stake now.
+    pub stake: StakeAccount,
+    /// Its manifests, highest nonce first.
+    pub manifests: Vec<ManifestRecord>,
+}
+
 /// One entry of the slash ledger: every change of an agent's `slashed` has one.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SlashRecord {
@@ -265,8 +267,8 @@ pub struct SlashRecord {
     pub agent: Uuid,
     /// The amount taken.
     pub amount: Usdc,
-    /// `cycle_detected`, `extraction_loop_detected`, `mev_incident`, `commitment_dispute`.
-    pub reason: String,
+    /// Why.
+    pub reason: SlashReason,
     /// The settlement, for loop slashes.
     pub settlement_id: Option<Uuid>,
     /// The MEV incident, for MEV slashes.
@@ -309,32 +311,6 @@ pub struct ForwardTrail {
     pub settlement: Option<Settlement>,
     /// The settlement's slashes.
     pub slashes: Vec<SlashRecord>,
-}
-
-/// A commitment's status.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum CommitmentStatus {
-    /// Created, time lock running, not yet on chain.
-    Pending,
-    /// Seen on chain.
-    Confirmed,
-    /// Done.
-    Settled,
-    /// The first-hop agent flipped its endpoint during the time lock.
-    Disputed,
-}
-
-impl CommitmentStatus {
-    /// The stored and wire name.
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Self::Pending => "pending",
-            Self::Confirmed => "confirmed",
-            Self::Settled => "settled",
-            Self::Disputed => "disputed",
-        }
-    }
 }
 
 /// A high-value commitment to create.

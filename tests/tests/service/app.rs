@@ -54,7 +54,7 @@ pub(crate) struct TestApp {
     pub(crate) admin_key: String,
     pub(crate) client_key: String,
     /// The same store the server uses (for setting up what has no endpoint, e.g. revoking a key).
-    pub(crate) store: Arc<dyn Store>,
+    pub(crate) store: Store,
     stop: Box<dyn FnOnce() -> BoxFuture<'static, ()> + Send>,
 }
 
@@ -73,20 +73,17 @@ pub(crate) fn salt() -> Secret {
 
 impl TestApp {
     /// Creates an admin and a client key on `store`, then starts the server on it.
-    pub(crate) async fn spawn(store: Arc<dyn Store>) -> Self {
+    pub(crate) async fn spawn(store: Store) -> Self {
         Self::spawn_with(store, |_| {}).await
     }
 
     /// As [`TestApp::spawn`], with `setup` adjusting the configuration.
-    pub(crate) async fn spawn_with(
-        store: Arc<dyn Store>,
-        setup: impl FnOnce(&mut ApiConfig),
-    ) -> Self {
+    pub(crate) async fn spawn_with(store: Store, setup: impl FnOnce(&mut ApiConfig)) -> Self {
         let now = Timestamp::from_unix(now()).unwrap();
-        let (admin, _) = create_key(store.as_ref(), &salt(), Role::Admin, "test admin", now)
+        let (admin, _) = create_key(&store, &salt(), Role::Admin, "test admin", now)
             .await
             .unwrap();
-        let (client, _) = create_key(store.as_ref(), &salt(), Role::Client, "test client", now)
+        let (client, _) = create_key(&store, &salt(), Role::Client, "test client", now)
             .await
             .unwrap();
         let render = recorder();

@@ -7,12 +7,11 @@
 
 use std::{
     str::FromStr,
-    sync::Arc,
     time::{Duration, Instant},
 };
 
 use kagami_core::crypto::PrivateKeySigner;
-use kagami_store::postgres::{PostgresConfig, PostgresStore};
+use kagami_store::{Store, postgres::PostgresConfig};
 use kagami_tests::{TestPostgres, database_url};
 use serde_json::{Value, json};
 use tokio::{
@@ -133,7 +132,7 @@ pub(crate) async fn database_outage_answers_503_and_recovers_without_restart() {
     config.pool_max_size = 4;
     config.connect_timeout = Duration::from_secs(1);
     config.command_timeout = Duration::from_secs(5);
-    let store = Arc::new(PostgresStore::connect(&config).await.unwrap());
+    let store = Store::connect_postgres(&config).await.unwrap();
     let app = TestApp::spawn(store.clone()).await;
 
     let owner = PrivateKeySigner::random();

@@ -659,15 +659,10 @@ pub(crate) async fn api_keys_and_roles_are_enforced(app: &TestApp) {
 
     // A revoked key stops working at once.
     let now = Timestamp::from_unix(now()).unwrap();
-    let (key, record) = kagami_api::auth::create_key(
-        app.store.as_ref(),
-        &salt(),
-        Role::Client,
-        "short-lived",
-        now,
-    )
-    .await
-    .unwrap();
+    let (key, record) =
+        kagami_api::auth::create_key(&app.store, &salt(), Role::Client, "short-lived", now)
+            .await
+            .unwrap();
     let header = format!("Bearer {}", key.expose());
     app.post(
         "/api/v1/agents/manifests/publish",

@@ -1,23 +1,22 @@
 //! The conformance cases. Each takes a fresh store and asserts observable behaviour only.
 
-use std::sync::Arc;
-
 use kagami_core::{
-    ForwardViolation, LoopKind, ManifestRecord, PublishError, RecordRejection, Usdc,
-    crypto::{EthAddress, Hash32, Uuid},
+    CommitmentStateError, ForwardViolation, LoopKind, ManifestRecord, ManifestStatus, PublishError,
+    RecordRejection, StakeBelowSlashed, Usdc,
+    crypto::{Hash32, Uuid},
     decide::flip_hash,
 };
 use kagami_store::{
-    Agent, AgentStatus, AttackType, CommitmentStatus, NewCommitment, NewMevIncident, RecordOutcome,
-    Rejection, Role, SettlementStatus, Store, StoreError,
+    Agent, AgentStatus, AttackType, CommitmentStatus, ConflictKind, Entity, NewCommitment,
+    NewMevIncident, RecordOutcome, Rejection, Role, SettlementStatus, Store, StoreError,
 };
 
 use crate::fixtures::*;
 
-fn assert_conflict(err: StoreError, expected: &str) {
+fn assert_conflict(err: StoreError, expected: ConflictKind) {
     match err {
-        StoreError::Conflict { constraint } => assert_eq!(constraint, expected),
-        other => panic!("expected conflict on {expected}, got {other:?}"),
+        StoreError::Conflict(kind) => assert_eq!(kind, expected),
+        other => panic!("expected conflict {expected:?}, got {other:?}"),
     }
 }
 
@@ -30,16 +29,16 @@ fn rejection(err: StoreError) -> Rejection {
 
 // ---- agents ----------------------------------------------------------------------------
 
-pub(crate) async fn registering_the_same_registry_identity_twice_conflicts(store: Arc<dyn Store>) {
+pub(crate) async fn registering_the_same_registry_identity_twice_conflicts(store: Store) {
     store.register_agent(new_agent(1), now()).await.unwrap();
     assert_conflict(
         store.register_agent(new_agent(1), now()).await.unwrap_err(),
-        "uq_agents_registry",
+        ConflictKind::AgentRegistered,
     );
     store.register_agent(new_agent(2), now()).await.unwrap();
 }
 
-pub(crate) async fn agents_are_found_by_uuid_and_by_registry_identity(store: Arc<dyn Store>) {
+pub(crate) async fn agents_are_found_by_uuid_and_by_registry_identity(store: Store) {
     let a = agent(&store, 7, "0").await;
     let found = store.agent(a.uuid).await.unwrap().unwrap();
     assert_eq!(found, a);
@@ -61,7 +60,7 @@ pub(crate) async fn agents_are_found_by_uuid_and_by_registry_identity(store: Arc
     );
 }
 
-pub(crate) async fn status_changes_persist_and_unknown_agents_are_not_found(store: Arc<dyn Store>) {
+pub(crate) async fn status_changes_persist_and_unknown_agents_are_not_found(store: Store) {
     let a = agent(&store, 1, "0").await;
     let suspended = store
         .set_agent_status(a.uuid, AgentStatus::Suspended, t(5))
@@ -80,7 +79,7 @@ pub(crate) async fn status_changes_persist_and_unknown_agents_are_not_found(stor
         .await
         .unwrap_err();
     assert!(
-        matches!(err, StoreError::NotFound { entity: "agent" }),
+        matches!(err, StoreError::NotFound(Entity::Agent)),
         "{err:?}"
     );
     let err = store
@@ -88,12 +87,12 @@ pub(crate) async fn status_changes_persist_and_unknown_agents_are_not_found(stor
         .await
         .unwrap_err();
     assert!(
-        matches!(err, StoreError::NotFound { entity: "agent" }),
+        matches!(err, StoreError::NotFound(Entity::Agent)),
         "{err:?}"
     );
 }
 
-pub(crate) async fn money_round_trips_exactly(store: Arc<dyn Store>) {
+pub(crate) async fn money_round_trips_exactly(store: Store) {
     let a = agent(&store, 1, "0").await;
     for amount in ["0.000001", "123456789.123457", "9223372036854.775807", "0"] {
         store.set_stake(a.uuid, usdc(amount), now()).await.unwrap();
@@ -106,7 +105,7 @@ pub(crate) async fn money_round_trips_exactly(store: Arc<dyn Store>) {
     }
 }
 
-pub(crate) async fn stake_cannot_be_set_below_what_is_slashed(store: Arc<dyn Store>) {
+pub(crate) async fn stake_cannot_be_set_below_what_is_slashed(store: Store) {
     let a = agent(&store, 1, "1000").await;
     let incident = store
         .record_mev_incident(mev(&a, AttackType::Frontrun, "100"), now())
@@ -119,9 +118,9 @@ pub(crate) async fn stake_cannot_be_set_below_what_is_slashed(store: Arc<dyn Sto
         .unwrap_err();
     assert_eq!(
         rejection(err),
-        Rejection::StakeBelowSlashed {
+        Rejection::StakeBelowSlashed(StakeBelowSlashed {
             slashed: usdc("200")
-        }
+        })
     );
     let stake = store.set_stake(a.uuid, usdc("200"), now()).await.unwrap();
     assert_eq!(
@@ -132,9 +131,7 @@ pub(crate) async fn stake_cannot_be_set_below_what_is_slashed(store: Arc<dyn Sto
 
 // ---- manifests -------------------------------------------------------------------------
 
-pub(crate) async fn first_manifest_has_no_flip_and_replay_returns_the_original(
-    store: Arc<dyn Store>,
-) {
+pub(crate) async fn first_manifest_has_no_flip_and_replay_returns_the_original(store: Store) {
     let a = agent(&store, 1, "0").await;
     let m = manifest(&a, 1, "https://a.example/x402", t(-60), t(3600));
     let first = store
@@ -145,8 +142,8 @@ pub(crate) async fn first_manifest_has_no_flip_and_replay_returns_the_original(
     assert_eq!(first.flip, None);
     assert_ne!(first.manifest.id, Uuid::nil());
     assert_eq!(first.manifest.created_at, now());
-    assert_eq!(first.manifest.hash, m.record.hash);
-    assert_eq!(first.manifest.signature, m.record.signature);
+    assert_eq!(first.manifest.hash, m.manifest.id());
+    assert_eq!(first.manifest.signature, *m.manifest.signature());
     let replay = store.publish_manifest(m, t(30), &policy()).await.unwrap();
     assert!(replay.replayed);
     assert_eq!(replay.manifest, first.manifest);
@@ -164,7 +161,7 @@ pub(crate) async fn first_manifest_has_no_flip_and_replay_returns_the_original(
     );
 }
 
-pub(crate) async fn used_and_lower_nonces_are_rejected_without_writing(store: Arc<dyn Store>) {
+pub(crate) async fn used_and_lower_nonces_are_rejected_without_writing(store: Store) {
     let a = agent(&store, 1, "0").await;
     store
         .publish_manifest(
@@ -199,7 +196,7 @@ pub(crate) async fn used_and_lower_nonces_are_rejected_without_writing(store: Ar
     assert!(store.flips_of(a.uuid).await.unwrap().is_empty());
 }
 
-pub(crate) async fn replacement_records_one_scored_flip(store: Arc<dyn Store>) {
+pub(crate) async fn replacement_records_one_scored_flip(store: Store) {
     let a = agent(&store, 1, "0").await;
     let m1 = store
         .publish_manifest(
@@ -217,11 +214,11 @@ pub(crate) async fn replacement_records_one_scored_flip(store: Arc<dyn Store>) {
     let flip = out.flip.unwrap();
     assert_eq!(
         (flip.old_manifest, flip.new_manifest),
-        (m1.manifest.hash, m2.record.hash)
+        (m1.manifest.hash, m2.manifest.id())
     );
     assert_eq!(
         flip.flip_hash,
-        flip_hash(&m1.manifest.hash, &m2.record.hash)
+        flip_hash(&m1.manifest.hash, &m2.manifest.id())
     );
     assert_eq!(flip.flip.suspicion_score, 70);
     assert!(flip.flip.endpoint_changed && !flip.flip.pubkey_changed);
@@ -233,7 +230,7 @@ pub(crate) async fn replacement_records_one_scored_flip(store: Arc<dyn Store>) {
     assert_eq!(all.iter().map(|m| m.nonce).collect::<Vec<_>>(), vec![2, 1]);
 }
 
-pub(crate) async fn replacement_before_the_activation_delay_is_rejected(store: Arc<dyn Store>) {
+pub(crate) async fn replacement_before_the_activation_delay_is_rejected(store: Store) {
     let a = agent(&store, 1, "0").await;
     store
         .publish_manifest(
@@ -259,21 +256,30 @@ pub(crate) async fn replacement_before_the_activation_delay_is_rejected(store: A
         .unwrap();
 }
 
-pub(crate) async fn revocation_is_idempotent_and_scoped_to_the_agent(store: Arc<dyn Store>) {
+pub(crate) async fn revocation_is_idempotent_and_scoped_to_the_agent(store: Store) {
     let a = agent(&store, 1, "0").await;
     let b = agent(&store, 2, "0").await;
     let m = published(&store, &a).await;
     let err = store
-        .revoke_manifest(b.uuid, &m.hash, t(10))
+        .revoke_manifest(b.uuid, &m.hash, revocation(&b, &m), t(10))
         .await
         .unwrap_err();
     assert!(
-        matches!(err, StoreError::NotFound { entity: "manifest" }),
+        matches!(err, StoreError::NotFound(Entity::Manifest)),
         "{err:?}"
     );
-    let revoked = store.revoke_manifest(a.uuid, &m.hash, t(10)).await.unwrap();
-    assert_eq!(revoked.revoked_at, Some(t(10)));
-    let again = store.revoke_manifest(a.uuid, &m.hash, t(20)).await.unwrap();
+    let (revoked, status) = store
+        .revoke_manifest(a.uuid, &m.hash, revocation(&a, &m), t(10))
+        .await
+        .unwrap();
+    assert_eq!(
+        (revoked.revoked_at, status),
+        (Some(t(10)), ManifestStatus::Revoked)
+    );
+    let (again, _) = store
+        .revoke_manifest(a.uuid, &m.hash, revocation(&a, &m), t(20))
+        .await
+        .unwrap();
     assert_eq!(again.revoked_at, Some(t(10)));
     assert_eq!(
         store
@@ -286,7 +292,7 @@ pub(crate) async fn revocation_is_idempotent_and_scoped_to_the_agent(store: Arc<
     );
 }
 
-pub(crate) async fn publishing_for_an_unknown_agent_is_not_found(store: Arc<dyn Store>) {
+pub(crate) async fn publishing_for_an_unknown_agent_is_not_found(store: Store) {
     let ghost = Agent {
         uuid: Uuid::new_v4(),
         ..agent(&store, 1, "0").await
@@ -300,13 +306,13 @@ pub(crate) async fn publishing_for_an_unknown_agent_is_not_found(store: Arc<dyn 
         .await
         .unwrap_err();
     assert!(
-        matches!(err, StoreError::NotFound { entity: "agent" }),
+        matches!(err, StoreError::NotFound(Entity::Agent)),
         "{err:?}"
     );
 }
 
 pub(crate) async fn endpoint_flip_during_a_time_lock_disputes_the_commitment_and_slashes(
-    store: Arc<dyn Store>,
+    store: Store,
 ) {
     let a = agent(&store, 1, "1000").await;
     store
@@ -363,7 +369,7 @@ pub(crate) async fn endpoint_flip_during_a_time_lock_disputes_the_commitment_and
 // ---- forwards --------------------------------------------------------------------------
 
 /// Agents 1, 2, 3 (A, B, C) with 1000 USDC staked and published manifests.
-async fn trio(store: &Arc<dyn Store>) -> [(Agent, ManifestRecord); 3] {
+async fn trio(store: &Store) -> [(Agent, ManifestRecord); 3] {
     let mut out = Vec::new();
     for n in 1..=3 {
         let a = agent(store, n, "1000").await;
@@ -375,7 +381,7 @@ async fn trio(store: &Arc<dyn Store>) -> [(Agent, ManifestRecord); 3] {
 
 /// Records A→B (committing to C) and B→C (committing to `c_next`).
 async fn chain(
-    store: &Arc<dyn Store>,
+    store: &Store,
     root: Hash32,
     t3: &[(Agent, ManifestRecord); 3],
     c_next: Option<&Agent>,
@@ -385,7 +391,7 @@ async fn chain(
         receipt(root, 0, a, b, mb, Some(c), 1),
         receipt(root, 1, b, c, mc, c_next, 1),
     ] {
-        let out = store.record_receipt(r, now(), &policy()).await.unwrap();
+        let out = store.record_forward(r, now(), &policy()).await.unwrap();
         assert!(
             matches!(
                 out,
@@ -399,7 +405,7 @@ async fn chain(
     }
 }
 
-pub(crate) async fn recording_a_chain_locks_stake_on_each_destination(store: Arc<dyn Store>) {
+pub(crate) async fn recording_a_chain_locks_stake_on_each_destination(store: Store) {
     let t3 = trio(&store).await;
     let root = hash("root");
     chain(&store, root, &t3, None).await;
@@ -449,13 +455,13 @@ pub(crate) async fn recording_a_chain_locks_stake_on_each_destination(store: Arc
     );
     assert_eq!(
         trail.receipts[0].receipt,
-        receipt(root, 0, a, b, &t3[1].1, Some(c), 1)
+        as_stored(&receipt(root, 0, a, b, &t3[1].1, Some(c), 1), &t3[1].1)
     );
     assert_eq!(trail.receipts[0].created_at, now());
     assert_eq!(trail.settlement, None);
 }
 
-pub(crate) async fn replayed_receipt_returns_the_original_record(store: Arc<dyn Store>) {
+pub(crate) async fn replayed_receipt_returns_the_original_record(store: Store) {
     let [(a, _), (b, mb), (c, _)] = trio(&store).await;
     let root = hash("root");
     let r = receipt(root, 0, &a, &b, &mb, Some(&c), 1);
@@ -463,7 +469,7 @@ pub(crate) async fn replayed_receipt_returns_the_original_record(store: Arc<dyn 
         receipt: first,
         replayed: false,
     } = store
-        .record_receipt(r.clone(), now(), &policy())
+        .record_forward(r.clone(), now(), &policy())
         .await
         .unwrap()
     else {
@@ -472,7 +478,7 @@ pub(crate) async fn replayed_receipt_returns_the_original_record(store: Arc<dyn 
     let RecordOutcome::Recorded {
         receipt: again,
         replayed: true,
-    } = store.record_receipt(r, t(10), &policy()).await.unwrap()
+    } = store.record_forward(r, t(10), &policy()).await.unwrap()
     else {
         panic!("replay")
     };
@@ -484,10 +490,10 @@ pub(crate) async fn replayed_receipt_returns_the_original_record(store: Arc<dyn 
     );
 }
 
-pub(crate) async fn another_receipt_with_a_used_destination_nonce_conflicts(store: Arc<dyn Store>) {
+pub(crate) async fn another_receipt_with_a_used_destination_nonce_conflicts(store: Store) {
     let [(a, _), (b, mb), (c, _)] = trio(&store).await;
     store
-        .record_receipt(
+        .record_forward(
             receipt(hash("root-1"), 0, &a, &b, &mb, Some(&c), 1),
             now(),
             &policy(),
@@ -495,14 +501,14 @@ pub(crate) async fn another_receipt_with_a_used_destination_nonce_conflicts(stor
         .await
         .unwrap();
     let err = store
-        .record_receipt(
+        .record_forward(
             receipt(hash("root-2"), 0, &a, &b, &mb, Some(&c), 1),
             now(),
             &policy(),
         )
         .await
         .unwrap_err();
-    assert_conflict(err, "uq_receipts_dest_nonce");
+    assert_conflict(err, ConflictKind::ReceiptNonce);
     assert!(
         store
             .forward_trail(&hash("root-2"))
@@ -513,7 +519,7 @@ pub(crate) async fn another_receipt_with_a_used_destination_nonce_conflicts(stor
     );
 }
 
-pub(crate) async fn closing_a_cycle_settles_it_atomically(store: Arc<dyn Store>) {
+pub(crate) async fn closing_a_cycle_settles_it_atomically(store: Store) {
     let t3 = trio(&store).await;
     let root = hash("root");
     let [(a, ma), (b, _), (c, _)] = &t3;
@@ -525,17 +531,14 @@ pub(crate) async fn closing_a_cycle_settles_it_atomically(store: Arc<dyn Store>)
         slashes,
         invalidated,
     } = store
-        .record_receipt(closing.clone(), t(5), &policy())
+        .record_forward(closing.clone(), t(5), &policy())
         .await
         .unwrap()
     else {
         panic!("expected a settlement")
     };
     assert!(!receipt.is_valid);
-    assert_eq!(
-        receipt.invalidation_reason.as_deref(),
-        Some("cycle_detected")
-    );
+    assert_eq!(receipt.invalidation_reason, Some(LoopKind::Cycle));
     assert_eq!(settlement.kind, LoopKind::Cycle);
     assert_eq!(settlement.cycle_agents, vec![a.uuid, b.uuid, c.uuid]);
     assert_eq!(settlement.depth, 3);
@@ -557,7 +560,7 @@ pub(crate) async fn closing_a_cycle_settles_it_atomically(store: Arc<dyn Store>)
     );
     assert_eq!(settlement.total_slashed, usdc("900"));
     assert_eq!(invalidated.len(), 3);
-    assert!(invalidated.contains(&closing.receipt_hash));
+    assert!(invalidated.contains(&closing.id()));
     let trail = store.forward_trail(&root).await.unwrap();
     assert!(
         trail
@@ -584,20 +587,20 @@ pub(crate) async fn closing_a_cycle_settles_it_atomically(store: Arc<dyn Store>)
     assert_eq!(store.settlement_of(&root).await.unwrap(), Some(settlement));
 }
 
-pub(crate) async fn recording_into_a_settled_root_is_refused(store: Arc<dyn Store>) {
+pub(crate) async fn recording_into_a_settled_root_is_refused(store: Store) {
     let t3 = trio(&store).await;
     let root = hash("root");
     let [(a, ma), (b, mb), (c, _)] = &t3;
     chain(&store, root, &t3, Some(a)).await;
     let RecordOutcome::Settled { settlement, .. } = store
-        .record_receipt(receipt(root, 2, c, a, ma, None, 1), now(), &policy())
+        .record_forward(receipt(root, 2, c, a, ma, None, 1), now(), &policy())
         .await
         .unwrap()
     else {
         panic!("settle")
     };
     let err = store
-        .record_receipt(receipt(root, 0, a, b, mb, None, 9), now(), &policy())
+        .record_forward(receipt(root, 0, a, b, mb, None, 9), now(), &policy())
         .await
         .unwrap_err();
     assert_eq!(
@@ -608,13 +611,13 @@ pub(crate) async fn recording_into_a_settled_root_is_refused(store: Arc<dyn Stor
     );
 }
 
-pub(crate) async fn forward_rule_violations_write_nothing(store: Arc<dyn Store>) {
+pub(crate) async fn forward_rule_violations_write_nothing(store: Store) {
     let [(a, ma), (b, mb), (c, mc)] = trio(&store).await;
     let d = agent(&store, 4, "1000").await;
     let md = published(&store, &d).await;
     let root = hash("root");
     let err = store
-        .record_receipt(receipt(root, 1, &b, &c, &mc, None, 1), now(), &policy())
+        .record_forward(receipt(root, 1, &b, &c, &mc, None, 1), now(), &policy())
         .await
         .unwrap_err();
     assert_eq!(
@@ -624,11 +627,11 @@ pub(crate) async fn forward_rule_violations_write_nothing(store: Arc<dyn Store>)
         ))
     );
     store
-        .record_receipt(receipt(root, 0, &a, &b, &mb, Some(&c), 1), now(), &policy())
+        .record_forward(receipt(root, 0, &a, &b, &mb, Some(&c), 1), now(), &policy())
         .await
         .unwrap();
     let err = store
-        .record_receipt(receipt(root, 1, &b, &d, &md, None, 1), now(), &policy())
+        .record_forward(receipt(root, 1, &b, &d, &md, None, 1), now(), &policy())
         .await
         .unwrap_err();
     assert!(matches!(
@@ -638,7 +641,7 @@ pub(crate) async fn forward_rule_violations_write_nothing(store: Arc<dyn Store>)
         ))
     ));
     let err = store
-        .record_receipt(receipt(root, 0, &a, &a, &ma, None, 1), now(), &policy())
+        .record_forward(receipt(root, 0, &a, &a, &ma, None, 1), now(), &policy())
         .await
         .unwrap_err();
     assert_eq!(
@@ -652,13 +655,13 @@ pub(crate) async fn forward_rule_violations_write_nothing(store: Arc<dyn Store>)
     );
 }
 
-pub(crate) async fn destination_without_enough_stake_is_refused(store: Arc<dyn Store>) {
+pub(crate) async fn destination_without_enough_stake_is_refused(store: Store) {
     let a = agent(&store, 1, "1000").await;
     let b = agent(&store, 2, "99.999999").await;
     let c = agent(&store, 3, "150").await;
     let (mb, mc) = (published(&store, &b).await, published(&store, &c).await);
     let err = store
-        .record_receipt(
+        .record_forward(
             receipt(hash("r1"), 0, &a, &b, &mb, None, 1),
             now(),
             &policy(),
@@ -674,7 +677,7 @@ pub(crate) async fn destination_without_enough_stake_is_refused(store: Arc<dyn S
     );
     // C can back one hop; its lock on r1 leaves 50 available for r2.
     store
-        .record_receipt(
+        .record_forward(
             receipt(hash("r1"), 0, &a, &c, &mc, None, 1),
             now(),
             &policy(),
@@ -682,7 +685,7 @@ pub(crate) async fn destination_without_enough_stake_is_refused(store: Arc<dyn S
         .await
         .unwrap();
     let err = store
-        .record_receipt(
+        .record_forward(
             receipt(hash("r2"), 0, &a, &c, &mc, None, 2),
             now(),
             &policy(),
@@ -706,7 +709,7 @@ pub(crate) async fn destination_without_enough_stake_is_refused(store: Arc<dyn S
     );
 }
 
-pub(crate) async fn paying_an_agent_twice_settles_an_extraction_loop(store: Arc<dyn Store>) {
+pub(crate) async fn paying_an_agent_twice_settles_an_extraction_loop(store: Store) {
     let [(a, _), (b, mb), (c, mc)] = trio(&store).await;
     let d = agent(&store, 4, "1000").await;
     let md = published(&store, &d).await;
@@ -716,10 +719,10 @@ pub(crate) async fn paying_an_agent_twice_settles_an_extraction_loop(store: Arc<
         receipt(root, 0, &a, &c, &mc, Some(&d), 1),
         receipt(root, 1, &b, &d, &md, None, 1),
     ] {
-        store.record_receipt(r, now(), &policy()).await.unwrap();
+        store.record_forward(r, now(), &policy()).await.unwrap();
     }
     let out = store
-        .record_receipt(receipt(root, 1, &c, &d, &md, None, 2), now(), &policy())
+        .record_forward(receipt(root, 1, &c, &d, &md, None, 2), now(), &policy())
         .await
         .unwrap();
     let RecordOutcome::Settled {
@@ -739,23 +742,21 @@ pub(crate) async fn paying_an_agent_twice_settles_an_extraction_loop(store: Arc<
         trail
             .receipts
             .iter()
-            .filter(|r| r.invalidation_reason.as_deref() == Some("extraction_loop_detected"))
+            .filter(|r| r.invalidation_reason == Some(LoopKind::ExtractionLoop))
             .count(),
         2
     );
 }
 
-pub(crate) async fn reported_evidence_settles_with_a_bounty(store: Arc<dyn Store>) {
+pub(crate) async fn reported_evidence_settles_with_a_bounty(store: Store) {
     let t3 = trio(&store).await;
     let root = hash("root");
     let [(a, ma), _, (c, _)] = &t3;
     chain(&store, root, &t3, Some(a)).await;
-    let reporter: EthAddress = "0x00000000000000000000000000000000000000aa"
-        .parse()
-        .unwrap();
+    let reporter = reporter_address(1);
     let evidence = receipt(root, 2, c, a, ma, None, 1);
     let (settlement, slashes) = store
-        .report_cycle(&root, &reporter, vec![evidence.clone()], t(7))
+        .report_cycle(report(root, vec![evidence.clone()]), t(7), &policy())
         .await
         .unwrap();
     assert_eq!(settlement.reporter, Some(reporter));
@@ -768,12 +769,12 @@ pub(crate) async fn reported_evidence_settles_with_a_bounty(store: Arc<dyn Store
     let stored = trail
         .receipts
         .iter()
-        .find(|r| r.receipt.receipt_hash == evidence.receipt_hash)
+        .find(|r| r.receipt.receipt_hash == evidence.id())
         .unwrap();
-    assert_eq!(stored.receipt, evidence);
+    assert_eq!(stored.receipt, as_stored(&evidence, ma));
     assert!(trail.receipts.iter().all(|r| !r.is_valid));
     let err = store
-        .report_cycle(&root, &reporter, vec![evidence], t(8))
+        .report_cycle(report(root, vec![evidence]), t(8), &policy())
         .await
         .unwrap_err();
     assert_eq!(
@@ -784,22 +785,18 @@ pub(crate) async fn reported_evidence_settles_with_a_bounty(store: Arc<dyn Store
     );
 }
 
-pub(crate) async fn report_without_a_loop_writes_nothing(store: Arc<dyn Store>) {
+pub(crate) async fn report_without_a_loop_writes_nothing(store: Store) {
     let [(a, _), (b, mb), (c, mc)] = trio(&store).await;
     let root = hash("root");
     store
-        .record_receipt(receipt(root, 0, &a, &b, &mb, Some(&c), 1), now(), &policy())
+        .record_forward(receipt(root, 0, &a, &b, &mb, Some(&c), 1), now(), &policy())
         .await
-        .unwrap();
-    let reporter: EthAddress = "0x00000000000000000000000000000000000000aa"
-        .parse()
         .unwrap();
     let err = store
         .report_cycle(
-            &root,
-            &reporter,
-            vec![receipt(root, 1, &b, &c, &mc, None, 1)],
+            report(root, vec![receipt(root, 1, &b, &c, &mc, None, 1)]),
             now(),
+            &policy(),
         )
         .await
         .unwrap_err();
@@ -840,7 +837,7 @@ fn mev(attacker: &Agent, attack_type: AttackType, extracted: &str) -> NewMevInci
     }
 }
 
-pub(crate) async fn commitments_move_through_their_states_only_in_order(store: Arc<dyn Store>) {
+pub(crate) async fn commitments_move_through_their_states_only_in_order(store: Store) {
     let a = agent(&store, 1, "1000").await;
     let c = store
         .create_commitment(commitment(&a, "root", "10000.5", t(300)), now())
@@ -853,10 +850,10 @@ pub(crate) async fn commitments_move_through_their_states_only_in_order(store: A
     let err = store.settle_commitment(c.id, now()).await.unwrap_err();
     assert_eq!(
         rejection(err),
-        Rejection::CommitmentState {
-            actual: "pending",
-            expected: "confirmed"
-        }
+        Rejection::CommitmentState(CommitmentStateError {
+            actual: CommitmentStatus::Pending,
+            expected: CommitmentStatus::Confirmed
+        })
     );
     let confirmed = store
         .confirm_commitment(c.id, &hash("onchain"), now())
@@ -872,10 +869,10 @@ pub(crate) async fn commitments_move_through_their_states_only_in_order(store: A
         .unwrap_err();
     assert_eq!(
         rejection(err),
-        Rejection::CommitmentState {
-            actual: "confirmed",
-            expected: "pending"
-        }
+        Rejection::CommitmentState(CommitmentStateError {
+            actual: CommitmentStatus::Confirmed,
+            expected: CommitmentStatus::Pending
+        })
     );
     assert_eq!(
         store.settle_commitment(c.id, now()).await.unwrap().status,
@@ -886,16 +883,14 @@ pub(crate) async fn commitments_move_through_their_states_only_in_order(store: A
             .create_commitment(commitment(&a, "root", "20000", t(300)), now())
             .await
             .unwrap_err(),
-        "uq_commitments_root",
+        ConflictKind::CommitmentRoot,
     );
     assert!(matches!(
         store
             .confirm_commitment(Uuid::new_v4(), &hash("x"), now())
             .await
             .unwrap_err(),
-        StoreError::NotFound {
-            entity: "commitment"
-        }
+        StoreError::NotFound(Entity::Commitment)
     ));
     let ghost = Agent {
         uuid: Uuid::new_v4(),
@@ -906,13 +901,11 @@ pub(crate) async fn commitments_move_through_their_states_only_in_order(store: A
             .create_commitment(commitment(&ghost, "other", "20000", t(300)), now())
             .await
             .unwrap_err(),
-        StoreError::NotFound { entity: "agent" }
+        StoreError::NotFound(Entity::Agent)
     ));
 }
 
-pub(crate) async fn mev_incident_slashes_twice_the_extraction_up_to_available(
-    store: Arc<dyn Store>,
-) {
+pub(crate) async fn mev_incident_slashes_twice_the_extraction_up_to_available(store: Store) {
     let a = agent(&store, 1, "1000").await;
     let first = store
         .record_mev_incident(mev(&a, AttackType::Frontrun, "100"), now())
@@ -965,11 +958,11 @@ pub(crate) async fn mev_incident_slashes_twice_the_extraction_up_to_available(
             .record_mev_incident(mev(&ghost, AttackType::Timebandit, "1"), now())
             .await
             .unwrap_err(),
-        StoreError::NotFound { entity: "agent" }
+        StoreError::NotFound(Entity::Agent)
     ));
 }
 
-pub(crate) async fn api_keys_are_stored_looked_up_and_revoked(store: Arc<dyn Store>) {
+pub(crate) async fn api_keys_are_stored_looked_up_and_revoked(store: Store) {
     let admin = store
         .create_api_key([1; 32], Role::Admin, "ops", now())
         .await
@@ -983,7 +976,7 @@ pub(crate) async fn api_keys_are_stored_looked_up_and_revoked(store: Arc<dyn Sto
             .create_api_key([1; 32], Role::Client, "dup", now())
             .await
             .unwrap_err(),
-        "uq_api_keys_hmac",
+        ConflictKind::ApiKey,
     );
     assert_eq!(
         store.api_key_by_hmac(&[1; 32]).await.unwrap(),
@@ -1014,11 +1007,11 @@ pub(crate) async fn api_keys_are_stored_looked_up_and_revoked(store: Arc<dyn Sto
             .revoke_api_key(Uuid::new_v4(), now())
             .await
             .unwrap_err(),
-        StoreError::NotFound { entity: "api_key" }
+        StoreError::NotFound(Entity::ApiKey)
     ));
 }
 
-pub(crate) async fn flip_metrics_count_what_happened(store: Arc<dyn Store>) {
+pub(crate) async fn flip_metrics_count_what_happened(store: Store) {
     let a = agent(&store, 1, "0").await;
     store
         .publish_manifest(
@@ -1066,9 +1059,7 @@ pub(crate) async fn flip_metrics_count_what_happened(store: Arc<dyn Store>) {
 
 // ---- concurrency -----------------------------------------------------------------------
 
-pub(crate) async fn racing_receipts_closing_one_cycle_settle_it_exactly_once(
-    store: Arc<dyn Store>,
-) {
+pub(crate) async fn racing_receipts_closing_one_cycle_settle_it_exactly_once(store: Store) {
     let t3 = trio(&store).await;
     let root = hash("root");
     chain(&store, root, &t3, Some(&t3[0].0)).await;
@@ -1076,7 +1067,7 @@ pub(crate) async fn racing_receipts_closing_one_cycle_settle_it_exactly_once(
         .map(|i| {
             let store = store.clone();
             let closing = receipt(root, 2, &t3[2].0, &t3[0].0, &t3[0].1, None, 100 + i);
-            tokio::spawn(async move { store.record_receipt(closing, now(), &policy()).await })
+            tokio::spawn(async move { store.record_forward(closing, now(), &policy()).await })
         })
         .collect();
     let mut settled = 0;
@@ -1107,7 +1098,7 @@ pub(crate) async fn racing_receipts_closing_one_cycle_settle_it_exactly_once(
     assert_eq!(store.forward_trail(&root).await.unwrap().receipts.len(), 3);
 }
 
-pub(crate) async fn racing_publishes_for_one_agent_keep_nonces_in_order(store: Arc<dyn Store>) {
+pub(crate) async fn racing_publishes_for_one_agent_keep_nonces_in_order(store: Store) {
     let a = agent(&store, 1, "0").await;
     let tasks: Vec<_> = (1..=16u64)
         .map(|nonce| {

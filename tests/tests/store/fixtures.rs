@@ -1,17 +1,17 @@
 //! Builders for the conformance cases: agents with deterministic keys, signed manifests and
 //! receipts, fixed times.
 
-use std::sync::Arc;
-
 use kagami_core::{
     EndpointUri, ManifestRecord, Policy, Usdc,
     crypto::{
-        B256, EndpointManifest, EthAddress, ForwardReceipt, Hash32, NextHop, PrivateKeySigner,
-        Signable, Timestamp, Uuid, sha256,
+        B256, CycleReport, EndpointManifest, EthAddress, ForwardReceipt, Hash32,
+        ManifestRevocation, NextHop, PrivateKeySigner, Signable, Signature, Signed, Timestamp,
+        sha256,
     },
     settlement::{Operation, hop_cost},
+    wire::{CycleReportSubmission, SignedManifest},
 };
-use kagami_store::{Agent, NewAgent, NewManifest, NewReceipt, Store};
+use kagami_store::{Agent, NewAgent, NewReceipt, Store};
 
 /// 2026-01-16T00:00:00Z, the suite's "now".
 pub(crate) const T0: i64 = 1_768_521_600;
@@ -65,7 +65,7 @@ pub(crate) fn new_agent(n: u64) -> NewAgent {
 }
 
 /// Registers agent `n` with `stake` USDC staked.
-pub(crate) async fn agent(store: &Arc<dyn Store>, n: u64, stake: &str) -> Agent {
+pub(crate) async fn agent(store: &Store, n: u64, stake: &str) -> Agent {
     let agent = store.register_agent(new_agent(n), now()).await.unwrap();
     store
         .set_stake(agent.uuid, usdc(stake), now())
@@ -81,7 +81,7 @@ pub(crate) fn manifest(
     endpoint: &str,
     from: Timestamp,
     until: Timestamp,
-) -> NewManifest {
+) -> SignedManifest {
     manifest_with_key(
         agent,
         nonce,
@@ -99,7 +99,7 @@ pub(crate) fn manifest_with_key(
     hot: &PrivateKeySigner,
     from: Timestamp,
     until: Timestamp,
-) -> NewManifest {
+) -> SignedManifest {
     let fields = EndpointManifest {
         chain: agent.chain.clone(),
         agent: agent.uuid,
@@ -109,28 +109,14 @@ pub(crate) fn manifest_with_key(
         valid_from: from,
         valid_until: until,
     };
-    let message = fields.message();
-    let signature = message.sign(&owner_key(agent.agent_id)).unwrap();
-    NewManifest {
-        record: ManifestRecord {
-            id: Uuid::nil(),
-            hash: message.id(),
-            agent: agent.uuid,
-            chain: fields.chain.clone(),
-            endpoint: EndpointUri::parse(endpoint, &policy()).unwrap(),
-            pubkey: fields.pubkey.clone(),
-            nonce,
-            valid_from: from,
-            valid_until: until,
-            signature,
-            created_at: now(),
-            revoked_at: None,
-        },
+    SignedManifest {
+        manifest: Signed::sign(fields, &owner_key(agent.agent_id)).unwrap(),
+        endpoint: EndpointUri::parse(endpoint, &policy()).unwrap(),
     }
 }
 
 /// Publishes a day-long manifest for `agent` starting an hour ago.
-pub(crate) async fn published(store: &Arc<dyn Store>, agent: &Agent) -> ManifestRecord {
+pub(crate) async fn published(store: &Store, agent: &Agent) -> ManifestRecord {
     let m = manifest(
         agent,
         1,
@@ -155,7 +141,7 @@ pub(crate) fn receipt(
     to_manifest: &ManifestRecord,
     next: Option<&Agent>,
     nonce: u64,
-) -> NewReceipt {
+) -> Signed<ForwardReceipt> {
     let fields = ForwardReceipt {
         chain: to.chain.clone(),
         root_tx: root,
@@ -172,22 +158,65 @@ pub(crate) fn receipt(
         }),
         nonce,
     };
-    let message = fields.message();
-    let policy = policy();
-    let cost = hop_cost(Operation::Forward, hop);
-    NewReceipt {
-        chain: fields.chain.clone(),
+    Signed::sign(fields, &hot_key(to.agent_id)).unwrap()
+}
+
+/// The reporter key of watcher `n`.
+pub(crate) fn reporter_key(n: u64) -> PrivateKeySigner {
+    key("reporter", n)
+}
+
+/// The address of watcher `n`.
+pub(crate) fn reporter_address(n: u64) -> EthAddress {
+    EthAddress::from(reporter_key(n).address())
+}
+
+/// Watcher 1's report of a loop on `root` (chain `base`), with `evidence`.
+pub(crate) fn report(root: Hash32, evidence: Vec<Signed<ForwardReceipt>>) -> CycleReportSubmission {
+    let reporter = reporter_address(1);
+    let message = CycleReport {
+        chain: "base".parse().unwrap(),
         root_tx: root,
-        hop,
-        source: from.uuid,
-        dest: to.uuid,
-        manifest_id: to_manifest.id,
-        manifest_hash: to_manifest.hash,
-        next_hop: fields.next_hop,
-        nonce,
-        receipt_hash: message.id(),
-        signature: message.sign(&hot_key(to.agent_id)).unwrap(),
-        hop_irrational: kagami_core::graph::is_irrational_hop(hop, &policy),
-        computational_cost: cost.amount,
+        reporter,
+    }
+    .message();
+    CycleReportSubmission {
+        root,
+        reporter,
+        signature: message.sign(&reporter_key(1)).unwrap(),
+        chain: None,
+        evidence,
+    }
+}
+
+/// `agent`'s owner signature over the revocation of `manifest`.
+pub(crate) fn revocation(agent: &Agent, manifest: &ManifestRecord) -> Signature {
+    ManifestRevocation {
+        chain: manifest.chain.clone(),
+        agent: agent.uuid,
+        manifest: manifest.hash,
+    }
+    .message()
+    .sign(&owner_key(agent.agent_id))
+    .unwrap()
+}
+
+/// What the store records for `receipt`, citing `manifest`.
+pub(crate) fn as_stored(receipt: &Signed<ForwardReceipt>, manifest: &ManifestRecord) -> NewReceipt {
+    let r = receipt.value();
+    NewReceipt {
+        chain: r.chain.clone(),
+        root_tx: r.root_tx,
+        hop: r.hop,
+        source: r.from,
+        dest: r.to,
+        manifest_id: manifest.id,
+        manifest_hash: manifest.hash,
+        next_hop: r.next_hop,
+        nonce: r.nonce,
+        receipt_hash: receipt.id(),
+        signature: *receipt.signature(),
+        hop_irrational: kagami_core::graph::is_irrational_hop(r.hop, &policy()),
+        computational_cost: hop_cost(Operation::Forward, r.hop).amount,
     }
 }

@@ -6,13 +6,14 @@ use kagami_core::{
     crypto::{Chain, EthAddress, FreeText, Hash32},
     manifest::effective_at,
     wire::{
-        AgentDetailsResponse, AgentResponse, FlipMetricsResponse, ManifestResponse,
+        AgentDetailsResponse, AgentResponse, ErrorCode, FlipMetricsResponse, ManifestResponse,
         RegisterAgentRequest, SetStakeRequest, StakeResponse, UpdateAgentRequest, parse_uuid_field,
     },
 };
 use kagami_store::{AgentStatus, NewAgent};
+use serde_json::Value;
 
-use super::{Json, load_agent, now};
+use super::{Json, now};
 use crate::{
     AppState,
     auth::AdminKey,
@@ -23,7 +24,7 @@ use crate::{
 fn parse_registration(body: &RegisterAgentRequest) -> ApiResult<NewAgent> {
     if body.agent_id == 0 || i64::try_from(body.agent_id).is_err() {
         return Err(ApiError::bad_request(
-            "invalid_field",
+            ErrorCode::InvalidField,
             "agent_id",
             "agent_id must be between 1 and 9223372036854775807",
         ));
@@ -52,16 +53,21 @@ fn parse_registration(body: &RegisterAgentRequest) -> ApiResult<NewAgent> {
             .into());
         }
     }
-    if body
-        .registration_file
-        .as_ref()
-        .is_some_and(|f| !f.is_object())
-    {
-        return Err(ApiError::bad_request(
-            "invalid_field",
-            "registration_file",
-            "registration_file must be a JSON object",
-        ));
+    if let Some(file) = &body.registration_file {
+        if !file.is_object() {
+            return Err(ApiError::bad_request(
+                ErrorCode::InvalidField,
+                "registration_file",
+                "registration_file must be a JSON object",
+            ));
+        }
+        if contains_nul(file) {
+            return Err(ApiError::bad_request(
+                ErrorCode::InvalidField,
+                "registration_file",
+                "registration_file must not contain U+0000 (no database stores it)",
+            ));
+        }
     }
     Ok(NewAgent {
         agent_id: body.agent_id,
@@ -71,6 +77,16 @@ fn parse_registration(body: &RegisterAgentRequest) -> ApiResult<NewAgent> {
         token_uri: body.token_uri.clone(),
         registration_file: body.registration_file.clone(),
     })
+}
+
+/// Whether a JSON value has U+0000 in a string or an object key.
+fn contains_nul(value: &Value) -> bool {
+    match value {
+        Value::String(s) => s.contains('\0'),
+        Value::Array(items) => items.iter().any(contains_nul),
+        Value::Object(map) => map.iter().any(|(k, v)| k.contains('\0') || contains_nul(v)),
+        Value::Null | Value::Bool(_) | Value::Number(_) => false,
+    }
 }
 
 /// Registers an agent (admin).
@@ -112,14 +128,14 @@ pub(crate) async fn get_agent(
 ) -> ApiResult<HttpResponse> {
     let uuid = parse_uuid_field("agent_uuid", &path)?;
     let now = now();
-    let agent = load_agent(&state, uuid).await?;
-    let stake = state.store.stake(uuid, now).await?.unwrap_or_default();
-    let manifests = state.store.manifests_of(uuid).await?;
-    let effective =
-        effective_at(&manifests, now).map(|m| views::manifest_among(m, &manifests, now));
+    let details = state.store.agent_details(uuid, now).await?.ok_or_else(|| {
+        ApiError::not_found(ErrorCode::AgentNotFound, format!("agent {uuid} not found"))
+    })?;
+    let manifests = &details.manifests;
+    let effective = effective_at(manifests, now).map(|m| views::manifest_among(m, manifests, now));
     Ok(HttpResponse::Ok().json(AgentDetailsResponse {
-        agent: views::agent(&agent),
-        stake: views::stake(&stake),
+        agent: views::agent(&details.agent),
+        stake: views::stake(&details.stake),
         effective_manifest: effective,
     }))
 }
@@ -175,7 +191,7 @@ pub(crate) async fn update_agent(
     let uuid = parse_uuid_field("agent_uuid", &path)?;
     let status = AgentStatus::parse(&body.status).ok_or_else(|| {
         ApiError::bad_request(
-            "invalid_field",
+            ErrorCode::InvalidField,
             "status",
             "status must be active, suspended or revoked",
         )
@@ -197,9 +213,8 @@ pub(crate) async fn list_manifests(
     path: web::Path<String>,
 ) -> ApiResult<HttpResponse> {
     let uuid = parse_uuid_field("agent_uuid", &path)?;
-    load_agent(&state, uuid).await?;
     let now = now();
-    let manifests = state.store.manifests_of(uuid).await?;
+    let manifests = state.store.manifests_of_agent(uuid).await?;
     let body: Vec<ManifestResponse> = manifests
         .iter()
         .map(|m| views::manifest_among(m, &manifests, now))
@@ -221,13 +236,12 @@ pub(crate) async fn get_manifest(
     let hash: Hash32 = path
         .parse()
         .map_err(ValidationError::format("manifest_hash"))?;
-    let manifest = state
+    let (manifest, status) = state
         .store
-        .manifest_by_hash(&hash)
+        .manifest_with_status(&hash, now())
         .await?
-        .ok_or_else(|| ApiError::not_found("manifest_not_found", "manifest not found"))?;
-    let all = state.store.manifests_of(manifest.agent).await?;
-    Ok(HttpResponse::Ok().json(views::manifest_among(&manifest, &all, now())))
+        .ok_or_else(|| ApiError::not_found(ErrorCode::ManifestNotFound, "manifest not found"))?;
+    Ok(HttpResponse::Ok().json(views::manifest(&manifest, status)))
 }
 
 /// An agent's manifest flip statistics.
@@ -242,8 +256,7 @@ pub(crate) async fn flip_metrics(
     path: web::Path<String>,
 ) -> ApiResult<HttpResponse> {
     let uuid = parse_uuid_field("agent_uuid", &path)?;
-    load_agent(&state, uuid).await?;
-    let (m, as_of) = state.store.flip_metrics(uuid, now()).await?;
+    let (m, as_of) = state.store.agent_flip_metrics(uuid, now()).await?;
     Ok(HttpResponse::Ok().json(FlipMetricsResponse {
         agent_uuid: uuid.to_string(),
         total_flips: m.total_flips,

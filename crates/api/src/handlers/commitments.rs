@@ -6,7 +6,7 @@ use kagami_core::{
     crypto::{Chain, Hash32},
     decide::commitment_hash,
     wire::{
-        CommitmentRequest, CommitmentResponse, ConfirmCommitmentRequest, ErrorResponse,
+        CommitmentRequest, CommitmentResponse, ConfirmCommitmentRequest, ErrorCode, ErrorResponse,
         MevIncidentRequest, MevIncidentResponse, MevSummaryResponse, MevSummaryRowResponse,
         parse_uuid_field,
     },
@@ -18,7 +18,6 @@ use crate::{
     AppState,
     auth::{AdminKey, ClientKey},
     error::{ApiError, ApiResult},
-    handlers::load_agent,
     telemetry, views,
 };
 
@@ -64,7 +63,7 @@ pub(crate) async fn create_commitment(
         .map_err(ValidationError::format("chain"))?;
     if amount < policy.high_value_threshold {
         return Err(ApiError::bad_request(
-            "amount_below_threshold",
+            ErrorCode::AmountBelowThreshold,
             "amount_usdc",
             format!(
                 "commitments are for flows of at least {} USDC",
@@ -72,7 +71,6 @@ pub(crate) async fn create_commitment(
             ),
         ));
     }
-    load_agent(&state, first_hop).await?;
     let now = now();
     let time_lock_until = now.add_seconds(policy.commitment_time_lock_seconds);
     let commitment = NewCommitment {
@@ -163,14 +161,14 @@ pub(crate) async fn create_incident(
     let body = body.accept()?;
     let attack_type = AttackType::parse(&body.attack_type).ok_or_else(|| {
         ApiError::bad_request(
-            "invalid_field",
+            ErrorCode::InvalidField,
             "attack_type",
             "attack_type must be frontrun, sandwich, timebandit or extraction_loop",
         )
     })?;
     if body.block_number == 0 || i64::try_from(body.block_number).is_err() {
         return Err(ApiError::bad_request(
-            "invalid_field",
+            ErrorCode::InvalidField,
             "block_number",
             "block_number must be between 1 and 9223372036854775807",
         ));

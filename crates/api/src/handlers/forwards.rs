@@ -2,105 +2,23 @@
 
 use actix_web::{HttpResponse, get, http::StatusCode, post, web};
 use kagami_core::{
-    ManifestStatus, ValidationError,
-    crypto::{Chain, CycleReport, EthAddress, Hash32, Signable, Signature},
-    graph::is_irrational_hop,
-    manifest::status_at,
-    settlement::{Operation, hop_cost},
+    ValidationError,
+    crypto::{Chain, EthAddress, Hash32, Signature},
     wire::{
-        ErrorResponse, ForwardTrailResponse, ReceiptSubmission, RecordForwardRequest,
-        RecordForwardResponse, ReportCycleRequest, ReportCycleResponse,
+        CycleReportSubmission, ErrorCode, ErrorResponse, ForwardTrailResponse,
+        RecordForwardRequest, RecordForwardResponse, ReportCycleRequest, ReportCycleResponse,
     },
 };
-use kagami_store::{NewReceipt, ReceiptRecord, RecordOutcome, Settlement};
+use kagami_store::{ReceiptRecord, RecordOutcome, Settlement};
 use serde_json::{Map, json};
 
-use super::{Json, now};
+use super::{Json, now, recover};
 use crate::{
     AppState,
     auth::ClientKey,
     error::{ApiError, ApiResult},
-    handlers::{load_agent, manifests::verify_signature},
     telemetry, views,
 };
-
-/// Checks a parsed receipt against the store: the cited manifest is the destination's, the
-/// signature is by that manifest's key or the destination's owner, both agents exist, and
-/// (when `require_effective`, i.e. for a forward happening now rather than evidence of a past
-/// one) the destination is active and the manifest in force. Returns the record to store.
-async fn check_receipt(
-    state: &AppState,
-    sub: &ReceiptSubmission,
-    require_effective: bool,
-) -> ApiResult<NewReceipt> {
-    let r = &sub.receipt;
-    let manifest = state
-        .store
-        .manifest_by_hash(&r.manifest)
-        .await?
-        .ok_or_else(|| {
-            ApiError::unprocessable("manifest_not_found", "the cited manifest does not exist")
-                .field("manifest_hash")
-        })?;
-    if manifest.agent != r.to {
-        return Err(ApiError::unprocessable(
-            "manifest_not_destinations",
-            "the cited manifest belongs to another agent",
-        )
-        .field("manifest_hash"));
-    }
-    let dest = load_agent(state, r.to).await?;
-    load_agent(state, r.from).await?;
-    if r.chain != dest.chain {
-        return Err(ApiError::bad_request(
-            "chain_mismatch",
-            "chain",
-            format!("the destination is registered on {}", dest.chain),
-        ));
-    }
-    let message = r.message();
-    verify_signature(
-        "receipt",
-        &message,
-        &sub.signature,
-        &[manifest.pubkey.address(), dest.owner_address],
-    )?;
-    if require_effective {
-        if dest.status != kagami_store::AgentStatus::Active {
-            return Err(ApiError::unprocessable(
-                "agent_suspended",
-                format!("the destination agent is {}", dest.status.as_str()),
-            )
-            .field("dest_agent_uuid")
-            .detail("agent_status", dest.status.as_str()));
-        }
-        let all = state.store.manifests_of(r.to).await?;
-        let status = status_at(&manifest, &all, now());
-        if status != ManifestStatus::Active {
-            return Err(ApiError::unprocessable(
-                "manifest_not_effective",
-                format!("the cited manifest is {}", status.as_str()),
-            )
-            .field("manifest_hash")
-            .detail("manifest_status", status.as_str()));
-        }
-    }
-    Ok(NewReceipt {
-        chain: r.chain.clone(),
-        root_tx: r.root_tx,
-        hop: r.hop,
-        source: r.from,
-        dest: r.to,
-        manifest_id: manifest.id,
-        manifest_hash: manifest.hash,
-        next_hop: r.next_hop,
-        nonce: r.nonce,
-        receipt_hash: message.id(),
-        signature: sub.signature,
-        hop_irrational: is_irrational_hop(r.hop, &state.config.policy),
-        computational_cost: hop_cost(Operation::Forward, r.hop).amount,
-    })
-}
 
 fn recorded(r: &ReceiptRecord) -> RecordForwardResponse {
     RecordForwardResponse {
@@ -133,30 +51,11 @@ pub(crate) async fn record_forward(
     body: Json<RecordForwardRequest>,
 ) -> ApiResult<HttpResponse> {
     let body = body.accept()?;
-    let sub = body.parse(&state.config.policy)?;
-    let receipt_hash = sub.receipt.id();
-    // An identical receipt is a safe retry even after its manifest expired.
-    let trail = state.store.forward_trail(&sub.receipt.root_tx).await?;
-    if let Some(existing) = trail
-        .receipts
-        .iter()
-        .find(|r| r.receipt.receipt_hash == receipt_hash)
-    {
-        if let (false, Some(settlement)) = (existing.is_valid, &trail.settlement) {
-            let invalidated: Vec<Hash32> = trail
-                .receipts
-                .iter()
-                .filter(|r| !r.is_valid)
-                .map(|r| r.receipt.receipt_hash)
-                .collect();
-            return Ok(settled_response(existing, settlement, &invalidated));
-        }
-        return Ok(HttpResponse::Ok().json(recorded(existing)));
-    }
-    let new = check_receipt(&state, &sub, true).await?;
+    let submission = body.parse(&state.config.policy)?;
+    let receipt = recover("receipt", || submission.recover())?;
     match state
         .store
-        .record_receipt(new, now(), &state.config.policy)
+        .record_forward(receipt, now(), &state.config.policy)
         .await?
     {
         RecordOutcome::Recorded { receipt, replayed } => {
@@ -205,10 +104,7 @@ fn settled_response(
     settlement: &Settlement,
     invalidated: &[Hash32],
 ) -> HttpResponse {
-    let code = match settlement.kind {
-        kagami_core::LoopKind::Cycle => "circular_dependency",
-        kagami_core::LoopKind::ExtractionLoop => "extraction_loop_detected",
-    };
+    let code = settlement.kind.error_code();
     let agents: Vec<String> = settlement
         .cycle_agents
         .iter()
@@ -240,7 +136,7 @@ fn settled_response(
         json!(receipt.receipt.receipt_hash.to_string()),
     );
     HttpResponse::Conflict().json(ErrorResponse {
-        error: code.to_owned(),
+        error: code,
         message: "the receipt closes a loop: it was stored as evidence and the loop settled"
             .to_owned(),
         field: None,
@@ -305,67 +201,31 @@ pub(crate) async fn report_cycle(
         .signature
         .parse()
         .map_err(ValidationError::format("signature"))?;
-    if let Some(existing) = state.store.settlement_of(&root).await? {
-        return Err(ApiError::conflict(
-            "already_settled",
-            "this root transaction is already settled",
-        )
-        .detail("settlement_id", existing.id.to_string()));
-    }
-    let mut parsed = Vec::with_capacity(body.evidence.len());
+    let chain: Option<Chain> = body
+        .chain
+        .as_deref()
+        .map(str::parse)
+        .transpose()
+        .map_err(ValidationError::format("chain"))?;
+    let mut evidence = Vec::with_capacity(body.evidence.len());
     for (i, item) in body.evidence.iter().enumerate() {
-        let sub = item
+        let submission = item
             .parse(&state.config.policy)
             .map_err(|e| evidence_error(i, e.field(), &e.to_string()))?;
-        if sub.receipt.root_tx != root {
-            return Err(evidence_error(
-                i,
-                "root_tx_hash",
-                "evidence belongs to another root transaction",
-            ));
-        }
-        parsed.push(sub);
+        let signed = recover("receipt", || submission.recover())
+            .map_err(|e| evidence_error(i, "signature", &e.to_string()))?;
+        evidence.push(signed);
     }
-    let chain: Chain = match &body.chain {
-        Some(c) => c.parse().map_err(ValidationError::format("chain"))?,
-        None => match parsed.first() {
-            Some(first) => first.receipt.chain.clone(),
-            None => state
-                .store
-                .forward_trail(&root)
-                .await?
-                .receipts
-                .first()
-                .map(|r| r.receipt.chain.clone())
-                .ok_or_else(|| {
-                    ApiError::unprocessable(
-                        "no_cycle",
-                        "nothing is recorded for this root transaction and no evidence was given",
-                    )
-                })?,
-        },
-    };
-    let message = CycleReport {
-        chain,
-        root_tx: root,
+    let report = CycleReportSubmission {
+        root,
         reporter,
-    }
-    .message();
-    verify_signature("cycle report", &message, &signature, &[reporter])?;
-    let mut evidence = Vec::with_capacity(parsed.len());
-    for (i, sub) in parsed.iter().enumerate() {
-        let checked = check_receipt(&state, sub, false).await.map_err(|e| {
-            evidence_error(
-                i,
-                e.field_name().unwrap_or("dest_agent_uuid"),
-                &e.to_string(),
-            )
-        })?;
-        evidence.push(checked);
-    }
+        signature,
+        chain,
+        evidence,
+    };
     let (settlement, _slashes) = state
         .store
-        .report_cycle(&root, &reporter, evidence, now())
+        .report_cycle(report, now(), &state.config.policy)
         .await?;
     telemetry::record_settlement(settlement.total_slashed);
     metrics::counter!(telemetry::CYCLE_REPORTS.name, "reporter" => state.reporter_labels.label(&reporter.to_string())).increment(1);
@@ -393,7 +253,7 @@ pub(crate) async fn report_cycle(
 
 fn evidence_error(index: usize, field: &str, why: &str) -> ApiError {
     ApiError::bad_request(
-        "invalid_evidence",
+        ErrorCode::InvalidEvidence,
         &format!("evidence[{index}].{field}"),
         format!("evidence item {index}: {why}"),
     )

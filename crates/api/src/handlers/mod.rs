@@ -12,12 +12,12 @@ use actix_web::{FromRequest, HttpRequest, dev::Payload, web};
 use kagami_core::crypto::Timestamp;
 use serde::de::DeserializeOwned;
 
-use kagami_core::crypto::Uuid;
-use kagami_store::Agent;
+use kagami_core::wire::ErrorCode;
 
 use crate::{
     AppState,
     error::{ApiError, ApiResult},
+    telemetry,
 };
 
 /// A JSON body whose errors are held, not raised, during extraction: actix resolves a
@@ -60,11 +60,21 @@ pub(crate) fn now() -> Timestamp {
         .expect("clock within range")
 }
 
-/// The agent with this id, or 404 `agent_not_found`.
-pub(crate) async fn load_agent(state: &AppState, uuid: Uuid) -> ApiResult<Agent> {
-    state
-        .store
-        .agent(uuid)
-        .await?
-        .ok_or_else(|| ApiError::not_found("agent_not_found", format!("agent {uuid} not found")))
+/// Recovers the signer of a submission (the one expensive step, done before the store's
+/// transaction), timing it; a signature no key corresponds to is 400 `invalid_signature`.
+pub(crate) fn recover<T>(
+    what: &'static str,
+    recover: impl FnOnce() -> Result<T, kagami_core::crypto::Error>,
+) -> ApiResult<T> {
+    let started = std::time::Instant::now();
+    let outcome = recover();
+    telemetry::record_verification(started.elapsed());
+    outcome.map_err(|e| {
+        tracing::warn!(signature.object = what, error = %e, "signature_verification_failed");
+        ApiError::bad_request(
+            ErrorCode::InvalidSignature,
+            "signature",
+            format!("{what} signature rejected: {e}"),
+        )
+    })
 }

@@ -13,7 +13,7 @@ use kagami_client::{
     crypto::Uuid,
     wire::{PublishManifestRequest, RecordForwardRequest, RegisterAgentRequest},
 };
-use kagami_core::LoopKind;
+use kagami_core::{LoopKind, wire::ErrorCode};
 use serde_json::json;
 use stub::{Reply, Stub};
 
@@ -117,7 +117,7 @@ async fn the_error_envelope_is_kept_whole() {
         panic!("expected an api error, got {error:?}")
     };
     assert_eq!(status, 400);
-    assert_eq!(code, "invalid_signature");
+    assert_eq!(code, ErrorCode::InvalidSignature);
     assert_eq!(message, "signature by 0xab, expected 0xcd");
     assert_eq!(field.as_deref(), Some("signature"));
     assert_eq!(details["recovered"], "0xab");
@@ -200,7 +200,7 @@ async fn retries_are_bounded() {
         .unwrap();
     let error = client.mev_summary().await.unwrap_err();
     assert_eq!(error.status(), Some(503));
-    assert_eq!(error.code(), Some("store_unavailable"));
+    assert_eq!(error.code(), Some(ErrorCode::StoreUnavailable));
     assert!(error.is_transient());
     assert_eq!(stub.received().len(), 3, "one attempt and two retries");
 }
@@ -263,7 +263,7 @@ async fn a_receipt_that_closes_a_cycle_is_a_settlement_not_an_error() {
     assert_eq!(settlement.depth, Some(2));
     assert_eq!(settlement.settlement_id.as_deref(), Some("s-1"));
     assert_eq!(settlement.slashed_usdc.as_deref(), Some("200.000000"));
-    assert_eq!(settlement.envelope.error, "circular_dependency");
+    assert_eq!(settlement.envelope.error, ErrorCode::CircularDependency);
     assert_eq!(
         stub.received().len(),
         1,
@@ -283,7 +283,7 @@ async fn other_record_conflicts_stay_errors() {
         .record_forward(&receipt_body())
         .await
         .unwrap_err();
-    assert_eq!(error.code(), Some("next_hop_mismatch"));
+    assert_eq!(error.code(), Some(ErrorCode::NextHopMismatch));
 }
 
 #[tokio::test]

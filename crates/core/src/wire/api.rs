@@ -10,7 +10,7 @@ use serde_json::{Map, Value};
 #[cfg(feature = "openapi")]
 use utoipa::ToSchema;
 
-use super::RecordForwardRequest;
+use super::{ErrorCode, RecordForwardRequest};
 
 /// `POST /api/v1/agents`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -292,7 +292,8 @@ pub struct VerifyForwardResponse {
     /// `cycle_detected`, `would_create_cycle`, `extraction_loop_detected`,
     /// `next_hop_mismatch`, `insufficient_stake`, `already_settled`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub reason: Option<String>,
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
+    pub reason: Option<ErrorCode>,
     /// A human sentence for `reason`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
@@ -557,7 +558,8 @@ pub struct ReadyResponse {
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 pub struct ErrorResponse {
     /// Stable snake_case code.
-    pub error: String,
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    pub error: ErrorCode,
     /// Human sentence.
     pub message: String,
     /// The offending request field, for validation errors.

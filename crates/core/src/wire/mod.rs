@@ -6,10 +6,13 @@
 //! value that the rest of the code never re-checks.
 
 mod api;
+mod code;
 
 pub use api::*;
+pub use code::ErrorCode;
 use kagami_crypto::{
-    Chain, EndpointManifest, ForwardReceipt, Hash32, Pubkey, Signature, Timestamp, Uuid, parse_uuid,
+    Chain, EndpointManifest, ForwardReceipt, Hash32, Pubkey, Signature, Signed, Timestamp, Uuid,
+    parse_uuid,
 };
 use serde::{Deserialize, Serialize};
 
@@ -48,6 +51,39 @@ pub struct ManifestSubmission {
     pub endpoint: EndpointUri,
     /// The signature to verify against the agent's owner.
     pub signature: Signature,
+}
+
+/// A manifest submission whose signer was recovered: ready for the store, which checks the
+/// signer against the agent's owner inside its transaction.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignedManifest {
+    /// The signed fields, their id and signer.
+    pub manifest: Signed<EndpointManifest>,
+    /// The endpoint, policy-checked.
+    pub endpoint: EndpointUri,
+}
+
+impl ManifestSubmission {
+    /// Recovers the signer of the manifest message.
+    ///
+    /// # Errors
+    /// [`kagami_crypto::Error::RecoveryFailed`] when no key corresponds to the signature.
+    pub fn recover(self) -> Result<SignedManifest, kagami_crypto::Error> {
+        Ok(SignedManifest {
+            manifest: Signed::recover(self.manifest, self.signature)?,
+            endpoint: self.endpoint,
+        })
+    }
+}
+
+impl ReceiptSubmission {
+    /// Recovers the signer of the receipt message.
+    ///
+    /// # Errors
+    /// [`kagami_crypto::Error::RecoveryFailed`] when no key corresponds to the signature.
+    pub fn recover(self) -> Result<Signed<ForwardReceipt>, kagami_crypto::Error> {
+        Signed::recover(self.receipt, self.signature)
+    }
 }
 
 impl PublishManifestRequest {
@@ -198,6 +234,22 @@ impl RecordForwardRequest {
             signature,
         })
     }
+}
+
+/// A watcher's cycle report, checked field by field, with the evidence receipts' signers
+/// recovered; the reporter's signature is checked by the store, once it knows the chain.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CycleReportSubmission {
+    /// The root transaction whose forwards form a loop.
+    pub root: Hash32,
+    /// Credited with the bounty; must be the report's signer.
+    pub reporter: kagami_crypto::EthAddress,
+    /// The reporter's signature over the cycle report message.
+    pub signature: Signature,
+    /// The chain named in the report; when absent, the evidence's or the recorded receipts'.
+    pub chain: Option<Chain>,
+    /// Signed receipts not recorded yet.
+    pub evidence: Vec<Signed<ForwardReceipt>>,
 }
 
 /// Parses a UUID path or body field.

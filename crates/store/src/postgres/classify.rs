@@ -3,26 +3,30 @@
 use deadpool_postgres::PoolError;
 use tokio_postgres::error::SqlState;
 
-use crate::StoreError;
+use crate::{ConflictKind, Entity, StoreError};
 
-/// Classifies a driver error: unique violation → [`StoreError::Conflict`] named by the
-/// constraint; foreign-key violation → [`StoreError::NotFound`] for the referenced entity;
-/// connection failures (SQLSTATE class 08, 57P01..57P03 shutdowns, 53300 too many
-/// connections, I/O errors, closed connections) → [`StoreError::Unavailable`]; anything else
-/// → [`StoreError::Internal`] with the driver error as its source.
+/// Classifies a driver error: unique violation → [`StoreError::Conflict`] with the
+/// constraint's kind; foreign-key violation → [`StoreError::NotFound`] for the referenced
+/// entity; deadlocks, serialization failures, lock-wait and statement timeouts →
+/// [`StoreError::Busy`] (the backend retries them); connection failures (SQLSTATE class 08,
+/// 57P01..57P03 shutdowns, 53300 too many connections, I/O errors, closed connections) →
+/// [`StoreError::Unavailable`]; anything else → [`StoreError::Internal`] with the driver
+/// error as its source.
 pub(super) fn classify(e: tokio_postgres::Error) -> StoreError {
     if let Some(db) = e.as_db_error() {
         let code = db.code();
         if *code == SqlState::UNIQUE_VIOLATION {
-            let constraint = db.constraint().unwrap_or("unique").to_owned();
-            return StoreError::Conflict { constraint };
+            return StoreError::Conflict(conflict_kind(db.constraint().unwrap_or_default()));
         }
         if *code == SqlState::FOREIGN_KEY_VIOLATION
             && let Some(entity) = db.constraint().and_then(referenced_entity)
         {
-            return StoreError::NotFound { entity };
+            return StoreError::NotFound(entity);
         }
         let state = code.code();
+        if matches!(state, "40P01" | "40001" | "55P03" | "57014") {
+            return StoreError::busy(e);
+        }
         let unavailable =
             state.starts_with("08") || matches!(state, "57P01" | "57P02" | "57P03" | "53300");
         return if unavailable {
@@ -38,6 +42,21 @@ pub(super) fn classify(e: tokio_postgres::Error) -> StoreError {
     }
 }
 
+/// The kind of a named unique constraint of the schema.
+fn conflict_kind(constraint: &str) -> ConflictKind {
+    match constraint {
+        "uq_agents_registry" => ConflictKind::AgentRegistered,
+        "uq_manifests_agent_nonce" => ConflictKind::ManifestNonce,
+        "uq_manifests_hash" => ConflictKind::ManifestHash,
+        "uq_receipts_hash" => ConflictKind::ReceiptHash,
+        "uq_receipts_dest_nonce" => ConflictKind::ReceiptNonce,
+        "uq_commitments_root" => ConflictKind::CommitmentRoot,
+        "uq_settlements_root" => ConflictKind::SettlementRoot,
+        "uq_api_keys_hmac" => ConflictKind::ApiKey,
+        _ => ConflictKind::Other,
+    }
+}
+
 /// Classifies a failure to get a pooled connection: timeouts and a closed pool are
 /// [`StoreError::Unavailable`]; a failed connection attempt is classified by [`classify`].
 pub(super) fn classify_pool(e: PoolError) -> StoreError {
@@ -49,7 +68,7 @@ pub(super) fn classify_pool(e: PoolError) -> StoreError {
 }
 
 /// The entity a named foreign key of the schema references.
-fn referenced_entity(constraint: &str) -> Option<&'static str> {
+fn referenced_entity(constraint: &str) -> Option<Entity> {
     Some(match constraint {
         "fk_stakes_agent"
         | "fk_manifests_agent"
@@ -60,9 +79,11 @@ fn referenced_entity(constraint: &str) -> Option<&'static str> {
         | "fk_commitments_agent"
         | "fk_mev_attacker"
         | "fk_mev_victim"
-        | "fk_slashes_agent" => "agent",
-        "fk_receipts_manifest" | "fk_flips_old_manifest" | "fk_flips_new_manifest" => "manifest",
-        "fk_slashes_commitment" => "commitment",
+        | "fk_slashes_agent" => Entity::Agent,
+        "fk_receipts_manifest" | "fk_flips_old_manifest" | "fk_flips_new_manifest" => {
+            Entity::Manifest
+        }
+        "fk_slashes_commitment" => Entity::Commitment,
         _ => return None,
     })
 }
@@ -84,13 +105,29 @@ mod tests {
 
     #[test]
     fn every_named_foreign_key_maps_to_an_entity() {
-        assert_eq!(referenced_entity("fk_receipts_dest"), Some("agent"));
-        assert_eq!(referenced_entity("fk_receipts_manifest"), Some("manifest"));
+        assert_eq!(referenced_entity("fk_receipts_dest"), Some(Entity::Agent));
+        assert_eq!(
+            referenced_entity("fk_receipts_manifest"),
+            Some(Entity::Manifest)
+        );
         assert_eq!(
             referenced_entity("fk_slashes_commitment"),
-            Some("commitment")
+            Some(Entity::Commitment)
         );
         assert_eq!(referenced_entity("fk_slashes_settlement"), None);
+    }
+
+    #[test]
+    fn every_named_unique_constraint_has_a_kind() {
+        for (name, kind) in [
+            ("uq_agents_registry", ConflictKind::AgentRegistered),
+            ("uq_manifests_agent_nonce", ConflictKind::ManifestNonce),
+            ("uq_receipts_dest_nonce", ConflictKind::ReceiptNonce),
+            ("uq_api_keys_hmac", ConflictKind::ApiKey),
+            ("pk_something", ConflictKind::Other),
+        ] {
+            assert_eq!(conflict_kind(name), kind);
+        }
     }
 
     #[test]

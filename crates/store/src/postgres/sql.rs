@@ -5,9 +5,10 @@ use std::str::FromStr;
 
 use deadpool_postgres::GenericClient;
 use kagami_core::{
-    EndpointUri, Flip, LoopKind, ManifestRecord, Policy, Usdc,
+    EndpointUri, Flip, LoopKind, ManifestRecord, Usdc,
     crypto::{Hash32, Timestamp, Uuid},
 };
+use std::fmt::Display;
 use time::OffsetDateTime;
 use tokio_postgres::{
     Row,
@@ -18,7 +19,7 @@ use super::classify::classify;
 use crate::{
     Agent, AgentStatus, ApiKeyRecord, AttackType, Commitment, CommitmentStatus, FlipRecord,
     NewCommitment, NewReceipt, ReceiptRecord, Result, Role, Settlement, SettlementStatus,
-    SlashRecord, StoreError,
+    SlashReason, SlashRecord, StoreError,
 };
 
 /// Statement parameters.
@@ -50,25 +51,12 @@ pub(super) async fn execute<C: GenericClient>(c: &C, sql: &str, params: Params<'
     c.execute(&statement, params).await.map_err(classify)
 }
 
-/// Serializes writers on `key` until the transaction ends. Must be the transaction's first
-/// statement so that (READ COMMITTED) every later statement sees what earlier holders
-/// committed.
-pub(super) async fn advisory_lock<C: GenericClient>(c: &C, key: &str) -> Result<()> {
-    execute(
-        c,
-        "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
-        &[&key],
-    )
-    .await?;
-    Ok(())
-}
-
-/// The lock key of an agent's writers (publish, revoke, stake, slashes).
+/// The lock key of an agent's writers.
 pub(super) fn agent_key(agent: Uuid) -> String {
     format!("agent:{agent}")
 }
 
-/// The lock key of a root transaction's writers (record, report).
+/// The lock key of a root transaction's writers.
 pub(super) fn root_key(root: &Hash32) -> String {
     format!("root:{root}")
 }
@@ -81,17 +69,16 @@ pub(super) fn ts(t: Timestamp) -> OffsetDateTime {
 }
 
 /// An unsigned id or counter as BIGINT.
-pub(super) fn to_i64(value: u64, field: &str) -> Result<i64> {
-    i64::try_from(value)
+pub(super) fn to_i64<T: TryInto<i64> + Display + Copy>(value: T, field: &str) -> Result<i64> {
+    value
+        .try_into()
         .map_err(|_| StoreError::internal(format!("{field} {value} exceeds the stored range")))
 }
 
-/// The stored name of a loop kind.
-pub(super) const fn kind_str(kind: LoopKind) -> &'static str {
-    match kind {
-        LoopKind::Cycle => "cycle",
-        LoopKind::ExtractionLoop => "extraction_loop",
-    }
+/// A name-table column (`AgentStatus::parse` and the like).
+fn named<T>(row: &Row, column: &str, parse: impl FnOnce(&str) -> Option<T>) -> Result<T> {
+    let text: &str = get(row, column)?;
+    parse(text).ok_or_else(|| corrupt(column, text))
 }
 
 fn corrupt(what: &str, value: &str) -> StoreError {
@@ -169,7 +156,6 @@ macro_rules! agent_columns {
 pub(super) use agent_columns;
 
 pub(super) fn agent(row: &Row) -> Result<Agent> {
-    let status: &str = get(row, "status")?;
     Ok(Agent {
         uuid: get(row, "id")?,
         agent_id: get_u64(row, "agent_id")?,
@@ -178,7 +164,7 @@ pub(super) fn agent(row: &Row) -> Result<Agent> {
         owner_address: get_parsed(row, "owner_address")?,
         token_uri: get(row, "token_uri")?,
         registration_file: get(row, "registration_file")?,
-        status: AgentStatus::parse(status).ok_or_else(|| corrupt("agent status", status))?,
+        status: named(row, "status", AgentStatus::parse)?,
         created_at: get_ts(row, "created_at")?,
         updated_at: get_ts(row, "updated_at")?,
     })
@@ -194,18 +180,12 @@ pub(super) use manifest_columns;
 
 pub(super) fn manifest(row: &Row) -> Result<ManifestRecord> {
     let endpoint: &str = get(row, "endpoint_uri")?;
-    // Stored endpoints passed the policy when published; re-read them without a length
-    // limit so a later, stricter configuration cannot make stored rows unreadable.
-    let lenient = Policy {
-        max_endpoint_bytes: usize::MAX,
-        ..Policy::default()
-    };
     Ok(ManifestRecord {
         id: get(row, "id")?,
         hash: get_parsed(row, "manifest_hash")?,
         agent: get(row, "agent_uuid")?,
         chain: get_parsed(row, "chain")?,
-        endpoint: EndpointUri::parse(endpoint, &lenient).map_err(StoreError::internal)?,
+        endpoint: EndpointUri::from_stored(endpoint).map_err(StoreError::internal)?,
         pubkey: get_parsed(row, "pubkey")?,
         nonce: get_u64(row, "nonce")?,
         valid_from: get_ts(row, "valid_from")?,
@@ -274,7 +254,9 @@ pub(super) fn receipt(row: &Row) -> Result<ReceiptRecord> {
         },
         is_valid: get(row, "is_valid")?,
         invalidated_at: get_opt_ts(row, "invalidated_at")?,
-        invalidation_reason: get(row, "invalidation_reason")?,
+        invalidation_reason: get::<Option<&str>>(row, "invalidation_reason")?
+            .map(|r| LoopKind::parse_reason(r).ok_or_else(|| corrupt("invalidation_reason", r)))
+            .transpose()?,
         created_at: get_ts(row, "created_at")?,
     })
 }
@@ -289,26 +271,16 @@ macro_rules! settlement_columns {
 pub(super) use settlement_columns;
 
 pub(super) fn settlement(row: &Row) -> Result<Settlement> {
-    let kind: &str = get(row, "kind")?;
-    let status: &str = get(row, "status")?;
     Ok(Settlement {
         id: get(row, "id")?,
         root_tx: get_parsed(row, "root_tx_hash")?,
-        kind: match kind {
-            "cycle" => LoopKind::Cycle,
-            "extraction_loop" => LoopKind::ExtractionLoop,
-            other => return Err(corrupt("settlement kind", other)),
-        },
+        kind: named(row, "kind", LoopKind::parse)?,
         cycle_agents: get(row, "cycle_agents")?,
         depth: get_u32(row, "depth")?,
         total_slashed: get_usdc(row, "total_slashed")?,
         reporter: get_opt_parsed(row, "reporter_address")?,
         bounty: get_opt_usdc(row, "bounty")?,
-        status: match status {
-            "provisional" => SettlementStatus::Provisional,
-            "final" => SettlementStatus::Final,
-            other => return Err(corrupt("settlement status", other)),
-        },
+        status: named(row, "status", SettlementStatus::parse)?,
         created_at: get_ts(row, "created_at")?,
     })
 }
@@ -326,7 +298,7 @@ pub(super) fn slash(row: &Row) -> Result<SlashRecord> {
         id: get(row, "id")?,
         agent: get(row, "agent_uuid")?,
         amount: get_usdc(row, "amount")?,
-        reason: get(row, "reason")?,
+        reason: named(row, "reason", SlashReason::parse)?,
         settlement_id: get(row, "settlement_id")?,
         incident_id: get(row, "incident_id")?,
         commitment_id: get(row, "commitment_id")?,
@@ -343,16 +315,6 @@ macro_rules! commitment_columns {
 }
 pub(super) use commitment_columns;
 
-pub(super) fn commitment_status(s: &str) -> Result<CommitmentStatus> {
-    Ok(match s {
-        "pending" => CommitmentStatus::Pending,
-        "confirmed" => CommitmentStatus::Confirmed,
-        "settled" => CommitmentStatus::Settled,
-        "disputed" => CommitmentStatus::Disputed,
-        other => return Err(corrupt("commitment status", other)),
-    })
-}
-
 pub(super) fn commitment(row: &Row) -> Result<Commitment> {
     Ok(Commitment {
         id: get(row, "id")?,
@@ -365,14 +327,14 @@ pub(super) fn commitment(row: &Row) -> Result<Commitment> {
             amount: get_usdc(row, "amount")?,
             time_lock_until: get_ts(row, "time_lock_until")?,
         },
-        status: commitment_status(get(row, "status")?)?,
+        status: named(row, "status", CommitmentStatus::parse)?,
         onchain_tx_hash: get_opt_parsed(row, "onchain_tx_hash")?,
         created_at: get_ts(row, "created_at")?,
     })
 }
 
-pub(super) fn attack_type(s: &str) -> Result<AttackType> {
-    AttackType::parse(s).ok_or_else(|| corrupt("attack type", s))
+pub(super) fn attack_type(row: &Row) -> Result<AttackType> {
+    named(row, "attack_type", AttackType::parse)
 }
 
 macro_rules! api_key_columns {
@@ -384,13 +346,12 @@ pub(super) use api_key_columns;
 
 pub(super) fn api_key(row: &Row) -> Result<ApiKeyRecord> {
     let hmac: &[u8] = get(row, "key_hmac")?;
-    let role: &str = get(row, "role")?;
     Ok(ApiKeyRecord {
         id: get(row, "id")?,
         key_hmac: hmac
             .try_into()
             .map_err(|_| corrupt("key HMAC length", &hmac.len().to_string()))?,
-        role: Role::parse(role).ok_or_else(|| corrupt("role", role))?,
+        role: named(row, "role", Role::parse)?,
         label: get(row, "label")?,
         created_at: get_ts(row, "created_at")?,
         revoked_at: get_opt_ts(row, "revoked_at")?,

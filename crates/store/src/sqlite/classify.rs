@@ -2,40 +2,48 @@
 
 use rusqlite::ffi::{self, ErrorCode};
 
-use crate::StoreError;
+use crate::{ConflictKind, Entity, StoreError};
 
 /// The unique constraints of the schema: the columns SQLite names in its "UNIQUE constraint
-/// failed: table.col, ..." message, and the constraint name both backends report.
-const UNIQUE_CONSTRAINTS: &[(&str, &str)] = &[
+/// failed: table.col, ..." message, and their kind.
+const UNIQUE_CONSTRAINTS: &[(&str, ConflictKind)] = &[
     (
         "erc8004_agents.chain, erc8004_agents.registry_address, erc8004_agents.agent_id",
-        "uq_agents_registry",
+        ConflictKind::AgentRegistered,
     ),
     (
         "erc8004_endpoint_manifests.agent_uuid, erc8004_endpoint_manifests.nonce",
-        "uq_manifests_agent_nonce",
+        ConflictKind::ManifestNonce,
     ),
     (
         "erc8004_endpoint_manifests.manifest_hash",
-        "uq_manifests_hash",
+        ConflictKind::ManifestHash,
     ),
-    ("erc8004_forward_receipts.receipt_hash", "uq_receipts_hash"),
+    (
+        "erc8004_forward_receipts.receipt_hash",
+        ConflictKind::ReceiptHash,
+    ),
     (
         "erc8004_forward_receipts.dest_agent_uuid, erc8004_forward_receipts.receipt_nonce",
-        "uq_receipts_dest_nonce",
+        ConflictKind::ReceiptNonce,
     ),
-    ("erc8004_settlements.root_tx_hash", "uq_settlements_root"),
+    (
+        "erc8004_settlements.root_tx_hash",
+        ConflictKind::SettlementRoot,
+    ),
     (
         "erc8004_onchain_commitments.root_tx_hash",
-        "uq_commitments_root",
+        ConflictKind::CommitmentRoot,
     ),
-    ("kagami_api_keys.key_hmac", "uq_api_keys_hmac"),
+    ("kagami_api_keys.key_hmac", ConflictKind::ApiKey),
 ];
 
 /// Classifies an error of a statement on an open connection: a unique violation is a
-/// [`StoreError::Conflict`] named after the constraint; the database staying busy or locked
-/// past the busy timeout is [`StoreError::Unavailable`]; anything else is
-/// [`StoreError::Internal`] with the driver error as its source.
+/// [`StoreError::Conflict`] of the constraint's kind; a foreign-key violation is
+/// [`StoreError::NotFound`] (SQLite does not name the key: every foreign key of the schema
+/// that a use case can violate references an agent); the database staying busy or locked past
+/// the busy timeout is [`StoreError::Busy`]; anything else is [`StoreError::Internal`] with
+/// the driver error as its source.
 pub(super) fn classify(error: rusqlite::Error) -> StoreError {
     if let rusqlite::Error::SqliteFailure(failure, message) = &error {
         match failure.code {
@@ -45,12 +53,15 @@ pub(super) fn classify(error: rusqlite::Error) -> StoreError {
                     ffi::SQLITE_CONSTRAINT_UNIQUE | ffi::SQLITE_CONSTRAINT_PRIMARYKEY
                 ) =>
             {
-                return StoreError::Conflict {
-                    constraint: constraint_name(message.as_deref().unwrap_or_default()),
-                };
+                return StoreError::Conflict(conflict_kind(message.as_deref().unwrap_or_default()));
+            }
+            ErrorCode::ConstraintViolation
+                if failure.extended_code == ffi::SQLITE_CONSTRAINT_FOREIGNKEY =>
+            {
+                return StoreError::NotFound(Entity::Agent);
             }
             ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked => {
-                return StoreError::unavailable(error);
+                return StoreError::busy(error);
             }
             _ => {}
         }
@@ -70,19 +81,23 @@ pub(super) fn classify_open(error: rusqlite::Error) -> StoreError {
     {
         return StoreError::unavailable(error);
     }
-    classify(error)
+    match classify(error) {
+        // A database that stays locked while it is being opened is not there yet.
+        StoreError::Busy(source) => StoreError::Unavailable(source),
+        other => other,
+    }
 }
 
-/// The constraint name for SQLite's unique-violation message; an unknown column list (a
-/// primary key collision) is reported as the list itself, a stable description.
-fn constraint_name(message: &str) -> String {
+/// The kind of SQLite's unique-violation message; an unknown column list (a primary key
+/// collision) is [`ConflictKind::Other`].
+fn conflict_kind(message: &str) -> ConflictKind {
     let columns = message
         .strip_prefix("UNIQUE constraint failed: ")
         .unwrap_or(message);
     UNIQUE_CONSTRAINTS
         .iter()
         .find(|(cols, _)| *cols == columns)
-        .map_or_else(|| columns.to_owned(), |(_, name)| (*name).to_owned())
+        .map_or(ConflictKind::Other, |(_, kind)| *kind)
 }
 
 /// `?`-friendly classification of driver results.
@@ -102,20 +117,20 @@ mod tests {
     use super::*;
 
     #[test]
-    fn unique_messages_map_to_the_constraint_names_of_both_backends() {
+    fn unique_messages_map_to_the_conflict_kinds_of_both_backends() {
         assert_eq!(
-            constraint_name(
+            conflict_kind(
                 "UNIQUE constraint failed: erc8004_forward_receipts.dest_agent_uuid, erc8004_forward_receipts.receipt_nonce"
             ),
-            "uq_receipts_dest_nonce"
+            ConflictKind::ReceiptNonce
         );
         assert_eq!(
-            constraint_name("UNIQUE constraint failed: kagami_api_keys.key_hmac"),
-            "uq_api_keys_hmac"
+            conflict_kind("UNIQUE constraint failed: kagami_api_keys.key_hmac"),
+            ConflictKind::ApiKey
         );
         assert_eq!(
-            constraint_name("UNIQUE constraint failed: erc8004_slashes.id"),
-            "erc8004_slashes.id"
+            conflict_kind("UNIQUE constraint failed: erc8004_slashes.id"),
+            ConflictKind::Other
         );
     }
 }

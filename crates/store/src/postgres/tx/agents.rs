@@ -1,0 +1,237 @@
+//! PgTx: AgentRows.
+
+use super::*;
+
+impl<C: GenericClient + Sync> AgentRows for PgTx<'_, C> {
+    async fn insert_agent(&self, agent: &Agent) -> Result<()> {
+        execute(
+            self.0,
+            "INSERT INTO erc8004_agents (id, agent_id, chain, registry_address, owner_address, \
+             token_uri, registration_file, status, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+            &[
+                &agent.uuid,
+                &to_i64(agent.agent_id, "agent_id")?,
+                &agent.chain.as_str(),
+                &agent.registry_address.to_string(),
+                &agent.owner_address.to_string(),
+                &agent.token_uri,
+                &agent.registration_file,
+                &agent.status.as_str(),
+                &ts(agent.created_at),
+                &ts(agent.updated_at),
+            ],
+        )
+        .await?;
+        execute(
+            self.0,
+            "INSERT INTO erc8004_agent_stakes (agent_uuid, staked, slashed, updated_at) \
+             VALUES ($1, 0, 0, $2)",
+            &[&agent.uuid, &ts(agent.created_at)],
+        )
+        .await
+        .map(drop)
+    }
+
+    async fn agent(&self, uuid: Uuid) -> Result<Option<Agent>> {
+        one(
+            self.0,
+            concat!(
+                "SELECT ",
+                agent_columns!(),
+                " FROM erc8004_agents WHERE id = $1"
+            ),
+            &[&uuid],
+            sql::agent,
+        )
+        .await
+    }
+
+    async fn agent_by_registry(
+        &self,
+        chain: &Chain,
+        registry: &EthAddress,
+        agent_id: u64,
+    ) -> Result<Option<Agent>> {
+        let Ok(agent_id) = i64::try_from(agent_id) else {
+            return Ok(None);
+        };
+        one(
+            self.0,
+            concat!(
+                "SELECT ",
+                agent_columns!(),
+                " FROM erc8004_agents \
+                 WHERE chain = $1 AND registry_address = $2 AND agent_id = $3"
+            ),
+            &[&chain.as_str(), &registry.to_string(), &agent_id],
+            sql::agent,
+        )
+        .await
+    }
+
+    async fn set_agent_status(
+        &self,
+        uuid: Uuid,
+        status: AgentStatus,
+        now: Timestamp,
+    ) -> Result<()> {
+        let rows = execute(
+            self.0,
+            "UPDATE erc8004_agents SET status = $2, updated_at = $3 WHERE id = $1",
+            &[&uuid, &status.as_str(), &ts(now)],
+        )
+        .await?;
+        touched(rows, Entity::Agent)
+    }
+
+    async fn stake_accounts(
+        &self,
+        agents: &[Uuid],
+        except_root: Option<&Hash32>,
+        now: Timestamp,
+        for_update: bool,
+    ) -> Result<Vec<(Uuid, StakeAccount)>> {
+        macro_rules! accounts {
+            ($suffix:literal) => {
+                concat!(
+                    "SELECT s.agent_uuid, (s.staked * 1000000)::bigint AS staked, \
+                            (s.slashed * 1000000)::bigint AS slashed, \
+                            (SELECT coalesce(sum(u.amount), 0) * 1000000 \
+                               FROM erc8004_stake_utilization u \
+                              WHERE u.agent_uuid = s.agent_uuid \
+                                AND u.released_at IS NULL AND u.expires_at > $2 \
+                                AND u.root_tx_hash IS DISTINCT FROM $3)::bigint AS locked \
+                     FROM erc8004_agent_stakes s WHERE s.agent_uuid = ANY($1) \
+                     ORDER BY s.agent_uuid",
+                    $suffix
+                )
+            };
+        }
+        let sql = if for_update {
+            accounts!(" FOR UPDATE OF s")
+        } else {
+            accounts!("")
+        };
+        let root = except_root.map(ToString::to_string);
+        let rows = query(self.0, sql, &[&agents, &ts(now), &root]).await?;
+        let mut found = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let agent: Uuid = get(row, "agent_uuid")?;
+            let account = StakeAccount {
+                staked: get_usdc(row, "staked")?,
+                slashed: get_usdc(row, "slashed")?,
+                locked: get_usdc(row, "locked")?,
+            };
+            found.push((agent, account));
+        }
+        Ok(agents
+            .iter()
+            .filter_map(|a| found.iter().find(|(f, _)| f == a).copied())
+            .collect())
+    }
+
+    async fn set_staked(&self, uuid: Uuid, staked: Usdc, now: Timestamp) -> Result<()> {
+        let rows = execute(
+            self.0,
+            "UPDATE erc8004_agent_stakes SET staked = $2::bigint * 0.000001, updated_at = $3 \
+             WHERE agent_uuid = $1",
+            &[&uuid, &staked.micros(), &ts(now)],
+        )
+        .await?;
+        touched(rows, Entity::Agent)
+    }
+
+    async fn insert_slash(&self, slash: &SlashRecord) -> Result<()> {
+        let rows = execute(
+            self.0,
+            "UPDATE erc8004_agent_stakes SET slashed = slashed + $2::bigint * 0.000001, \
+             updated_at = $3 WHERE agent_uuid = $1",
+            &[&slash.agent, &slash.amount.micros(), &ts(slash.created_at)],
+        )
+        .await?;
+        touched(rows, Entity::Agent)?;
+        execute(
+            self.0,
+            "INSERT INTO erc8004_slashes (id, agent_uuid, amount, reason, settlement_id, \
+             incident_id, commitment_id, created_at) \
+             VALUES ($1, $2, $3::bigint * 0.000001, $4, $5, $6, $7, $8)",
+            &[
+                &slash.id,
+                &slash.agent,
+                &slash.amount.micros(),
+                &slash.reason.as_str(),
+                &slash.settlement_id,
+                &slash.incident_id,
+                &slash.commitment_id,
+                &ts(slash.created_at),
+            ],
+        )
+        .await
+        .map(drop)
+    }
+
+    async fn slashes_of_agent(&self, uuid: Uuid) -> Result<Vec<SlashRecord>> {
+        all(
+            self.0,
+            concat!(
+                "SELECT ",
+                slash_columns!(),
+                " FROM erc8004_slashes WHERE agent_uuid = $1 ORDER BY created_at, seq"
+            ),
+            &[&uuid],
+            sql::slash,
+        )
+        .await
+    }
+
+    async fn slashes_of_settlement(&self, settlement: Uuid) -> Result<Vec<SlashRecord>> {
+        all(
+            self.0,
+            concat!(
+                "SELECT ",
+                slash_columns!(),
+                " FROM erc8004_slashes WHERE settlement_id = $1 ORDER BY created_at, seq"
+            ),
+            &[&settlement],
+            sql::slash,
+        )
+        .await
+    }
+
+    async fn insert_stake_lock(
+        &self,
+        agent: Uuid,
+        root: &Hash32,
+        amount: Usdc,
+        now: Timestamp,
+        expires_at: Timestamp,
+    ) -> Result<()> {
+        execute(
+            self.0,
+            "INSERT INTO erc8004_stake_utilization (id, agent_uuid, root_tx_hash, amount, \
+             created_at, expires_at) VALUES ($1, $2, $3, $4::bigint * 0.000001, $5, $6)",
+            &[
+                &Uuid::new_v4(),
+                &agent,
+                &root.to_string(),
+                &amount.micros(),
+                &ts(now),
+                &ts(expires_at),
+            ],
+        )
+        .await
+        .map(drop)
+    }
+
+    async fn release_root_locks(&self, root: &Hash32, now: Timestamp) -> Result<()> {
+        execute(
+            self.0,
+            "UPDATE erc8004_stake_utilization SET released_at = $2 \
+             WHERE root_tx_hash = $1 AND released_at IS NULL AND expires_at > $2",
+            &[&root.to_string(), &ts(now)],
+        )
+        .await
+        .map(drop)
+    }
+}

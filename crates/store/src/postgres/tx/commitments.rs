@@ -1,0 +1,135 @@
+//! PgTx: CommitmentRows.
+
+use super::*;
+
+impl<C: GenericClient + Sync> CommitmentRows for PgTx<'_, C> {
+    async fn insert_commitment(&self, c: &Commitment) -> Result<()> {
+        let n = &c.commitment;
+        execute(
+            self.0,
+            "INSERT INTO erc8004_onchain_commitments (id, root_tx_hash, commitment_hash, chain, \
+             first_hop_agent, routing_hash, amount, time_lock_until, status, onchain_tx_hash, \
+             created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7::bigint * 0.000001, $8, $9, $10, $11, $11)",
+            &[
+                &c.id,
+                &n.root_tx.to_string(),
+                &n.commitment_hash.to_string(),
+                &n.chain.as_str(),
+                &n.first_hop_agent,
+                &n.routing_hash.to_string(),
+                &n.amount.micros(),
+                &ts(n.time_lock_until),
+                &c.status.as_str(),
+                &c.onchain_tx_hash.map(|h| h.to_string()),
+                &ts(c.created_at),
+            ],
+        )
+        .await
+        .map(drop)
+    }
+
+    async fn commitment(&self, id: Uuid, for_update: bool) -> Result<Option<Commitment>> {
+        let sql = if for_update {
+            concat!(
+                "SELECT ",
+                commitment_columns!(),
+                " FROM erc8004_onchain_commitments WHERE id = $1 FOR UPDATE"
+            )
+        } else {
+            concat!(
+                "SELECT ",
+                commitment_columns!(),
+                " FROM erc8004_onchain_commitments WHERE id = $1"
+            )
+        };
+        query_opt(self.0, sql, &[&id])
+            .await?
+            .as_ref()
+            .map(sql::commitment)
+            .transpose()
+    }
+
+    async fn update_commitment(&self, c: &Commitment, now: Timestamp) -> Result<()> {
+        let rows = execute(
+            self.0,
+            "UPDATE erc8004_onchain_commitments \
+             SET status = $2, onchain_tx_hash = $3, updated_at = $4 WHERE id = $1",
+            &[
+                &c.id,
+                &c.status.as_str(),
+                &c.onchain_tx_hash.map(|h| h.to_string()),
+                &ts(now),
+            ],
+        )
+        .await?;
+        touched(rows, Entity::Commitment)
+    }
+
+    async fn open_commitments_of(&self, agent: Uuid, now: Timestamp) -> Result<Vec<Commitment>> {
+        all(
+            self.0,
+            concat!(
+                "SELECT ",
+                commitment_columns!(),
+                " FROM erc8004_onchain_commitments \
+                 WHERE first_hop_agent = $1 AND status IN ('pending', 'confirmed') \
+                   AND time_lock_until > $2 \
+                 ORDER BY created_at, id FOR UPDATE"
+            ),
+            &[&agent, &ts(now)],
+            sql::commitment,
+        )
+        .await
+    }
+
+    async fn insert_incident(&self, incident: &MevIncident) -> Result<()> {
+        let i = &incident.incident;
+        execute(
+            self.0,
+            "INSERT INTO erc8004_mev_incidents (id, root_tx_hash, attack_type, \
+             attacker_agent_uuid, victim_agent_uuid, extracted_value, block_number, tx_index, \
+             evidence_hash, slashed_amount, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6::bigint * 0.000001, $7, $8, $9, \
+                     $10::bigint * 0.000001, $11)",
+            &[
+                &incident.id,
+                &i.root_tx.to_string(),
+                &i.attack_type.as_str(),
+                &i.attacker,
+                &i.victim,
+                &i.extracted_value.micros(),
+                &to_i64(i.block_number, "block_number")?,
+                &i64::from(i.tx_index),
+                &i.evidence_hash.to_string(),
+                &incident.slashed_amount.micros(),
+                &ts(incident.created_at),
+            ],
+        )
+        .await
+        .map(drop)
+    }
+
+    async fn mev_summary(&self) -> Result<Vec<MevSummaryRow>> {
+        query(
+            self.0,
+            "SELECT attack_type, count(*) AS incidents, \
+                    (sum(extracted_value) * 1000000)::bigint AS extracted_value, \
+                    (sum(slashed_amount) * 1000000)::bigint AS slashed_amount \
+             FROM erc8004_mev_incidents GROUP BY attack_type \
+             ORDER BY attack_type COLLATE \"C\"",
+            &[],
+        )
+        .await?
+        .iter()
+        .map(|row| {
+            Ok(MevSummaryRow {
+                attack_type: sql::attack_type(row)?,
+                incidents: get_u64(row, "incidents")?,
+                extracted_value: get_usdc(row, "extracted_value")?,
+                slashed_amount: get_usdc(row, "slashed_amount")?,
+            })
+        })
+        .collect()
+    }
+}

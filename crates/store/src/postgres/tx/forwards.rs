@@ -1,0 +1,137 @@
+//! PgTx: ForwardRows.
+
+use super::*;
+
+impl<C: GenericClient + Sync> ForwardRows for PgTx<'_, C> {
+    async fn receipt_by_hash(&self, hash: &Hash32) -> Result<Option<ReceiptRecord>> {
+        one(
+            self.0,
+            concat!(
+                "SELECT ",
+                receipt_columns!(),
+                " FROM erc8004_forward_receipts WHERE receipt_hash = $1"
+            ),
+            &[&hash.to_string()],
+            sql::receipt,
+        )
+        .await
+    }
+
+    async fn receipt_nonce_used(&self, dest: Uuid, nonce: u64) -> Result<bool> {
+        Ok(query_opt(
+            self.0,
+            "SELECT 1 FROM erc8004_forward_receipts \
+             WHERE dest_agent_uuid = $1 AND receipt_nonce = $2",
+            &[&dest, &to_i64(nonce, "receipt nonce")?],
+        )
+        .await?
+        .is_some())
+    }
+
+    async fn receipts_of_root(&self, root: &Hash32) -> Result<Vec<ReceiptRecord>> {
+        all(
+            self.0,
+            concat!(
+                "SELECT ",
+                receipt_columns!(),
+                " FROM erc8004_forward_receipts WHERE root_tx_hash = $1 \
+                 ORDER BY hop, created_at, id"
+            ),
+            &[&root.to_string()],
+            sql::receipt,
+        )
+        .await
+    }
+
+    async fn insert_receipt(&self, record: &ReceiptRecord) -> Result<()> {
+        let r = &record.receipt;
+        execute(
+            self.0,
+            "INSERT INTO erc8004_forward_receipts (id, root_tx_hash, hop, source_agent_uuid, \
+             dest_agent_uuid, manifest_id, manifest_hash, next_hop_hash, receipt_nonce, \
+             receipt_hash, signature, chain, is_valid, invalidated_at, invalidation_reason, \
+             hop_irrational, computational_cost, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, \
+                     $17::bigint * 0.000001, $18)",
+            &[
+                &record.id,
+                &r.root_tx.to_string(),
+                &i32::try_from(r.hop).map_err(StoreError::internal)?,
+                &r.source,
+                &r.dest,
+                &r.manifest_id,
+                &r.manifest_hash.to_string(),
+                &r.next_hop.map(|h| h.to_string()),
+                &to_i64(r.nonce, "receipt nonce")?,
+                &r.receipt_hash.to_string(),
+                &r.signature.to_string(),
+                &r.chain.as_str(),
+                &record.is_valid,
+                &record.invalidated_at.map(ts),
+                &record.invalidation_reason.map(LoopKind::reason),
+                &r.hop_irrational,
+                &r.computational_cost.micros(),
+                &ts(record.created_at),
+            ],
+        )
+        .await
+        .map(drop)
+    }
+
+    async fn invalidate_receipts(
+        &self,
+        root: &Hash32,
+        hashes: &[Hash32],
+        kind: LoopKind,
+        now: Timestamp,
+    ) -> Result<()> {
+        let hashes: Vec<String> = hashes.iter().map(ToString::to_string).collect();
+        execute(
+            self.0,
+            "UPDATE erc8004_forward_receipts \
+             SET is_valid = false, invalidated_at = $3, invalidation_reason = $4 \
+             WHERE root_tx_hash = $1 AND is_valid AND receipt_hash = ANY($2)",
+            &[&root.to_string(), &hashes, &ts(now), &kind.reason()],
+        )
+        .await
+        .map(drop)
+    }
+
+    async fn settlement_of(&self, root: &Hash32) -> Result<Option<Settlement>> {
+        one(
+            self.0,
+            concat!(
+                "SELECT ",
+                settlement_columns!(),
+                " FROM erc8004_settlements WHERE root_tx_hash = $1"
+            ),
+            &[&root.to_string()],
+            sql::settlement,
+        )
+        .await
+    }
+
+    async fn insert_settlement(&self, s: &Settlement) -> Result<()> {
+        execute(
+            self.0,
+            "INSERT INTO erc8004_settlements (id, root_tx_hash, kind, cycle_agents, depth, \
+             total_slashed, reporter_address, bounty, status, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6::bigint * 0.000001, $7, $8::bigint * 0.000001, \
+                     $9, $10)",
+            &[
+                &s.id,
+                &s.root_tx.to_string(),
+                &s.kind.as_str(),
+                &s.cycle_agents,
+                &i32::try_from(s.depth).map_err(StoreError::internal)?,
+                &s.total_slashed.micros(),
+                &s.reporter.map(|r| r.to_string()),
+                &s.bounty.map(Usdc::micros),
+                &s.status.as_str(),
+                &ts(s.created_at),
+            ],
+        )
+        .await
+        .map(drop)
+    }
+}

@@ -1,0 +1,124 @@
+//! SqliteTx: ForwardRows.
+
+use super::*;
+
+impl ForwardRows for SqliteTx<'_> {
+    async fn receipt_by_hash(&self, hash: &Hash32) -> Result<Option<ReceiptRecord>> {
+        self.one(
+            &format!(
+                "SELECT {RECEIPT_COLUMNS} FROM erc8004_forward_receipts WHERE receipt_hash = ?1"
+            ),
+            params![hash.to_string()],
+            receipt_row,
+        )
+    }
+
+    async fn receipt_nonce_used(&self, dest: Uuid, nonce: u64) -> Result<bool> {
+        Ok(self
+            .one(
+                "SELECT 1 FROM erc8004_forward_receipts \
+                 WHERE dest_agent_uuid = ?1 AND receipt_nonce = ?2",
+                params![dest.to_string(), to_i64(nonce)?],
+                |_| Ok(()),
+            )?
+            .is_some())
+    }
+
+    async fn receipts_of_root(&self, root: &Hash32) -> Result<Vec<ReceiptRecord>> {
+        self.all(
+            &format!(
+                "SELECT {RECEIPT_COLUMNS} FROM erc8004_forward_receipts WHERE root_tx_hash = ?1 \
+                 ORDER BY hop, created_at, id"
+            ),
+            params![root.to_string()],
+            receipt_row,
+        )
+    }
+
+    async fn insert_receipt(&self, record: &ReceiptRecord) -> Result<()> {
+        let r = &record.receipt;
+        self.execute(
+            "INSERT INTO erc8004_forward_receipts (id, root_tx_hash, hop, source_agent_uuid, \
+                 dest_agent_uuid, manifest_id, manifest_hash, next_hop_hash, receipt_nonce, \
+                 receipt_hash, signature, chain, is_valid, invalidated_at, invalidation_reason, \
+                 hop_irrational, computational_cost, created_at) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, \
+                     ?18)",
+            params![
+                record.id.to_string(),
+                r.root_tx.to_string(),
+                i64::from(r.hop),
+                r.source.to_string(),
+                r.dest.to_string(),
+                r.manifest_id.to_string(),
+                r.manifest_hash.to_string(),
+                r.next_hop.map(|h| h.to_string()),
+                to_i64(r.nonce)?,
+                r.receipt_hash.to_string(),
+                r.signature.to_string(),
+                r.chain.as_str(),
+                record.is_valid,
+                record.invalidated_at.map(|t| t.unix()),
+                record.invalidation_reason.map(LoopKind::reason),
+                r.hop_irrational,
+                r.computational_cost.micros(),
+                record.created_at.unix(),
+            ],
+        )
+        .map(drop)
+    }
+
+    async fn invalidate_receipts(
+        &self,
+        root: &Hash32,
+        hashes: &[Hash32],
+        kind: LoopKind,
+        now: Timestamp,
+    ) -> Result<()> {
+        for hash in hashes {
+            self.execute(
+                "UPDATE erc8004_forward_receipts \
+                 SET is_valid = 0, invalidated_at = ?3, invalidation_reason = ?4 \
+                 WHERE root_tx_hash = ?1 AND receipt_hash = ?2 AND is_valid = 1",
+                params![
+                    root.to_string(),
+                    hash.to_string(),
+                    now.unix(),
+                    kind.reason()
+                ],
+            )?;
+        }
+        Ok(())
+    }
+
+    async fn settlement_of(&self, root: &Hash32) -> Result<Option<Settlement>> {
+        self.one(
+            &format!(
+                "SELECT {SETTLEMENT_COLUMNS} FROM erc8004_settlements WHERE root_tx_hash = ?1"
+            ),
+            params![root.to_string()],
+            settlement_row,
+        )
+    }
+
+    async fn insert_settlement(&self, s: &Settlement) -> Result<()> {
+        self.execute(
+            "INSERT INTO erc8004_settlements (id, root_tx_hash, kind, cycle_agents, depth, \
+                 total_slashed, reporter_address, bounty, status, created_at) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+            params![
+                s.id.to_string(),
+                s.root_tx.to_string(),
+                s.kind.as_str(),
+                serde_json::to_string(&s.cycle_agents).map_err(StoreError::internal)?,
+                i64::from(s.depth),
+                s.total_slashed.micros(),
+                s.reporter.map(|r| r.to_string()),
+                s.bounty.map(Usdc::micros),
+                s.status.as_str(),
+                s.created_at.unix(),
+            ],
+        )
+        .map(drop)
+    }
+}

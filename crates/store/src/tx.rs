@@ -1,0 +1,197 @@
+//! The primitives every backend provides to the use cases: locks, row reads, row writes.
+//! No business rule lives behind this trait; the use cases (`usecase/`) combine the
+//! primitives with `kagami-core`'s decisions, once for both backends.
+//!
+//! A use case runs inside one transaction (a write) or on one connection (a read). Lock
+//! order, always: the root transaction ([`Tx::lock_root`]), then agents ([`Tx::lock_agents`],
+//! sorted), then stake rows ([`Tx::stake_accounts`] with `for_update`, sorted). Every writer
+//! that depends on an agent's state (status, manifests, stake, commitments) holds that
+//! agent's lock, so a check and the write it guards never interleave with another writer.
+
+use kagami_core::{
+    AgentStatus, LoopKind, ManifestRecord, StakeAccount, Usdc,
+    crypto::{Chain, EthAddress, Hash32, Timestamp, Uuid},
+};
+
+use crate::{
+    Agent, ApiKeyRecord, Commitment, FlipMetrics, FlipRecord, MevIncident, MevSummaryRow,
+    ReceiptRecord, Result, Settlement, SlashRecord,
+};
+
+/// A transaction (or, for reads, a connection) of a backend.
+///
+/// Lookups return `Ok(None)` (or an empty list) for missing rows; writes to rows that must
+/// exist fail with [`crate::StoreError::NotFound`].
+pub(crate) trait Tx:
+    AgentRows + ManifestRows + ForwardRows + CommitmentRows + KeyRows
+{
+    /// A cheap round trip.
+    async fn ping(&self) -> Result<()>;
+
+    /// Serializes writers of `root` until the transaction ends (a no-op where the backend
+    /// serializes all writers).
+    async fn lock_root(&self, root: &Hash32) -> Result<()>;
+
+    /// Serializes writers of these agents until the transaction ends, locking them in
+    /// sorted order.
+    async fn lock_agents(&self, agents: &[Uuid]) -> Result<()>;
+}
+
+/// Agents, their stake rows, stake locks and the slash ledger.
+pub(crate) trait AgentRows {
+    /// Inserts an agent and its zero stake row.
+    async fn insert_agent(&self, agent: &Agent) -> Result<()>;
+
+    /// The agent with this id.
+    async fn agent(&self, uuid: Uuid) -> Result<Option<Agent>>;
+
+    /// The agent with this registry identity.
+    async fn agent_by_registry(
+        &self,
+        chain: &Chain,
+        registry: &EthAddress,
+        agent_id: u64,
+    ) -> Result<Option<Agent>>;
+
+    /// Sets an existing agent's status.
+    async fn set_agent_status(&self, uuid: Uuid, status: AgentStatus, now: Timestamp)
+    -> Result<()>;
+
+    /// The stake accounts of `agents` at `now` (expired locks do not count; with
+    /// `except_root`, that root's locks do not count either), in the order asked; missing
+    /// agents are left out. With `for_update`, the stake rows stay locked until the
+    /// transaction ends.
+    async fn stake_accounts(
+        &self,
+        agents: &[Uuid],
+        except_root: Option<&Hash32>,
+        now: Timestamp,
+        for_update: bool,
+    ) -> Result<Vec<(Uuid, StakeAccount)>>;
+
+    /// Sets the staked amount of an existing agent.
+    async fn set_staked(&self, uuid: Uuid, staked: Usdc, now: Timestamp) -> Result<()>;
+
+    /// Adds the slash to the agent's slashed amount and writes its ledger row.
+    async fn insert_slash(&self, slash: &SlashRecord) -> Result<()>;
+
+    /// The slash ledger of an agent, oldest first.
+    async fn slashes_of_agent(&self, uuid: Uuid) -> Result<Vec<SlashRecord>>;
+
+    /// The slashes of a settlement, oldest first.
+    async fn slashes_of_settlement(&self, settlement: Uuid) -> Result<Vec<SlashRecord>>;
+
+    /// Locks `amount` of the agent's stake for `root` until `expires_at`.
+    async fn insert_stake_lock(
+        &self,
+        agent: Uuid,
+        root: &Hash32,
+        amount: Usdc,
+        now: Timestamp,
+        expires_at: Timestamp,
+    ) -> Result<()>;
+
+    /// Releases every active stake lock held for `root`.
+    async fn release_root_locks(&self, root: &Hash32, now: Timestamp) -> Result<()>;
+}
+
+/// Manifests, flips and flip statistics.
+pub(crate) trait ManifestRows {
+    /// Inserts a manifest.
+    async fn insert_manifest(&self, manifest: &ManifestRecord) -> Result<()>;
+
+    /// The manifest with this hash.
+    async fn manifest_by_hash(&self, hash: &Hash32) -> Result<Option<ManifestRecord>>;
+
+    /// The manifests of an agent, highest nonce first.
+    async fn manifests_of(&self, agent: Uuid) -> Result<Vec<ManifestRecord>>;
+
+    /// Marks a manifest revoked at `at`.
+    async fn set_manifest_revoked(&self, id: Uuid, at: Timestamp) -> Result<()>;
+
+    /// Inserts a flip.
+    async fn insert_flip(&self, flip: &FlipRecord) -> Result<()>;
+
+    /// The flip that introduced the manifest `new`, if it replaced one.
+    async fn flip_introducing(&self, new: &Hash32) -> Result<Option<FlipRecord>>;
+
+    /// The flips of an agent, newest first.
+    async fn flips_of(&self, agent: Uuid) -> Result<Vec<FlipRecord>>;
+
+    /// An agent's flip statistics and when they were computed.
+    async fn flip_metrics(&self, agent: Uuid, now: Timestamp) -> Result<(FlipMetrics, Timestamp)>;
+
+    /// Recomputes the flip statistics where the backend keeps them precomputed.
+    async fn refresh_flip_metrics(&self) -> Result<()>;
+}
+
+/// Receipts and settlements.
+pub(crate) trait ForwardRows {
+    /// The receipt with this hash.
+    async fn receipt_by_hash(&self, hash: &Hash32) -> Result<Option<ReceiptRecord>>;
+
+    /// Whether the destination already used this receipt nonce.
+    async fn receipt_nonce_used(&self, dest: Uuid, nonce: u64) -> Result<bool>;
+
+    /// Every receipt of a root, valid or not, in (hop, recording) order.
+    async fn receipts_of_root(&self, root: &Hash32) -> Result<Vec<ReceiptRecord>>;
+
+    /// Inserts a receipt.
+    async fn insert_receipt(&self, receipt: &ReceiptRecord) -> Result<()>;
+
+    /// Invalidates the still-valid receipts of `root` among `hashes`.
+    async fn invalidate_receipts(
+        &self,
+        root: &Hash32,
+        hashes: &[Hash32],
+        kind: LoopKind,
+        now: Timestamp,
+    ) -> Result<()>;
+
+    /// The settlement of a root.
+    async fn settlement_of(&self, root: &Hash32) -> Result<Option<Settlement>>;
+
+    /// Inserts a settlement.
+    async fn insert_settlement(&self, settlement: &Settlement) -> Result<()>;
+}
+
+/// Commitments and MEV incidents.
+pub(crate) trait CommitmentRows {
+    /// Inserts a commitment.
+    async fn insert_commitment(&self, commitment: &Commitment) -> Result<()>;
+
+    /// The commitment with this id; with `for_update`, its row stays locked until the
+    /// transaction ends.
+    async fn commitment(&self, id: Uuid, for_update: bool) -> Result<Option<Commitment>>;
+
+    /// Writes a commitment's status and on-chain transaction.
+    async fn update_commitment(&self, commitment: &Commitment, now: Timestamp) -> Result<()>;
+
+    /// The agent's pending or confirmed commitments whose time lock runs past `now`, in
+    /// creation order, locked until the transaction ends.
+    async fn open_commitments_of(&self, agent: Uuid, now: Timestamp) -> Result<Vec<Commitment>>;
+
+    /// Inserts an MEV incident.
+    async fn insert_incident(&self, incident: &MevIncident) -> Result<()>;
+
+    /// Incident totals per attack type.
+    async fn mev_summary(&self) -> Result<Vec<MevSummaryRow>>;
+}
+
+/// API keys.
+pub(crate) trait KeyRows {
+    /// Inserts a key.
+    async fn insert_api_key(&self, key: &ApiKeyRecord) -> Result<()>;
+
+    /// The key with this id.
+    async fn api_key(&self, id: Uuid) -> Result<Option<ApiKeyRecord>>;
+
+    /// The unrevoked key with this HMAC.
+    async fn api_key_by_hmac(&self, hmac: &[u8; 32]) -> Result<Option<ApiKeyRecord>>;
+
+    /// All keys, oldest first.
+    async fn api_keys(&self) -> Result<Vec<ApiKeyRecord>>;
+
+    /// Marks a key revoked at `at`.
+    async fn set_api_key_revoked(&self, id: Uuid, at: Timestamp) -> Result<()>;
+}

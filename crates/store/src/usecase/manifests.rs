@@ -1,0 +1,185 @@
+//! Manifests: publish, revoke, and their reads.
+
+use kagami_core::{
+    AgentStatus, Flip, ManifestRecord, ManifestStatus, Policy,
+    crypto::{Hash32, ManifestRevocation, Signable, Signature, Timestamp, Uuid},
+    decide::flip_hash,
+    manifest::{check_publish, status_at},
+    wire::SignedManifest,
+};
+
+use super::{agents::require_agent, commitments::dispute_open_commitments};
+use crate::{
+    Entity, FlipMetrics, FlipRecord, PublishOutcome, Rejection, Result, StoreError, tx::Tx,
+};
+
+pub(crate) async fn publish<T: Tx>(
+    tx: &T,
+    SignedManifest { manifest, endpoint }: SignedManifest,
+    now: Timestamp,
+    policy: Policy,
+) -> Result<PublishOutcome> {
+    let fields = manifest.value();
+    tx.lock_agents(&[fields.agent]).await?;
+    let agent = require_agent(tx, fields.agent).await?;
+    if agent.chain != fields.chain {
+        return Err(Rejection::ChainMismatch {
+            expected: agent.chain,
+        }
+        .into());
+    }
+    if agent.status != AgentStatus::Active {
+        return Err(Rejection::AgentNotActive {
+            status: agent.status,
+        }
+        .into());
+    }
+    manifest
+        .check_signer(&[agent.owner_address])
+        .map_err(|e| Rejection::signature("manifest", e))?;
+    let mut all = tx.manifests_of(agent.uuid).await?;
+    if let Some(existing) = all.iter().find(|m| m.hash == manifest.id()) {
+        return Ok(PublishOutcome {
+            flip: tx.flip_introducing(&existing.hash).await?,
+            status: status_at(existing, &all, now),
+            manifest: existing.clone(),
+            replayed: true,
+            disputed_commitments: Vec::new(),
+        });
+    }
+    let replaced = check_publish(fields, &all, now, &policy)
+        .map_err(Rejection::Publish)?
+        .cloned();
+    let record = ManifestRecord {
+        id: Uuid::new_v4(),
+        hash: manifest.id(),
+        agent: agent.uuid,
+        chain: fields.chain.clone(),
+        endpoint,
+        pubkey: fields.pubkey.clone(),
+        nonce: fields.nonce,
+        valid_from: fields.valid_from,
+        valid_until: fields.valid_until,
+        signature: *manifest.signature(),
+        created_at: now,
+        revoked_at: None,
+    };
+    tx.insert_manifest(&record).await?;
+    all.push(record.clone());
+    let status = status_at(&record, &all, now);
+    let Some(old) = replaced else {
+        return Ok(PublishOutcome {
+            manifest: record,
+            status,
+            flip: None,
+            replayed: false,
+            disputed_commitments: Vec::new(),
+        });
+    };
+    let flip = Flip::score(&old, &record.endpoint, &record.pubkey, now);
+    let flip = FlipRecord {
+        id: Uuid::new_v4(),
+        agent: agent.uuid,
+        old_manifest: old.hash,
+        new_manifest: record.hash,
+        flip_hash: flip_hash(&old.hash, &record.hash),
+        alerted: flip.is_suspicious(),
+        flip,
+        created_at: now,
+    };
+    tx.insert_flip(&flip).await?;
+    let disputed_commitments = if flip.flip.endpoint_changed {
+        dispute_open_commitments(tx, agent.uuid, now).await?
+    } else {
+        Vec::new()
+    };
+    Ok(PublishOutcome {
+        manifest: record,
+        status,
+        flip: Some(flip),
+        replayed: false,
+        disputed_commitments,
+    })
+}
+
+pub(crate) async fn revoke<T: Tx>(
+    tx: &T,
+    agent: Uuid,
+    manifest: Hash32,
+    signature: Signature,
+    now: Timestamp,
+) -> Result<(ManifestRecord, ManifestStatus)> {
+    tx.lock_agents(&[agent]).await?;
+    let owner = require_agent(tx, agent).await?.owner_address;
+    let mut all = tx.manifests_of(agent).await?;
+    let position = all
+        .iter()
+        .position(|m| m.hash == manifest)
+        .ok_or(StoreError::NotFound(Entity::Manifest))?;
+    let message = ManifestRevocation {
+        chain: all[position].chain.clone(),
+        agent,
+        manifest,
+    }
+    .message();
+    message
+        .verify(&signature, &owner)
+        .map_err(|e| Rejection::signature("revocation", e))?;
+    if all[position].revoked_at.is_none() {
+        tx.set_manifest_revoked(all[position].id, now).await?;
+        all[position].revoked_at = Some(now);
+    }
+    let status = status_at(&all[position], &all, now);
+    Ok((all.swap_remove(position), status))
+}
+
+pub(crate) async fn by_hash<T: Tx>(tx: &T, hash: Hash32) -> Result<Option<ManifestRecord>> {
+    tx.manifest_by_hash(&hash).await
+}
+
+pub(crate) async fn with_status<T: Tx>(
+    tx: &T,
+    hash: Hash32,
+    now: Timestamp,
+) -> Result<Option<(ManifestRecord, ManifestStatus)>> {
+    let Some(manifest) = tx.manifest_by_hash(&hash).await? else {
+        return Ok(None);
+    };
+    let all = tx.manifests_of(manifest.agent).await?;
+    let status = status_at(&manifest, &all, now);
+    Ok(Some((manifest, status)))
+}
+
+pub(crate) async fn of<T: Tx>(tx: &T, agent: Uuid) -> Result<Vec<ManifestRecord>> {
+    tx.manifests_of(agent).await
+}
+
+pub(crate) async fn of_known_agent<T: Tx>(tx: &T, agent: Uuid) -> Result<Vec<ManifestRecord>> {
+    require_agent(tx, agent).await?;
+    tx.manifests_of(agent).await
+}
+
+pub(crate) async fn flips<T: Tx>(tx: &T, agent: Uuid) -> Result<Vec<FlipRecord>> {
+    tx.flips_of(agent).await
+}
+
+pub(crate) async fn metrics<T: Tx>(
+    tx: &T,
+    agent: Uuid,
+    now: Timestamp,
+) -> Result<(FlipMetrics, Timestamp)> {
+    tx.flip_metrics(agent, now).await
+}
+
+pub(crate) async fn agent_metrics<T: Tx>(
+    tx: &T,
+    agent: Uuid,
+    now: Timestamp,
+) -> Result<(FlipMetrics, Timestamp)> {
+    require_agent(tx, agent).await?;
+    tx.flip_metrics(agent, now).await
+}
+
+pub(crate) async fn refresh_metrics<T: Tx>(tx: &T) -> Result<()> {
+    tx.refresh_flip_metrics().await
+}
