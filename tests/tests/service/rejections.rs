@@ -1041,3 +1041,30 @@ fn mev_incident(attacker: &Agent, extracted: &str) -> Value {
         "evidence_hash": root("evidence").to_string(),
     })
 }
+
+/// A registration file no database can store (U+0000 in a string or a key) is refused the same
+/// way on both stores: 400 naming the field, nothing registered (PostgreSQL's `jsonb` used to
+/// turn it into a 500 while SQLite stored it).
+pub(crate) async fn a_registration_file_with_nul_is_a_400_on_every_store(app: &TestApp) {
+    let owner = PrivateKeySigner::random();
+    for file in [
+        json!({ "name": "nul\u{0}inside" }),
+        json!({ "nested": [{ "key\u{0}": 1 }] }),
+    ] {
+        let mut body = registration(7, &owner);
+        body["registration_file"] = file;
+        let reply = app
+            .post("/api/v1/agents", Auth::Admin, &body)
+            .await
+            .expect_error(400, "invalid_field");
+        assert_eq!(reply["field"], "registration_file", "{reply}");
+    }
+    let registered = app
+        .post("/api/v1/agents", Auth::Admin, &registration(7, &owner))
+        .await
+        .expect(201);
+    assert_eq!(
+        registered["agent_id"], 7,
+        "nothing was half-registered before"
+    );
+}

@@ -1141,3 +1141,155 @@ pub(crate) async fn racing_publishes_for_one_agent_keep_nonces_in_order(store: S
         );
     }
 }
+
+// ---- one behaviour on both backends (the backends used to differ here) -------------------
+
+pub(crate) async fn reported_evidence_is_stored_once_and_another_roots_evidence_is_refused(
+    store: Store,
+) {
+    let t3 = trio(&store).await;
+    let root = hash("root");
+    let [(a, ma), (b, mb), (c, _)] = &t3;
+    chain(&store, root, &t3, Some(a)).await;
+    let closing = receipt(root, 2, c, a, ma, None, 1);
+    let elsewhere = receipt(hash("other root"), 0, a, b, mb, None, 7);
+    let err = store
+        .report_cycle(
+            report(root, vec![closing.clone(), elsewhere]),
+            t(5),
+            &policy(),
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            rejection(err),
+            Rejection::InvalidEvidence {
+                index: 1,
+                field: "root_tx_hash",
+                ..
+            }
+        ),
+        "evidence of another root is refused, naming the item"
+    );
+    assert_eq!(store.forward_trail(&root).await.unwrap().receipts.len(), 2);
+    let (settlement, _) = store
+        .report_cycle(
+            report(root, vec![closing.clone(), closing.clone()]),
+            t(6),
+            &policy(),
+        )
+        .await
+        .unwrap();
+    let trail = store.forward_trail(&root).await.unwrap();
+    assert_eq!(
+        trail
+            .receipts
+            .iter()
+            .filter(|r| r.receipt.receipt_hash == closing.id())
+            .count(),
+        1,
+        "a receipt given twice as evidence is stored once"
+    );
+    assert_eq!(trail.settlement.map(|s| s.id), Some(settlement.id));
+    assert!(trail.receipts.iter().all(|r| !r.is_valid));
+}
+
+pub(crate) async fn a_receipt_citing_an_unknown_manifest_writes_nothing(store: Store) {
+    let [(a, _), (b, mb), (_, mc)] = trio(&store).await;
+    let root = hash("root");
+    let unknown = ManifestRecord {
+        hash: hash("no such manifest"),
+        ..mb.clone()
+    };
+    let err = store
+        .record_forward(
+            receipt(root, 0, &a, &b, &unknown, None, 1),
+            now(),
+            &policy(),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(rejection(err), Rejection::CitedManifestUnknown);
+    let err = store
+        .record_forward(receipt(root, 0, &a, &b, &mc, None, 1), now(), &policy())
+        .await
+        .unwrap_err();
+    assert_eq!(rejection(err), Rejection::ManifestNotDestinations);
+    let ghost = Agent {
+        uuid: Uuid::new_v4(),
+        ..a.clone()
+    };
+    let err = store
+        .record_forward(receipt(root, 0, &ghost, &b, &mb, None, 1), now(), &policy())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, StoreError::NotFound(Entity::Agent)),
+        "{err:?}"
+    );
+    assert!(
+        store
+            .forward_trail(&root)
+            .await
+            .unwrap()
+            .receipts
+            .is_empty()
+    );
+    assert_eq!(
+        store.stake(b.uuid, now()).await.unwrap().unwrap().locked,
+        Usdc::ZERO
+    );
+}
+
+// ---- round trips (PostgreSQL) ------------------------------------------------------------
+
+/// The statements each hot use case sends to PostgreSQL, `BEGIN` and `COMMIT` included, as
+/// `crates/store/README.md` documents them. A change here is a change of the hot paths' cost:
+/// update the README with it.
+pub(crate) async fn round_trips_per_use_case_are_as_documented(store: Store) {
+    let pg = store.as_postgres().unwrap().clone();
+    let cost = async |f: std::pin::Pin<Box<dyn Future<Output = ()> + '_>>| {
+        let before = pg.round_trips();
+        f.await;
+        pg.round_trips() - before
+    };
+    let [(a, _), (b, mb), (c, _)] = trio(&store).await;
+    let d = agent(&store, 4, "1000").await;
+    let publish = cost(Box::pin(async {
+        let m = manifest(&d, 1, "https://d.example/1", t(-10), t(3600));
+        store.publish_manifest(m, now(), &policy()).await.unwrap();
+    }))
+    .await;
+    let root = hash("root");
+    let verify = cost(Box::pin(async {
+        let query = kagami_core::verify::ForwardQuery {
+            root,
+            source: a.uuid,
+            dest: b.uuid,
+            manifest: mb.hash,
+            nonce: mb.nonce,
+            signature: mb.signature,
+        };
+        let verdict = store.verify_forward(query, now(), &policy()).await.unwrap();
+        assert!(verdict.is_ok(), "{verdict:?}");
+    }))
+    .await;
+    let record = cost(Box::pin(async {
+        let r = receipt(root, 0, &a, &b, &mb, Some(&c), 1);
+        let out = store.record_forward(r, now(), &policy()).await.unwrap();
+        assert!(matches!(
+            out,
+            RecordOutcome::Recorded {
+                replayed: false,
+                ..
+            }
+        ));
+    }))
+    .await;
+    assert_eq!(
+        (publish, record, verify),
+        (6, 16, 6),
+        "(publish, record-forward, verify-forward) round trips"
+    );
+}

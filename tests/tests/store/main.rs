@@ -65,4 +65,17 @@ conformance!(
     flip_metrics_count_what_happened,
     racing_receipts_closing_one_cycle_settle_it_exactly_once,
     racing_publishes_for_one_agent_keep_nonces_in_order,
+    reported_evidence_is_stored_once_and_another_roots_evidence_is_refused,
+    a_receipt_citing_an_unknown_manifest_writes_nothing,
 );
+
+mod postgres_only {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn round_trips_per_use_case_are_as_documented() {
+        let Some(db) = kagami_tests::TestPostgres::new().await else {
+            return;
+        };
+        crate::cases::round_trips_per_use_case_are_as_documented(db.store()).await;
+        db.cleanup().await;
+    }
+}

@@ -25,7 +25,13 @@ mod sql;
 mod tests;
 mod tx;
 
-use std::time::Duration;
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::Duration,
+};
 
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use tokio_postgres::{IsolationLevel, NoTls};
@@ -50,6 +56,7 @@ const ATTEMPTS: u32 = 4;
 #[derive(Clone)]
 pub struct PostgresBackend {
     pool: Pool,
+    round_trips: Arc<AtomicU64>,
 }
 
 impl std::fmt::Debug for PostgresBackend {
@@ -94,7 +101,10 @@ impl PostgresBackend {
             .runtime(Runtime::Tokio1)
             .build()
             .map_err(StoreError::internal)?;
-        let backend = Self { pool };
+        let backend = Self {
+            pool,
+            round_trips: Arc::new(AtomicU64::new(0)),
+        };
         let first = backend.client().await?;
         let warm = config.pool_min_size.min(max_size).saturating_sub(1);
         let extra = futures::future::join_all((0..warm).map(|_| backend.pool.get())).await;
@@ -128,6 +138,12 @@ impl PostgresBackend {
         (status.size, status.available)
     }
 
+    /// Statements sent so far, `BEGIN` and `COMMIT` included: each use case's cost in round
+    /// trips is the difference around it (the store crate's README lists them).
+    pub fn round_trips(&self) -> u64 {
+        self.round_trips.load(Ordering::Relaxed)
+    }
+
     async fn client(&self) -> Result<deadpool_postgres::Client> {
         self.pool.get().await.map_err(classify_pool)
     }
@@ -152,16 +168,29 @@ impl PostgresBackend {
 
     async fn run_once<U: UseCase>(&self, use_case: U) -> Result<U::Output> {
         let mut client = self.client().await?;
+        let round_trips = &self.round_trips;
         match U::ACCESS {
-            Access::Read => use_case.run(&PgTx(&client)).await,
+            Access::Read => {
+                use_case
+                    .run(&PgTx {
+                        client: &client,
+                        round_trips,
+                    })
+                    .await
+            }
             Access::Write => {
+                round_trips.fetch_add(2, Ordering::Relaxed);
                 let transaction = client
                     .build_transaction()
                     .isolation_level(IsolationLevel::ReadCommitted)
                     .start()
                     .await
                     .map_err(classify)?;
-                let output = use_case.run(&PgTx(&transaction)).await?;
+                let tx = PgTx {
+                    client: &transaction,
+                    round_trips,
+                };
+                let output = use_case.run(&tx).await?;
                 transaction.commit().await.map_err(classify)?;
                 Ok(output)
             }

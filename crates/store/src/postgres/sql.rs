@@ -3,7 +3,6 @@
 
 use std::str::FromStr;
 
-use deadpool_postgres::GenericClient;
 use kagami_core::{
     EndpointUri, Flip, LoopKind, ManifestRecord, Usdc,
     crypto::{Hash32, Timestamp, Uuid},
@@ -24,32 +23,6 @@ use crate::{
 
 /// Statement parameters.
 pub(super) type Params<'a> = &'a [&'a (dyn ToSql + Sync)];
-
-/// All rows of a cached statement.
-pub(super) async fn query<C: GenericClient>(
-    c: &C,
-    sql: &str,
-    params: Params<'_>,
-) -> Result<Vec<Row>> {
-    let statement = c.prepare_cached(sql).await.map_err(classify)?;
-    c.query(&statement, params).await.map_err(classify)
-}
-
-/// At most one row of a cached statement.
-pub(super) async fn query_opt<C: GenericClient>(
-    c: &C,
-    sql: &str,
-    params: Params<'_>,
-) -> Result<Option<Row>> {
-    let statement = c.prepare_cached(sql).await.map_err(classify)?;
-    c.query_opt(&statement, params).await.map_err(classify)
-}
-
-/// Runs a cached statement, returning the number of rows it affected.
-pub(super) async fn execute<C: GenericClient>(c: &C, sql: &str, params: Params<'_>) -> Result<u64> {
-    let statement = c.prepare_cached(sql).await.map_err(classify)?;
-    c.execute(&statement, params).await.map_err(classify)
-}
 
 /// The lock key of an agent's writers.
 pub(super) fn agent_key(agent: Uuid) -> String {

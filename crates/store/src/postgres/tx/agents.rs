@@ -4,8 +4,7 @@ use super::*;
 
 impl<C: GenericClient + Sync> AgentRows for PgTx<'_, C> {
     async fn insert_agent(&self, agent: &Agent) -> Result<()> {
-        execute(
-            self.0,
+        self.execute(
             "INSERT INTO erc8004_agents (id, agent_id, chain, registry_address, owner_address, \
              token_uri, registration_file, status, created_at, updated_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
@@ -23,8 +22,7 @@ impl<C: GenericClient + Sync> AgentRows for PgTx<'_, C> {
             ],
         )
         .await?;
-        execute(
-            self.0,
+        self.execute(
             "INSERT INTO erc8004_agent_stakes (agent_uuid, staked, slashed, updated_at) \
              VALUES ($1, 0, 0, $2)",
             &[&agent.uuid, &ts(agent.created_at)],
@@ -34,8 +32,7 @@ impl<C: GenericClient + Sync> AgentRows for PgTx<'_, C> {
     }
 
     async fn agent(&self, uuid: Uuid) -> Result<Option<Agent>> {
-        one(
-            self.0,
+        self.one(
             concat!(
                 "SELECT ",
                 agent_columns!(),
@@ -56,8 +53,7 @@ impl<C: GenericClient + Sync> AgentRows for PgTx<'_, C> {
         let Ok(agent_id) = i64::try_from(agent_id) else {
             return Ok(None);
         };
-        one(
-            self.0,
+        self.one(
             concat!(
                 "SELECT ",
                 agent_columns!(),
@@ -76,12 +72,12 @@ impl<C: GenericClient + Sync> AgentRows for PgTx<'_, C> {
         status: AgentStatus,
         now: Timestamp,
     ) -> Result<()> {
-        let rows = execute(
-            self.0,
-            "UPDATE erc8004_agents SET status = $2, updated_at = $3 WHERE id = $1",
-            &[&uuid, &status.as_str(), &ts(now)],
-        )
-        .await?;
+        let rows = self
+            .execute(
+                "UPDATE erc8004_agents SET status = $2, updated_at = $3 WHERE id = $1",
+                &[&uuid, &status.as_str(), &ts(now)],
+            )
+            .await?;
         touched(rows, Entity::Agent)
     }
 
@@ -114,7 +110,7 @@ impl<C: GenericClient + Sync> AgentRows for PgTx<'_, C> {
             accounts!("")
         };
         let root = except_root.map(ToString::to_string);
-        let rows = query(self.0, sql, &[&agents, &ts(now), &root]).await?;
+        let rows = self.query(sql, &[&agents, &ts(now), &root]).await?;
         let mut found = Vec::with_capacity(rows.len());
         for row in &rows {
             let agent: Uuid = get(row, "agent_uuid")?;
@@ -132,27 +128,26 @@ impl<C: GenericClient + Sync> AgentRows for PgTx<'_, C> {
     }
 
     async fn set_staked(&self, uuid: Uuid, staked: Usdc, now: Timestamp) -> Result<()> {
-        let rows = execute(
-            self.0,
-            "UPDATE erc8004_agent_stakes SET staked = $2::bigint * 0.000001, updated_at = $3 \
+        let rows = self
+            .execute(
+                "UPDATE erc8004_agent_stakes SET staked = $2::bigint * 0.000001, updated_at = $3 \
              WHERE agent_uuid = $1",
-            &[&uuid, &staked.micros(), &ts(now)],
-        )
-        .await?;
+                &[&uuid, &staked.micros(), &ts(now)],
+            )
+            .await?;
         touched(rows, Entity::Agent)
     }
 
     async fn insert_slash(&self, slash: &SlashRecord) -> Result<()> {
-        let rows = execute(
-            self.0,
-            "UPDATE erc8004_agent_stakes SET slashed = slashed + $2::bigint * 0.000001, \
+        let rows = self
+            .execute(
+                "UPDATE erc8004_agent_stakes SET slashed = slashed + $2::bigint * 0.000001, \
              updated_at = $3 WHERE agent_uuid = $1",
-            &[&slash.agent, &slash.amount.micros(), &ts(slash.created_at)],
-        )
-        .await?;
+                &[&slash.agent, &slash.amount.micros(), &ts(slash.created_at)],
+            )
+            .await?;
         touched(rows, Entity::Agent)?;
-        execute(
-            self.0,
+        self.execute(
             "INSERT INTO erc8004_slashes (id, agent_uuid, amount, reason, settlement_id, \
              incident_id, commitment_id, created_at) \
              VALUES ($1, $2, $3::bigint * 0.000001, $4, $5, $6, $7, $8)",
@@ -172,8 +167,7 @@ impl<C: GenericClient + Sync> AgentRows for PgTx<'_, C> {
     }
 
     async fn slashes_of_agent(&self, uuid: Uuid) -> Result<Vec<SlashRecord>> {
-        all(
-            self.0,
+        self.all(
             concat!(
                 "SELECT ",
                 slash_columns!(),
@@ -186,8 +180,7 @@ impl<C: GenericClient + Sync> AgentRows for PgTx<'_, C> {
     }
 
     async fn slashes_of_settlement(&self, settlement: Uuid) -> Result<Vec<SlashRecord>> {
-        all(
-            self.0,
+        self.all(
             concat!(
                 "SELECT ",
                 slash_columns!(),
@@ -207,8 +200,7 @@ impl<C: GenericClient + Sync> AgentRows for PgTx<'_, C> {
         now: Timestamp,
         expires_at: Timestamp,
     ) -> Result<()> {
-        execute(
-            self.0,
+        self.execute(
             "INSERT INTO erc8004_stake_utilization (id, agent_uuid, root_tx_hash, amount, \
              created_at, expires_at) VALUES ($1, $2, $3, $4::bigint * 0.000001, $5, $6)",
             &[
@@ -225,8 +217,7 @@ impl<C: GenericClient + Sync> AgentRows for PgTx<'_, C> {
     }
 
     async fn release_root_locks(&self, root: &Hash32, now: Timestamp) -> Result<()> {
-        execute(
-            self.0,
+        self.execute(
             "UPDATE erc8004_stake_utilization SET released_at = $2 \
              WHERE root_tx_hash = $1 AND released_at IS NULL AND expires_at > $2",
             &[&root.to_string(), &ts(now)],

@@ -5,8 +5,7 @@ use super::*;
 impl<C: GenericClient + Sync> CommitmentRows for PgTx<'_, C> {
     async fn insert_commitment(&self, c: &Commitment) -> Result<()> {
         let n = &c.commitment;
-        execute(
-            self.0,
+        self.execute(
             "INSERT INTO erc8004_onchain_commitments (id, root_tx_hash, commitment_hash, chain, \
              first_hop_agent, routing_hash, amount, time_lock_until, status, onchain_tx_hash, \
              created_at, updated_at) \
@@ -43,7 +42,7 @@ impl<C: GenericClient + Sync> CommitmentRows for PgTx<'_, C> {
                 " FROM erc8004_onchain_commitments WHERE id = $1"
             )
         };
-        query_opt(self.0, sql, &[&id])
+        self.query_opt(sql, &[&id])
             .await?
             .as_ref()
             .map(sql::commitment)
@@ -51,24 +50,23 @@ impl<C: GenericClient + Sync> CommitmentRows for PgTx<'_, C> {
     }
 
     async fn update_commitment(&self, c: &Commitment, now: Timestamp) -> Result<()> {
-        let rows = execute(
-            self.0,
-            "UPDATE erc8004_onchain_commitments \
+        let rows = self
+            .execute(
+                "UPDATE erc8004_onchain_commitments \
              SET status = $2, onchain_tx_hash = $3, updated_at = $4 WHERE id = $1",
-            &[
-                &c.id,
-                &c.status.as_str(),
-                &c.onchain_tx_hash.map(|h| h.to_string()),
-                &ts(now),
-            ],
-        )
-        .await?;
+                &[
+                    &c.id,
+                    &c.status.as_str(),
+                    &c.onchain_tx_hash.map(|h| h.to_string()),
+                    &ts(now),
+                ],
+            )
+            .await?;
         touched(rows, Entity::Commitment)
     }
 
     async fn open_commitments_of(&self, agent: Uuid, now: Timestamp) -> Result<Vec<Commitment>> {
-        all(
-            self.0,
+        self.all(
             concat!(
                 "SELECT ",
                 commitment_columns!(),
@@ -85,8 +83,7 @@ impl<C: GenericClient + Sync> CommitmentRows for PgTx<'_, C> {
 
     async fn insert_incident(&self, incident: &MevIncident) -> Result<()> {
         let i = &incident.incident;
-        execute(
-            self.0,
+        self.execute(
             "INSERT INTO erc8004_mev_incidents (id, root_tx_hash, attack_type, \
              attacker_agent_uuid, victim_agent_uuid, extracted_value, block_number, tx_index, \
              evidence_hash, slashed_amount, created_at) \
@@ -111,8 +108,7 @@ impl<C: GenericClient + Sync> CommitmentRows for PgTx<'_, C> {
     }
 
     async fn mev_summary(&self) -> Result<Vec<MevSummaryRow>> {
-        query(
-            self.0,
+        self.query(
             "SELECT attack_type, count(*) AS incidents, \
                     (sum(extracted_value) * 1000000)::bigint AS extracted_value, \
                     (sum(slashed_amount) * 1000000)::bigint AS slashed_amount \

@@ -4,8 +4,7 @@ use super::*;
 
 impl<C: GenericClient + Sync> ForwardRows for PgTx<'_, C> {
     async fn receipt_by_hash(&self, hash: &Hash32) -> Result<Option<ReceiptRecord>> {
-        one(
-            self.0,
+        self.one(
             concat!(
                 "SELECT ",
                 receipt_columns!(),
@@ -18,19 +17,18 @@ impl<C: GenericClient + Sync> ForwardRows for PgTx<'_, C> {
     }
 
     async fn receipt_nonce_used(&self, dest: Uuid, nonce: u64) -> Result<bool> {
-        Ok(query_opt(
-            self.0,
-            "SELECT 1 FROM erc8004_forward_receipts \
+        Ok(self
+            .query_opt(
+                "SELECT 1 FROM erc8004_forward_receipts \
              WHERE dest_agent_uuid = $1 AND receipt_nonce = $2",
-            &[&dest, &to_i64(nonce, "receipt nonce")?],
-        )
-        .await?
-        .is_some())
+                &[&dest, &to_i64(nonce, "receipt nonce")?],
+            )
+            .await?
+            .is_some())
     }
 
     async fn receipts_of_root(&self, root: &Hash32) -> Result<Vec<ReceiptRecord>> {
-        all(
-            self.0,
+        self.all(
             concat!(
                 "SELECT ",
                 receipt_columns!(),
@@ -45,8 +43,7 @@ impl<C: GenericClient + Sync> ForwardRows for PgTx<'_, C> {
 
     async fn insert_receipt(&self, record: &ReceiptRecord) -> Result<()> {
         let r = &record.receipt;
-        execute(
-            self.0,
+        self.execute(
             "INSERT INTO erc8004_forward_receipts (id, root_tx_hash, hop, source_agent_uuid, \
              dest_agent_uuid, manifest_id, manifest_hash, next_hop_hash, receipt_nonce, \
              receipt_hash, signature, chain, is_valid, invalidated_at, invalidation_reason, \
@@ -86,8 +83,7 @@ impl<C: GenericClient + Sync> ForwardRows for PgTx<'_, C> {
         now: Timestamp,
     ) -> Result<()> {
         let hashes: Vec<String> = hashes.iter().map(ToString::to_string).collect();
-        execute(
-            self.0,
+        self.execute(
             "UPDATE erc8004_forward_receipts \
              SET is_valid = false, invalidated_at = $3, invalidation_reason = $4 \
              WHERE root_tx_hash = $1 AND is_valid AND receipt_hash = ANY($2)",
@@ -98,8 +94,7 @@ impl<C: GenericClient + Sync> ForwardRows for PgTx<'_, C> {
     }
 
     async fn settlement_of(&self, root: &Hash32) -> Result<Option<Settlement>> {
-        one(
-            self.0,
+        self.one(
             concat!(
                 "SELECT ",
                 settlement_columns!(),
@@ -112,8 +107,7 @@ impl<C: GenericClient + Sync> ForwardRows for PgTx<'_, C> {
     }
 
     async fn insert_settlement(&self, s: &Settlement) -> Result<()> {
-        execute(
-            self.0,
+        self.execute(
             "INSERT INTO erc8004_settlements (id, root_tx_hash, kind, cycle_agents, depth, \
              total_slashed, reporter_address, bounty, status, created_at) \
              VALUES ($1, $2, $3, $4, $5, $6::bigint * 0.000001, $7, $8::bigint * 0.000001, \

@@ -4,8 +4,7 @@ use super::*;
 
 impl<C: GenericClient + Sync> KeyRows for PgTx<'_, C> {
     async fn insert_api_key(&self, key: &ApiKeyRecord) -> Result<()> {
-        execute(
-            self.0,
+        self.execute(
             "INSERT INTO kagami_api_keys (id, key_hmac, role, label, created_at) \
              VALUES ($1, $2, $3, $4, $5)",
             &[
@@ -21,8 +20,7 @@ impl<C: GenericClient + Sync> KeyRows for PgTx<'_, C> {
     }
 
     async fn api_key(&self, id: Uuid) -> Result<Option<ApiKeyRecord>> {
-        one(
-            self.0,
+        self.one(
             concat!(
                 "SELECT ",
                 api_key_columns!(),
@@ -35,8 +33,7 @@ impl<C: GenericClient + Sync> KeyRows for PgTx<'_, C> {
     }
 
     async fn api_key_by_hmac(&self, hmac: &[u8; 32]) -> Result<Option<ApiKeyRecord>> {
-        one(
-            self.0,
+        self.one(
             concat!(
                 "SELECT ",
                 api_key_columns!(),
@@ -49,8 +46,7 @@ impl<C: GenericClient + Sync> KeyRows for PgTx<'_, C> {
     }
 
     async fn api_keys(&self) -> Result<Vec<ApiKeyRecord>> {
-        all(
-            self.0,
+        self.all(
             concat!(
                 "SELECT ",
                 api_key_columns!(),
@@ -63,12 +59,12 @@ impl<C: GenericClient + Sync> KeyRows for PgTx<'_, C> {
     }
 
     async fn set_api_key_revoked(&self, id: Uuid, at: Timestamp) -> Result<()> {
-        let rows = execute(
-            self.0,
-            "UPDATE kagami_api_keys SET revoked_at = $2 WHERE id = $1",
-            &[&id, &ts(at)],
-        )
-        .await?;
+        let rows = self
+            .execute(
+                "UPDATE kagami_api_keys SET revoked_at = $2 WHERE id = $1",
+                &[&id, &ts(at)],
+            )
+            .await?;
         touched(rows, Entity::ApiKey)
     }
 }

@@ -4,8 +4,7 @@ use super::*;
 
 impl<C: GenericClient + Sync> ManifestRows for PgTx<'_, C> {
     async fn insert_manifest(&self, m: &ManifestRecord) -> Result<()> {
-        execute(
-            self.0,
+        self.execute(
             "INSERT INTO erc8004_endpoint_manifests (id, agent_uuid, endpoint_uri, pubkey, nonce, \
              valid_from, valid_until, manifest_hash, signature, chain, status, created_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'active', $11)",
@@ -28,8 +27,7 @@ impl<C: GenericClient + Sync> ManifestRows for PgTx<'_, C> {
     }
 
     async fn manifest_by_hash(&self, hash: &Hash32) -> Result<Option<ManifestRecord>> {
-        one(
-            self.0,
+        self.one(
             concat!(
                 "SELECT ",
                 manifest_columns!(),
@@ -42,8 +40,7 @@ impl<C: GenericClient + Sync> ManifestRows for PgTx<'_, C> {
     }
 
     async fn manifests_of(&self, agent: Uuid) -> Result<Vec<ManifestRecord>> {
-        all(
-            self.0,
+        self.all(
             concat!(
                 "SELECT ",
                 manifest_columns!(),
@@ -56,19 +53,18 @@ impl<C: GenericClient + Sync> ManifestRows for PgTx<'_, C> {
     }
 
     async fn set_manifest_revoked(&self, id: Uuid, at: Timestamp) -> Result<()> {
-        let rows = execute(
-            self.0,
-            "UPDATE erc8004_endpoint_manifests SET status = 'revoked', revoked_at = $2 \
+        let rows = self
+            .execute(
+                "UPDATE erc8004_endpoint_manifests SET status = 'revoked', revoked_at = $2 \
              WHERE id = $1",
-            &[&id, &ts(at)],
-        )
-        .await?;
+                &[&id, &ts(at)],
+            )
+            .await?;
         touched(rows, Entity::Manifest)
     }
 
     async fn insert_flip(&self, f: &FlipRecord) -> Result<()> {
-        execute(
-            self.0,
+        self.execute(
             "INSERT INTO erc8004_manifest_flips (id, agent_uuid, old_manifest_hash, \
              new_manifest_hash, time_delta_seconds, endpoint_changed, pubkey_changed, flip_hash, \
              suspicion_score, alerted, created_at) \
@@ -92,8 +88,7 @@ impl<C: GenericClient + Sync> ManifestRows for PgTx<'_, C> {
     }
 
     async fn flip_introducing(&self, new: &Hash32) -> Result<Option<FlipRecord>> {
-        one(
-            self.0,
+        self.one(
             concat!(
                 "SELECT ",
                 flip_columns!(),
@@ -106,8 +101,7 @@ impl<C: GenericClient + Sync> ManifestRows for PgTx<'_, C> {
     }
 
     async fn flips_of(&self, agent: Uuid) -> Result<Vec<FlipRecord>> {
-        all(
-            self.0,
+        self.all(
             concat!(
                 "SELECT ",
                 flip_columns!(),
@@ -123,16 +117,16 @@ impl<C: GenericClient + Sync> ManifestRows for PgTx<'_, C> {
     /// The agent's row of the materialized view and the second it was refreshed; zeros (as
     /// of `now`) when the view has no row for the agent.
     async fn flip_metrics(&self, agent: Uuid, now: Timestamp) -> Result<(FlipMetrics, Timestamp)> {
-        let row = query_opt(
-            self.0,
-            "SELECT total_flips, rapid_flips_1min, endpoint_changes, high_suspicion_flips, \
+        let row = self
+            .query_opt(
+                "SELECT total_flips, rapid_flips_1min, endpoint_changes, high_suspicion_flips, \
                     avg_suspicion_score::float8 AS avg_suspicion_score, \
                     floor(extract(epoch FROM last_flip_at))::bigint AS last_flip_at, \
                     floor(extract(epoch FROM refreshed_at))::bigint AS refreshed_at \
              FROM v_agent_manifest_flip_metrics WHERE agent_uuid = $1",
-            &[&agent],
-        )
-        .await?;
+                &[&agent],
+            )
+            .await?;
         let Some(row) = row else {
             return Ok((FlipMetrics::default(), now));
         };
@@ -151,9 +145,11 @@ impl<C: GenericClient + Sync> ManifestRows for PgTx<'_, C> {
     }
 
     async fn refresh_flip_metrics(&self) -> Result<()> {
-        self.0
-            .batch_execute("REFRESH MATERIALIZED VIEW CONCURRENTLY v_agent_manifest_flip_metrics")
-            .await
-            .map_err(classify)
+        self.execute(
+            "REFRESH MATERIALIZED VIEW CONCURRENTLY v_agent_manifest_flip_metrics",
+            &[],
+        )
+        .await
+        .map(drop)
     }
 }

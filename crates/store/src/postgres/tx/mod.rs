@@ -6,12 +6,16 @@ use kagami_core::{
     crypto::{Chain, EthAddress, Hash32, Timestamp, Uuid},
 };
 
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use tokio_postgres::Row;
+
 use super::{
     classify::classify,
     sql::{
-        self, agent_columns, agent_key, api_key_columns, commitment_columns, execute, flip_columns,
-        get, get_u64, get_usdc, manifest_columns, query, query_opt, receipt_columns, root_key,
-        settlement_columns, slash_columns, to_i64, ts,
+        self, Params, agent_columns, agent_key, api_key_columns, commitment_columns, flip_columns,
+        get, get_u64, get_usdc, manifest_columns, receipt_columns, root_key, settlement_columns,
+        slash_columns, to_i64, ts,
     },
 };
 use crate::{
@@ -26,32 +30,70 @@ mod forwards;
 mod keys;
 mod manifests;
 
-/// At most one row of a cached statement, mapped.
-async fn one<C: GenericClient, T>(
-    c: &C,
-    sql: &str,
-    params: sql::Params<'_>,
-    map: fn(&tokio_postgres::Row) -> Result<T>,
-) -> Result<Option<T>> {
-    query_opt(c, sql, params)
-        .await?
-        .as_ref()
-        .map(map)
-        .transpose()
+/// A transaction, or for reads a pooled connection, and the backend's round-trip counter.
+pub(super) struct PgTx<'a, C> {
+    pub(super) client: &'a C,
+    pub(super) round_trips: &'a AtomicU64,
 }
 
-/// All rows of a cached statement, mapped.
-async fn all<C: GenericClient, T>(
-    c: &C,
-    sql: &str,
-    params: sql::Params<'_>,
-    map: fn(&tokio_postgres::Row) -> Result<T>,
-) -> Result<Vec<T>> {
-    query(c, sql, params).await?.iter().map(map).collect()
-}
+impl<C: GenericClient + Sync> PgTx<'_, C> {
+    /// Prepares (once per connection, then from its cache) and counts one round trip.
+    async fn prepare(&self, sql: &str) -> Result<tokio_postgres::Statement> {
+        self.round_trips.fetch_add(1, Ordering::Relaxed);
+        self.client.prepare_cached(sql).await.map_err(classify)
+    }
 
-/// A transaction, or for reads a pooled connection.
-pub(super) struct PgTx<'a, C>(pub(super) &'a C);
+    /// All rows of a statement.
+    async fn query(&self, sql: &str, params: Params<'_>) -> Result<Vec<Row>> {
+        let statement = self.prepare(sql).await?;
+        self.client
+            .query(&statement, params)
+            .await
+            .map_err(classify)
+    }
+
+    /// At most one row of a statement.
+    async fn query_opt(&self, sql: &str, params: Params<'_>) -> Result<Option<Row>> {
+        let statement = self.prepare(sql).await?;
+        self.client
+            .query_opt(&statement, params)
+            .await
+            .map_err(classify)
+    }
+
+    /// Runs a statement, returning the number of rows it affected.
+    async fn execute(&self, sql: &str, params: Params<'_>) -> Result<u64> {
+        let statement = self.prepare(sql).await?;
+        self.client
+            .execute(&statement, params)
+            .await
+            .map_err(classify)
+    }
+
+    /// At most one row of a statement, mapped.
+    async fn one<T>(
+        &self,
+        sql: &str,
+        params: Params<'_>,
+        map: fn(&Row) -> Result<T>,
+    ) -> Result<Option<T>> {
+        self.query_opt(sql, params)
+            .await?
+            .as_ref()
+            .map(map)
+            .transpose()
+    }
+
+    /// All rows of a statement, mapped.
+    async fn all<T>(
+        &self,
+        sql: &str,
+        params: Params<'_>,
+        map: fn(&Row) -> Result<T>,
+    ) -> Result<Vec<T>> {
+        self.query(sql, params).await?.iter().map(map).collect()
+    }
+}
 
 /// Fails with `NotFound(entity)` when a write touched no row.
 fn touched(rows: u64, entity: Entity) -> Result<()> {
@@ -64,12 +106,11 @@ fn touched(rows: u64, entity: Entity) -> Result<()> {
 
 impl<C: GenericClient + Sync> Tx for PgTx<'_, C> {
     async fn ping(&self) -> Result<()> {
-        execute(self.0, "SELECT 1", &[]).await.map(drop)
+        self.execute("SELECT 1", &[]).await.map(drop)
     }
 
     async fn lock_root(&self, root: &Hash32) -> Result<()> {
-        execute(
-            self.0,
+        self.execute(
             "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
             &[&root_key(root)],
         )
@@ -81,8 +122,7 @@ impl<C: GenericClient + Sync> Tx for PgTx<'_, C> {
         let mut keys: Vec<String> = agents.iter().map(|a| agent_key(*a)).collect();
         keys.sort_unstable();
         keys.dedup();
-        execute(
-            self.0,
+        self.execute(
             "SELECT pg_advisory_xact_lock(hashtextextended(k, 0)) \
              FROM (SELECT k FROM unnest($1::text[]) AS k ORDER BY k) AS keys",
             &[&keys],
