@@ -105,21 +105,18 @@ mod tests {
     }
 
     #[test]
-    fn leaf_and_node_hashes_are_domain_separated() {
-        let a = leaf_hash(b"a");
-        let b = leaf_hash(b"b");
-        let mut concatenated = vec![0x00];
-        concatenated.extend_from_slice(&a.0);
-        concatenated.extend_from_slice(&b.0);
-        // A node is not the leaf hash of its children's concatenation.
-        assert_ne!(node_hash(&a, &b), leaf_hash(&concatenated[1..]));
-        let mut expected = vec![0x01];
-        expected.extend_from_slice(&a.0);
-        expected.extend_from_slice(&b.0);
+    fn leaf_and_node_hashes_prefix_their_input_with_0x00_and_0x01() {
+        let (a, b) = (leaf_hash(b"a"), leaf_hash(b"b"));
+        assert_eq!(a.0, <[u8; 32]>::from(Sha256::digest(b"\x00a")));
+        let mut node_input = vec![0x01];
+        node_input.extend_from_slice(&a.0);
+        node_input.extend_from_slice(&b.0);
         assert_eq!(
             node_hash(&a, &b).0,
-            <[u8; 32]>::from(Sha256::digest(&expected))
+            <[u8; 32]>::from(Sha256::digest(&node_input))
         );
+        // The same 64 bytes as a leaf hash to something else.
+        assert_ne!(node_hash(&a, &b), leaf_hash(&node_input[1..]));
     }
 
     #[test]

@@ -13,11 +13,11 @@ pub use hash::{HASH_SIZE, Hash, leaf_hash, node_hash};
 pub use note::{MAX_SIGNATURES, Note, NoteError, NoteSignature, SignerKey, VerifierKey, key_id};
 pub use proof::{ProofError, verify_consistency, verify_inclusion};
 pub use storage::{
-    HashReader, MAX_TREE_SIZE, consistency_proof_from_stored, consistency_proof_indexes,
-    inclusion_proof_from_stored, inclusion_proof_indexes, prove_consistency, prove_inclusion,
-    split_stored_hash_index, stored_hash_count, stored_hash_index, stored_hashes,
-    stored_hashes_from_stored, stored_hashes_indexes, tree_hash, tree_hash_from_stored,
-    tree_hash_indexes,
+    HashReader, MAX_TREE_SIZE, append_batch, append_batch_from_stored, append_batch_indexes,
+    consistency_proof_from_stored, consistency_proof_indexes, inclusion_proof_from_stored,
+    inclusion_proof_indexes, prove_consistency, prove_inclusion, split_stored_hash_index,
+    stored_hash_count, stored_hash_index, stored_hashes, stored_hashes_from_stored,
+    stored_hashes_indexes, tree_hash, tree_hash_from_stored, tree_hash_indexes,
 };
 
 /// `Result` with this crate's [`Error`].

@@ -92,7 +92,7 @@ pub enum NoteError {
         name: String,
         /// The key id in the key text.
         stated: u32,
-        /// SHA-256(name || 0x0A || 0x01 || public key)[:4].
+        /// The first 4 bytes of SHA-256(name || 0x0A || 0x01 || public key).
         computed: u32,
     },
     /// 32 bytes that are not an Ed25519 public key (not a curve point).
@@ -379,7 +379,8 @@ impl VerifierKey {
         &self.name
     }
 
-    /// The key id: SHA-256(name || 0x0A || 0x01 || public key)[:4], big-endian.
+    /// The key id: the first 4 bytes, big-endian, of SHA-256(name || 0x0A || 0x01 || public
+    /// key).
     pub fn key_id(&self) -> u32 {
         self.key_id
     }

@@ -11,7 +11,7 @@
 //! `*_indexes` function lists the stored hashes it needs, and a `*_from_stored` function
 //! assembles the result from those hashes, given in the same order. The [`HashReader`]
 //! wrappers ([`tree_hash`], [`prove_inclusion`], [`prove_consistency`],
-//! [`stored_hashes`]) do both with one read.
+//! [`stored_hashes`], [`append_batch`]) do both with one read.
 
 use crate::{
     hash::{Hash, node_hash},
@@ -77,27 +77,30 @@ pub const fn stored_hash_index(level: u8, n: u64) -> u64 {
     // The hash is stored right after the last leaf of its subtree and the hashes that leaf
     // completes below `level`. Entries 0..m-1 (m = that leaf + 1) fill 2m - popcount(m)
     // slots: m leaves and m - popcount(m) completed subtrees.
-    let last = ((n.wrapping_add(1)) << level).wrapping_sub(1);
+    let last = n.wrapping_add(1).wrapping_shl(level as u32).wrapping_sub(1);
     (last.wrapping_mul(2))
         .wrapping_sub(last.count_ones() as u64)
         .wrapping_add(level as u64)
 }
 
 /// The inverse of [`stored_hash_index`]: the `(level, n)` of the hash stored at `index`.
+///
+/// Defined for the indexes of trees up to [`MAX_TREE_SIZE`] entries (below 2^63); beyond
+/// that the result is meaningless (but computed without overflow).
 pub fn split_stored_hash_index(index: u64) -> (u8, u64) {
     // The entry whose append stored `index` is in [index / 2, index / 2 + log2(index)].
     let mut n = index / 2;
     let mut first = stored_hash_index(0, n);
-    loop {
+    for _ in 0..u64::BITS {
         // Appending entry n stores 1 + trailing_ones(n) hashes.
-        let next = first + 1 + u64::from(n.trailing_ones());
+        let next = first.saturating_add(1 + u64::from(n.trailing_ones()));
         if next > index {
             break;
         }
         n += 1;
         first = next;
     }
-    let level = (index - first) as u8;
+    let level = index.wrapping_sub(first).min(63) as u8;
     (level, n >> level)
 }
 
@@ -107,7 +110,7 @@ pub const fn stored_hash_count(size: u64) -> u64 {
     if size == 0 {
         return 0;
     }
-    stored_hash_index(0, size - 1) + 1 + (size - 1).trailing_ones() as u64
+    stored_hash_index(0, size - 1).wrapping_add(1 + (size - 1).trailing_ones() as u64)
 }
 
 /// The stored hashes that [`stored_hashes_from_stored`] needs to append entry `n`: the
@@ -152,6 +155,56 @@ pub fn stored_hashes_from_stored(
         hashes.push(h);
     }
     Ok(hashes)
+}
+
+/// The stored hashes that [`append_batch_from_stored`] needs to append any number of
+/// entries to a tree of `size` entries: the roots of its complete subtrees (the same
+/// indexes as [`tree_hash_indexes`]), since new entries only ever merge with those.
+///
+/// # Errors
+/// [`ProofError::TreeTooLarge`] beyond [`MAX_TREE_SIZE`] entries.
+pub fn append_batch_indexes(size: u64) -> Result<Vec<u64>, ProofError> {
+    tree_hash_indexes(size)
+}
+
+/// The hashes to store when appending the entries with leaf hashes `leaves` to a tree of
+/// `size` entries, to be written at consecutive indexes starting at
+/// [`stored_hash_count`]`(size)`: the same hashes as calling [`stored_hashes_from_stored`]
+/// for each entry in turn, with the earlier entries' hashes taken from the batch.
+///
+/// `stored` are the hashes at [`append_batch_indexes`]`(size)`, in that order.
+///
+/// # Errors
+/// [`ProofError::HashCount`] when `stored` does not have one hash per index, or
+/// [`ProofError::TreeTooLarge`] when the tree would exceed [`MAX_TREE_SIZE`] entries.
+pub fn append_batch_from_stored(
+    size: u64,
+    leaves: &[Hash],
+    stored: &[Hash],
+) -> Result<Vec<Hash>, ProofError> {
+    let frontier_indexes = append_batch_indexes(size)?;
+    check_count(frontier_indexes.len(), stored.len())?;
+    let count = u64::try_from(leaves.len()).unwrap_or(u64::MAX);
+    check_size(size.saturating_add(count))?;
+    let base = stored_hash_count(size);
+    let mut written: Vec<Hash> = Vec::with_capacity(2 * leaves.len());
+    for (n, leaf) in (size..).zip(leaves) {
+        let siblings = stored_hashes_indexes(n)?
+            .into_iter()
+            .map(|index| {
+                let hash = match index.checked_sub(base) {
+                    Some(offset) => usize::try_from(offset).ok().and_then(|i| written.get(i)),
+                    None => frontier_indexes
+                        .iter()
+                        .position(|&f| f == index)
+                        .and_then(|i| stored.get(i)),
+                };
+                hash.copied().ok_or(ProofError::HashNotStored { index })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        written.extend(stored_hashes_from_stored(n, leaf, &siblings)?);
+    }
+    Ok(written)
 }
 
 /// The stored hashes that [`tree_hash_from_stored`] needs for the root of the tree of
@@ -258,6 +311,21 @@ pub fn consistency_proof_from_stored(
         consistency_proof(0, size2, size1, &mut cursor, &mut proof)?;
     }
     Ok(proof)
+}
+
+/// The hashes to store when appending the entries with leaf hashes `leaves` to a tree of
+/// `size` entries, reading at most log2(size) + 1 stored hashes from `reader` in one call.
+/// See [`append_batch_from_stored`].
+///
+/// # Errors
+/// The reader's error, or [`ProofError`] (converted) as for [`append_batch_from_stored`].
+pub fn append_batch<R: HashReader + ?Sized>(
+    size: u64,
+    leaves: &[Hash],
+    reader: &R,
+) -> Result<Vec<Hash>, R::Error> {
+    let stored = read(reader, &append_batch_indexes(size)?)?;
+    Ok(append_batch_from_stored(size, leaves, &stored)?)
 }
 
 /// The hashes to store when appending entry `n` with leaf hash `leaf`, reading what it
@@ -508,6 +576,13 @@ mod tests {
             let (level, n) = split_stored_hash_index(index);
             assert_eq!(stored_hash_index(level, n), index);
         }
+    }
+
+    #[test]
+    fn indexes_outside_the_layout_do_not_panic() {
+        let _ = stored_hash_index(200, u64::MAX);
+        let _ = split_stored_hash_index(u64::MAX);
+        let _ = stored_hash_count(u64::MAX);
     }
 
     #[test]

@@ -4,9 +4,10 @@
 use std::sync::OnceLock;
 
 use kagami_tlog::{
-    Checkpoint, Hash, Note, ProofBundle, SignedCheckpoint, SignerKey, consistency_proof_indexes,
-    inclusion_proof_indexes, leaf_hash, prove_consistency, prove_inclusion, tree_hash,
-    tree_hash_indexes, verify_consistency, verify_inclusion,
+    Checkpoint, Hash, Note, ProofBundle, SignedCheckpoint, SignerKey, append_batch,
+    consistency_proof_indexes, inclusion_proof_indexes, leaf_hash, prove_consistency,
+    prove_inclusion, stored_hash_count, tree_hash, tree_hash_indexes, verify_consistency,
+    verify_inclusion,
 };
 use proptest::prelude::*;
 
@@ -67,6 +68,24 @@ proptest! {
             tree_hash_indexes(size).unwrap().len() as u32,
             size.count_ones()
         );
+    }
+
+    #[test]
+    fn appending_in_batches_stores_the_same_hashes_as_one_by_one(
+        cuts in prop::collection::vec(0..=MAX_SIZE, 0..6),
+    ) {
+        let log = log();
+        let mut cuts = cuts;
+        cuts.extend([0, MAX_SIZE]);
+        cuts.sort_unstable();
+        let mut store: Vec<Hash> = Vec::new();
+        for pair in cuts.windows(2) {
+            let (start, end) = (pair[0], pair[1]);
+            prop_assert_eq!(store.len() as u64, stored_hash_count(start));
+            let leaves = &log.leaves[start as usize..end as usize];
+            store.extend(append_batch(start, leaves, &store).unwrap());
+        }
+        prop_assert!(store == log.store);
     }
 
     #[test]

@@ -4,8 +4,9 @@ use base64::{Engine, engine::general_purpose::STANDARD};
 use kagami_tlog::{
     BundleError, Checkpoint, CheckpointError, Error, Hash, HashReader, MAX_SIGNATURES,
     MAX_TREE_SIZE, Note, NoteError, ProofBundle, ProofError, SignedCheckpoint, SignerKey,
-    VerifierKey, inclusion_proof_from_stored, leaf_hash, prove_consistency, prove_inclusion,
-    stored_hashes_indexes, tree_hash, verify_consistency, verify_inclusion,
+    VerifierKey, append_batch_from_stored, inclusion_proof_from_stored, leaf_hash,
+    prove_consistency, prove_inclusion, stored_hashes_indexes, tree_hash, verify_consistency,
+    verify_inclusion,
 };
 
 use crate::{build_store, signer};
@@ -179,6 +180,13 @@ fn a_reader_answering_the_wrong_number_of_hashes_is_a_hash_count_error() {
         Err(ProofError::HashCount {
             expected: 3,
             actual: 2
+        })
+    );
+    assert_eq!(
+        append_batch_from_stored(5, &[leaf_hash(b"f")], &store[..1]),
+        Err(ProofError::HashCount {
+            expected: 2,
+            actual: 1
         })
     );
     assert_eq!(
