@@ -369,6 +369,7 @@ impl ReceiptBuilder {
             from,
             to,
             manifest,
+            order: None,
             next_hop,
             nonce,
         })

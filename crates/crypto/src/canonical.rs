@@ -359,6 +359,73 @@ impl fmt::Debug for Pubkey {
     }
 }
 
+/// An amount of USDC in micro-units (1 USDC = 1,000,000): canonical text is the whole part
+/// without leading zeros, a dot and exactly six fractional digits (`12.500000`, `0.000001`).
+///
+/// Only the canonical form parses: amounts are signed, so `12.5` and `12.500000` must not be
+/// two spellings of one message. The range is 0 to 2^63 − 1 micro-units (every SQL database
+/// stores it exactly).
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Amount(u64);
+
+impl Amount {
+    /// The largest amount, 2^63 − 1 micro-units.
+    pub const MAX_MICROS: u64 = i64::MAX as u64;
+
+    /// An amount of `micros` micro-units.
+    ///
+    /// # Errors
+    /// [`Error::InvalidAmount`] above [`Self::MAX_MICROS`].
+    pub fn from_micros(micros: u64) -> Result<Self> {
+        if micros > Self::MAX_MICROS {
+            return Err(Error::InvalidAmount {
+                value: micros.to_string(),
+            });
+        }
+        Ok(Self(micros))
+    }
+
+    /// The micro-units.
+    pub const fn micros(&self) -> u64 {
+        self.0
+    }
+}
+
+impl FromStr for Amount {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Self> {
+        let invalid = || Error::InvalidAmount { value: truncate(s) };
+        let (whole, fraction) = s.split_once('.').ok_or_else(invalid)?;
+        let digits = |t: &str| !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit());
+        if !digits(whole) || fraction.len() != 6 || !digits(fraction) {
+            return Err(invalid());
+        }
+        if whole.len() > 1 && whole.starts_with('0') {
+            return Err(invalid());
+        }
+        let whole: u64 = whole.parse().map_err(|_| invalid())?;
+        let fraction: u64 = fraction.parse().map_err(|_| invalid())?;
+        let micros = whole
+            .checked_mul(1_000_000)
+            .and_then(|w| w.checked_add(fraction))
+            .ok_or_else(invalid)?;
+        Self::from_micros(micros).map_err(|_| invalid())
+    }
+}
+
+impl fmt::Display for Amount {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}.{:06}", self.0 / 1_000_000, self.0 % 1_000_000)
+    }
+}
+
+impl fmt::Debug for Amount {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
 /// Parses a canonical unsigned integer: decimal ASCII digits, no sign, no leading zeros
 /// (`0` itself is fine), at most `u64::MAX`.
 ///
@@ -411,7 +478,9 @@ macro_rules! serde_via_str {
     )*};
 }
 
-serde_via_str!(Chain, Hash32, EthAddress, Timestamp, FreeText, Pubkey);
+serde_via_str!(
+    Chain, Hash32, EthAddress, Timestamp, FreeText, Pubkey, Amount
+);
 
 impl fmt::Display for Chain {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

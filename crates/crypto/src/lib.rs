@@ -7,11 +7,11 @@ mod signature;
 pub use alloy_primitives::{Address, B256};
 pub use alloy_signer_local::PrivateKeySigner;
 pub use canonical::{
-    Chain, EthAddress, FreeText, Hash32, Pubkey, Timestamp, parse_canonical_u64, parse_uuid,
+    Amount, Chain, EthAddress, FreeText, Hash32, Pubkey, Timestamp, parse_canonical_u64, parse_uuid,
 };
 pub use message::{
-    CanonicalMessage, CycleReport, EndpointManifest, ForwardReceipt, ManifestRevocation, NextHop,
-    Signable, Signed,
+    CanonicalMessage, Commitment, CycleReport, EndpointManifest, ForwardOrder, ForwardReceipt,
+    ManifestRevocation, NextHop, Signable, Signed,
 };
 pub use signature::Signature;
 pub use uuid::Uuid;
@@ -75,6 +75,14 @@ pub enum Error {
     /// A timestamp with a non-zero fractional second.
     #[error("timestamp {value:?} has fractional seconds; whole seconds only")]
     FractionalSeconds {
+        /// The rejected input.
+        value: String,
+    },
+    /// Not a canonical USDC amount (`0x.xxxxxx`, exactly six decimals).
+    #[error(
+        "invalid amount {value:?}: expected decimal USDC with exactly 6 decimals, e.g. 12.500000"
+    )]
+    InvalidAmount {
         /// The rejected input.
         value: String,
     },

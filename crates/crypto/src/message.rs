@@ -6,7 +6,9 @@ use alloy_signer_local::PrivateKeySigner;
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
-use crate::{Chain, Error, EthAddress, FreeText, Hash32, Pubkey, Result, Signature, Timestamp};
+use crate::{
+    Amount, Chain, Error, EthAddress, FreeText, Hash32, Pubkey, Result, Signature, Timestamp,
+};
 
 /// The exact bytes of a canonical message: UTF-8 lines joined by a single LF, no trailing
 /// LF, first line the type tag, then `key: value` lines in the protocol's fixed order.
@@ -181,9 +183,53 @@ impl Signable for EndpointManifest {
     }
 }
 
-/// `Kagami forward receipt v1`: the destination's acknowledgement of one hop of a payment,
-/// committing to where it forwards next. Signed by the destination agent's manifest key (or
-/// its owner).
+/// `Kagami forward order v1`: the paying agent's instruction to pay one hop of a root
+/// payment, naming the destination's manifest it checked and the amount. Signed by the payer
+/// (the key of its manifest in force, or its owner). Protocol v2: every hop of the settlement
+/// graph is an order and the receipt that acknowledges it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ForwardOrder {
+    /// The chain of the payment.
+    pub chain: Chain,
+    /// The root transaction the payment started with.
+    pub root_tx: Hash32,
+    /// 0 for the first forward after the root payment.
+    pub hop: u32,
+    /// The paying (signing) agent.
+    pub from: Uuid,
+    /// The receiving agent.
+    pub to: Uuid,
+    /// The id of the receiving agent's manifest the payer checked.
+    pub manifest: Hash32,
+    /// The amount paid.
+    pub amount: Amount,
+    /// Unique per paying agent.
+    pub nonce: u64,
+}
+
+impl Signable for ForwardOrder {
+    const TAG: &'static str = "Kagami forward order v1";
+
+    fn message(&self) -> CanonicalMessage {
+        Lines::new(Self::TAG)
+            .line("chain", &self.chain)
+            .line("root-tx", self.root_tx)
+            .line("hop", self.hop)
+            .line("from", self.from)
+            .line("to", self.to)
+            .line("manifest", self.manifest)
+            .line("amount", self.amount)
+            .line("nonce", self.nonce)
+            .finish()
+    }
+}
+
+/// A forward receipt: the destination's acknowledgement of one hop of a payment, committing
+/// to where it forwards next. Signed by the destination agent's manifest key (or its owner).
+///
+/// With `order` it is `Kagami forward receipt v2`, which binds the exact order it
+/// acknowledges (and so the amount); without, the legacy `Kagami forward receipt v1`, still
+/// verifiable but no longer grounds for any penalty.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ForwardReceipt {
     /// The chain of the payment.
@@ -198,6 +244,8 @@ pub struct ForwardReceipt {
     pub to: Uuid,
     /// The id of the receiving agent's manifest the payer checked.
     pub manifest: Hash32,
+    /// The id of the order acknowledged ([`ForwardOrder`]); `None` for a v1 receipt.
+    pub order: Option<Hash32>,
     /// The receiving agent's commitment ([`NextHop::id`]), or `None` ("none") for a
     /// terminal hop: the receiver will not forward this payment.
     pub next_hop: Option<Hash32>,
@@ -205,17 +253,32 @@ pub struct ForwardReceipt {
     pub nonce: u64,
 }
 
+impl ForwardReceipt {
+    /// The v2 type tag, used when the receipt binds an order.
+    pub const TAG_V2: &'static str = "Kagami forward receipt v2";
+}
+
 impl Signable for ForwardReceipt {
     const TAG: &'static str = "Kagami forward receipt v1";
 
+    /// `Kagami forward receipt v2` (with an `order` line after `manifest`) when the receipt
+    /// binds an order, `Kagami forward receipt v1` otherwise.
     fn message(&self) -> CanonicalMessage {
-        let lines = Lines::new(Self::TAG)
+        let tag = if self.order.is_some() {
+            Self::TAG_V2
+        } else {
+            Self::TAG
+        };
+        let mut lines = Lines::new(tag)
             .line("chain", &self.chain)
             .line("root-tx", self.root_tx)
             .line("hop", self.hop)
             .line("from", self.from)
             .line("to", self.to)
             .line("manifest", self.manifest);
+        if let Some(order) = &self.order {
+            lines = lines.line("order", order);
+        }
         let lines = match &self.next_hop {
             Some(hash) => lines.line("next-hop", hash),
             None => lines.line("next-hop", "none"),
@@ -265,6 +328,42 @@ impl Signable for CycleReport {
             .line("chain", &self.chain)
             .line("root-tx", self.root_tx)
             .line("reporter", self.reporter)
+            .finish()
+    }
+}
+
+/// `Kagami commitment v1`: a high-value payment's time lock, signed by the root payer and by
+/// the first-hop agent, who consents to keep its routing until `lock-until`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Commitment {
+    /// The chain of the payment.
+    pub chain: Chain,
+    /// The root transaction.
+    pub root_tx: Hash32,
+    /// The paying agent.
+    pub payer: Uuid,
+    /// The first agent the payment goes to.
+    pub first_hop: Uuid,
+    /// The committed routing (chosen by the payer, e.g. a hash of its route plan).
+    pub routing: Hash32,
+    /// The amount committed.
+    pub amount: Amount,
+    /// The end of the time lock.
+    pub lock_until: Timestamp,
+}
+
+impl Signable for Commitment {
+    const TAG: &'static str = "Kagami commitment v1";
+
+    fn message(&self) -> CanonicalMessage {
+        Lines::new(Self::TAG)
+            .line("chain", &self.chain)
+            .line("root-tx", self.root_tx)
+            .line("payer", self.payer)
+            .line("first-hop", self.first_hop)
+            .line("routing", self.routing)
+            .line("amount", self.amount)
+            .line("lock-until", self.lock_until)
             .finish()
     }
 }

@@ -307,6 +307,7 @@ pub(crate) fn receipt(
         from: from.uuid,
         to: to.uuid,
         manifest: to_manifest.hash(),
+        order: None,
         next_hop: next.map(|n| next_hop(root, n)),
         nonce,
     };

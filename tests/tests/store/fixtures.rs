@@ -149,6 +149,7 @@ pub(crate) fn receipt(
         from: from.uuid,
         to: to.uuid,
         manifest: to_manifest.hash,
+        order: None,
         next_hop: next.map(|n| {
             NextHop {
                 root_tx: root,

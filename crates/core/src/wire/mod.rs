@@ -228,6 +228,7 @@ impl RecordForwardRequest {
                 from,
                 to,
                 manifest,
+                order: None,
                 next_hop,
                 nonce,
             },
@@ -343,6 +344,7 @@ mod tests {
             from: Uuid::from_u128(1),
             to: Uuid::from_u128(2),
             manifest: Hash32::from([2; 32]),
+            order: None,
             next_hop: None,
             nonce: 9,
         };

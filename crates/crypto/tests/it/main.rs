@@ -44,6 +44,7 @@ pub(crate) fn build(kind: &str, fields: &Value) -> CanonicalMessage {
             from: parse_uuid(f("from")).unwrap(),
             to: parse_uuid(f("to")).unwrap(),
             manifest: f("manifest").parse().unwrap(),
+            order: None,
             next_hop: match f("next-hop") {
                 "none" => None,
                 hash => Some(hash.parse().unwrap()),

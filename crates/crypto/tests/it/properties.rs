@@ -96,6 +96,7 @@ fn receipt() -> impl Strategy<Value = ForwardReceipt> {
                 from,
                 to,
                 manifest,
+                order: None,
                 next_hop,
                 nonce,
             },
@@ -250,6 +251,7 @@ proptest! {
             from: kagami_crypto::parse_uuid(&fields[3].1).unwrap(),
             to: kagami_crypto::parse_uuid(&fields[4].1).unwrap(),
             manifest: fields[5].1.parse().unwrap(),
+            order: None,
             next_hop: if fields[6].1 == "none" { None } else { Some(fields[6].1.parse().unwrap()) },
             nonce: kagami_crypto::parse_canonical_u64(&fields[7].1).unwrap(),
         };
