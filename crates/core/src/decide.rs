@@ -6,9 +6,7 @@ use kagami_crypto::{Hash32, Uuid};
 use serde::Serialize;
 
 use crate::{
-    Cycle, Edge, ExtractionLoop, ForwardGraph, ForwardViolation, Policy, ProposedForward,
-    StakeAccount, Usdc,
-    settlement::{SettlementPlan, plan_cycle_settlement},
+    Edge, ForwardGraph, ForwardViolation, Policy, ProposedForward, StakeAccount, Usdc,
     wire::ErrorCode,
 };
 
@@ -63,57 +61,84 @@ impl LoopKind {
     }
 }
 
-/// A loop found in a root's forwards: who is slashed and which receipts are invalidated.
+/// A loop closed by recording one hop: its agents, the receipts that are its evidence, and
+/// the agents liable for it (see [`DetectedLoop::closed_by`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct DetectedLoop {
     /// Cycle or extraction loop.
     pub kind: LoopKind,
-    /// The agents slashed, in path order, each once.
+    /// The agents of the loop, each once: a cycle's agents in path order, or an extraction
+    /// loop's payers followed by the agent paid twice.
     pub agents: Vec<Uuid>,
+    /// The agents slashed, each once (a subset of `agents`).
+    pub liable: Vec<Uuid>,
     /// The hops involved (extraction loops; empty for cycles).
     pub hops: Vec<u32>,
-    /// The receipts to invalidate.
+    /// The receipts to invalidate: the loop's, the closing one last.
     pub receipts: Vec<Hash32>,
 }
 
 impl DetectedLoop {
-    /// Number of agents involved (a cycle's depth).
+    /// Number of agents in the loop (a cycle's depth).
     pub fn depth(&self) -> u32 {
         u32::try_from(self.agents.len()).unwrap_or(u32::MAX)
     }
 
-    fn from_cycle(cycle: Cycle) -> Self {
-        Self {
-            kind: LoopKind::Cycle,
-            agents: cycle.agents,
-            hops: Vec::new(),
-            receipts: cycle.receipts,
+    /// The loop that recording `edge` into `graph` (the root's recorded hops) closes, if any,
+    /// with the agents liable for it — the liability rule of PROTOCOL.md, section 12:
+    ///
+    /// - the payer of `edge` when it closes a cycle (the destination already reaches the
+    ///   payer): it signed an order into a loop that was already recorded, which its
+    ///   verify-forward would have shown it;
+    /// - the destination of `edge` when it was already paid by this root (an extraction
+    ///   loop, or a cycle back into an agent that was paid before): it signed a second
+    ///   receipt of one root payment.
+    ///
+    /// Nobody else on the loop is liable: each of them signed one order and one receipt, both
+    /// safe when signed, and a loop closed later by others is not their doing. An edge into
+    /// the root payer closes a cycle (the root payer reaches every recorded agent); the root
+    /// payer signed one receipt and is not liable for it.
+    pub fn closed_by(graph: &ForwardGraph, edge: &Edge) -> Option<Self> {
+        let incoming: Vec<&Edge> = graph.edges().iter().filter(|e| e.to == edge.to).collect();
+        let already_paid = !incoming.is_empty();
+        let cycle = graph.cycle_closed_by(edge.from, edge.to);
+        let mut liable = Vec::with_capacity(2);
+        if cycle.is_some() {
+            liable.push(edge.from);
         }
-    }
-
-    fn from_extraction(l: ExtractionLoop) -> Self {
-        let mut agents = Vec::new();
-        for agent in l.sources.iter().copied().chain([l.agent]) {
+        if already_paid && !liable.contains(&edge.to) {
+            liable.push(edge.to);
+        }
+        if let Some(cycle) = cycle {
+            let mut receipts = cycle.receipts;
+            receipts.push(edge.receipt);
+            return Some(Self {
+                kind: LoopKind::Cycle,
+                agents: cycle.agents,
+                liable,
+                hops: Vec::new(),
+                receipts,
+            });
+        }
+        if !already_paid {
+            return None;
+        }
+        let mut agents: Vec<Uuid> = Vec::new();
+        for agent in incoming.iter().map(|e| e.from).chain([edge.from, edge.to]) {
             if !agents.contains(&agent) {
                 agents.push(agent);
             }
         }
-        Self {
+        Some(Self {
             kind: LoopKind::ExtractionLoop,
             agents,
-            hops: l.hops,
-            receipts: l.receipts,
-        }
-    }
-
-    /// The first loop in `graph`: a cycle if there is one, else an extraction loop.
-    pub fn find(graph: &ForwardGraph) -> Option<Self> {
-        graph.find_cycle().map(Self::from_cycle).or_else(|| {
-            graph
-                .extraction_loops()
-                .into_iter()
-                .next()
-                .map(Self::from_extraction)
+            liable,
+            hops: incoming.iter().map(|e| e.hop).chain([edge.hop]).collect(),
+            receipts: incoming
+                .iter()
+                .map(|e| e.receipt)
+                .chain([edge.receipt])
+                .collect(),
         })
     }
 }
@@ -166,8 +191,7 @@ pub fn decide_record(
     match graph.check_forward(proposed, policy) {
         Ok(()) => {}
         Err(ForwardViolation::WouldCreateCycle(_) | ForwardViolation::WouldExtract(_)) => {
-            let with_edge = graph.with_edge(edge.clone());
-            if let Some(detected) = DetectedLoop::find(&with_edge) {
+            if let Some(detected) = DetectedLoop::closed_by(graph, edge) {
                 return Ok(RecordDecision::Settle(detected));
             }
         }
@@ -183,22 +207,6 @@ pub fn decide_record(
     Ok(RecordDecision::Accept {
         lock: policy.min_stake_per_hop,
     })
-}
-
-/// Plans the slashes of a detected loop from the loop agents' stake accounts (in the loop's
-/// agent order). With a reporter, the bounty is included.
-pub fn plan_loop_settlement(
-    detected: &DetectedLoop,
-    accounts: &[StakeAccount],
-    with_reporter: bool,
-) -> SettlementPlan {
-    let pairs: Vec<(Uuid, StakeAccount)> = detected
-        .agents
-        .iter()
-        .copied()
-        .zip(accounts.iter().copied())
-        .collect();
-    plan_cycle_settlement(&pairs, with_reporter)
 }
 
 /// The slash for flipping endpoint during a commitment's time lock:
@@ -284,6 +292,11 @@ mod tests {
         assert_eq!(detected.kind, LoopKind::Cycle);
         assert_eq!(detected.agents, vec![agent(1), agent(2), agent(3)]);
         assert_eq!(
+            detected.liable,
+            vec![agent(3)],
+            "the payer of the closing hop; the root payer, paid back once, is not liable"
+        );
+        assert_eq!(
             detected.receipts,
             vec![
                 Hash32::from([1; 32]),
@@ -315,6 +328,7 @@ mod tests {
         };
         assert_eq!(detected.kind, LoopKind::ExtractionLoop);
         assert_eq!(detected.agents, vec![agent(2), agent(3), agent(4)]);
+        assert_eq!(detected.liable, vec![agent(4)], "only the agent paid twice");
         assert_eq!(detected.hops, vec![1, 1]);
     }
 

@@ -91,6 +91,13 @@ pub enum ForwardViolation {
     /// The root's recorded forwards already contain a cycle.
     #[error("the recorded forwards of this root transaction already contain a cycle")]
     CycleDetected(Cycle),
+    /// A hop 0 by another agent than the root payment's payer (the payer of the root's first
+    /// recorded hop): a root payment has one payer.
+    #[error("hop 0 of this root transaction is paid by {payer}, not the source agent")]
+    RootPayerMismatch {
+        /// The root payer.
+        payer: Uuid,
+    },
     /// Hop `h > 0` without a recorded hop `h - 1` into the paying agent.
     #[error("hop {hop} needs a recorded hop {} into the source agent", hop - 1)]
     MissingPreviousHop {
@@ -121,6 +128,7 @@ impl ForwardViolation {
             Self::SelfForward => ErrorCode::SelfForward,
             Self::HopLimitExceeded { .. } => ErrorCode::HopLimitExceeded,
             Self::CycleDetected(_) => ErrorCode::CycleDetected,
+            Self::RootPayerMismatch { .. } => ErrorCode::RootPayerMismatch,
             Self::MissingPreviousHop { .. } => ErrorCode::PreviousHopMissing,
             Self::WouldCreateCycle(_) => ErrorCode::WouldCreateCycle,
             Self::WouldExtract(_) => ErrorCode::ExtractionLoopDetected,
@@ -140,6 +148,7 @@ impl ForwardViolation {
                 "cycle_depth": cycle.depth(),
                 "invalid_receipts": hashes(&cycle.receipts),
             }),
+            Self::RootPayerMismatch { payer } => json!({ "root_payer": payer.to_string() }),
             Self::MissingPreviousHop { hop } => json!({ "hop": hop }),
             Self::WouldCreateCycle(cycle) => json!({
                 "cycle_agents": uuids(&cycle.agents),
@@ -353,8 +362,8 @@ impl ForwardGraph {
     ///
     /// # Errors
     /// The first [`ForwardViolation`] found, checked in the order of the enum: self-forward,
-    /// hop limit, existing cycle, chain continuity, would-create-cycle, would-extract,
-    /// next-hop commitment.
+    /// hop limit, existing cycle, one root payer, chain continuity, would-create-cycle,
+    /// would-extract, next-hop commitment.
     pub fn check_forward(
         &self,
         proposed: ProposedForward,
@@ -372,6 +381,11 @@ impl ForwardGraph {
         }
         if let Some(cycle) = self.find_cycle() {
             return Err(ForwardViolation::CycleDetected(cycle));
+        }
+        if hop == 0
+            && let Some(first) = self.edges.iter().find(|e| e.hop == 0 && e.from != from)
+        {
+            return Err(ForwardViolation::RootPayerMismatch { payer: first.from });
         }
         let previous: Vec<&Edge> = if hop > 0 {
             self.incoming_at(from, hop - 1).collect()
@@ -603,6 +617,16 @@ mod tests {
         let loops = recorded.extraction_loops();
         assert_eq!(loops.len(), 1);
         assert_eq!(loops[0].agent, agent(3));
+    }
+
+    #[test]
+    fn a_root_payment_has_one_payer() {
+        let g = graph(vec![edge(0, 1, 0, commit(2))]);
+        assert_eq!(
+            g.check_forward(propose(3, 2, 0), &Policy::default()),
+            Err(ForwardViolation::RootPayerMismatch { payer: agent(0) })
+        );
+        assert_eq!(g.check_forward(propose(0, 2, 0), &Policy::default()), Ok(()));
     }
 
     #[test]

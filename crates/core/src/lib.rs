@@ -17,7 +17,8 @@ pub use graph::{Cycle, Edge, ExtractionLoop, ForwardGraph, ForwardViolation, Pro
 pub use manifest::{Flip, ManifestRecord, ManifestStatus, PublishError};
 pub use policy::Policy;
 pub use settlement::{
-    HopCost, Operation, SettlementPlan, Slash, StakeAccount, StakeBelowSlashed, StakeTier,
+    HopCost, Operation, Reporter, SettlementPlan, Slash, StakeAccount, StakeBelowSlashed,
+    StakeTier, plan_loop_settlement,
 };
 pub use usdc::{AmountError, Usdc};
 pub use validate::{EndpointUri, ValidationError, check_nonce};

@@ -84,7 +84,7 @@ pub fn mev_slash(extracted: Usdc, account: &StakeAccount) -> Usdc {
     extracted.mul_div_floor(2, 1).min(account.available())
 }
 
-/// One agent's share of a cycle settlement.
+/// One agent's share of a settlement.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct Slash {
     /// The slashed agent.
@@ -93,37 +93,57 @@ pub struct Slash {
     pub amount: Usdc,
 }
 
-/// The money side of settling one cycle.
+/// Who reported a loop, as the bounty rule sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Reporter {
+    /// The reporter's address is the owner or a manifest key of an agent liable for the loop:
+    /// it would be paying itself out of its own slash, so it earns nothing.
+    pub is_liable: bool,
+}
+
+/// The money side of settling one loop. The ledger balances by construction:
+/// `total_slashed = bounty + retained`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct SettlementPlan {
-    /// One entry per cycle agent, in cycle order.
+    /// One entry per liable agent that had stake to take, in liability order.
     pub slashes: Vec<Slash>,
     /// Sum of the slashes.
     pub total_slashed: Usdc,
-    /// The reporter's bounty, if there is a reporter.
+    /// The reporter's bounty (`None` without a reporter).
     pub bounty: Option<Usdc>,
+    /// What the service keeps: `total_slashed − bounty`.
+    pub retained: Usdc,
 }
 
-/// Plans a cycle settlement: every agent of `accounts` (the cycle agents with their stakes,
-/// in cycle order) is slashed per [`cycle_slash`]; a reporter, if any, earns
-/// [`reporter_bounty`].
-pub fn plan_cycle_settlement(
+/// Plans a loop settlement: every liable agent of `accounts` (with its stake) is slashed per
+/// [`cycle_slash`] at the loop's `depth`; a reporter earns [`reporter_bounty`], but never more
+/// than was slashed, and nothing when it is one of the liable agents (the loop is settled all
+/// the same).
+pub fn plan_loop_settlement(
+    depth: u32,
     accounts: &[(Uuid, StakeAccount)],
-    with_reporter: bool,
+    reporter: Option<Reporter>,
 ) -> SettlementPlan {
-    let depth = u32::try_from(accounts.len()).unwrap_or(u32::MAX);
     let slashes: Vec<Slash> = accounts
         .iter()
         .map(|(agent, account)| Slash {
             agent: *agent,
             amount: cycle_slash(account, depth),
         })
+        .filter(|s| s.amount > Usdc::ZERO)
         .collect();
     let total_slashed = slashes.iter().fold(Usdc::ZERO, |sum, s| {
         sum.checked_add(s.amount).unwrap_or(Usdc::MAX)
     });
-    let bounty = with_reporter.then(|| reporter_bounty(depth, total_slashed));
+    let bounty = reporter.map(|r| {
+        if r.is_liable {
+            Usdc::ZERO
+        } else {
+            reporter_bounty(depth, total_slashed).min(total_slashed)
+        }
+    });
     SettlementPlan {
+        retained: total_slashed.saturating_sub(bounty.unwrap_or(Usdc::ZERO)),
         slashes,
         total_slashed,
         bounty,
@@ -346,10 +366,11 @@ mod tests {
     }
 
     #[test]
-    fn settlement_plan_slashes_every_cycle_agent_and_pays_the_reporter() {
+    fn settlement_plan_slashes_every_liable_agent_and_pays_the_reporter() {
         let a = Uuid::from_u128(1);
         let b = Uuid::from_u128(2);
-        let plan = plan_cycle_settlement(&[(a, account("1000")), (b, account("500"))], true);
+        let honest = Some(Reporter { is_liable: false });
+        let plan = plan_loop_settlement(2, &[(a, account("1000")), (b, account("500"))], honest);
         assert_eq!(
             plan.slashes,
             vec![
@@ -365,10 +386,26 @@ mod tests {
         );
         assert_eq!(plan.total_slashed, usdc("300"));
         assert_eq!(plan.bounty, Some(usdc("130")));
+        assert_eq!(plan.retained, usdc("170"));
         assert_eq!(
-            plan_cycle_settlement(&[(a, account("1000"))], false).bounty,
+            plan_loop_settlement(2, &[(a, account("1000"))], None).bounty,
             None
         );
+    }
+
+    #[test]
+    fn the_bounty_never_exceeds_the_slash_and_a_liable_reporter_earns_nothing() {
+        let a = Uuid::from_u128(1);
+        // 20 % of 10 USDC = 2 slashed; the formula says 100 + 0.2 = 100.2.
+        let honest = Some(Reporter { is_liable: false });
+        let plan = plan_loop_settlement(2, &[(a, account("10"))], honest);
+        assert_eq!((plan.total_slashed, plan.bounty), (usdc("2"), Some(usdc("2"))));
+        assert_eq!(plan.retained, Usdc::ZERO);
+        let liable = Some(Reporter { is_liable: true });
+        let plan = plan_loop_settlement(2, &[(a, account("1000"))], liable);
+        assert_eq!((plan.bounty, plan.retained), (Some(Usdc::ZERO), usdc("200")));
+        let nothing = plan_loop_settlement(2, &[(a, account("0"))], honest);
+        assert_eq!((nothing.slashes.len(), nothing.bounty), (0, Some(Usdc::ZERO)));
     }
 
     fn amount() -> impl Strategy<Value = Usdc> {

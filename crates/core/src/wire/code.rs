@@ -138,6 +138,8 @@ codes! {
     CycleDetected = "cycle_detected",
     /// Hop `h > 0` without a hop `h − 1` into the payer.
     PreviousHopMissing = "previous_hop_missing",
+    /// A hop 0 by another agent than the root payment's payer.
+    RootPayerMismatch = "root_payer_mismatch",
     /// The forward would close a cycle.
     WouldCreateCycle = "would_create_cycle",
     /// The receipt closed a cycle; it was stored as evidence and the cycle settled.
