@@ -282,6 +282,9 @@ pub async fn observe(
 }
 
 #[cfg(test)]
+mod shipped;
+
+#[cfg(test)]
 mod tests {
     use super::*;
 
