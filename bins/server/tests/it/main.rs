@@ -4,7 +4,6 @@
 
 #![expect(
     clippy::unwrap_used,
-    clippy::expect_used,
     clippy::panic,
     reason = "test helpers fail the test by panicking"
 )]
@@ -66,8 +65,16 @@ impl Running {
     /// Starts the server and waits (up to 60 s) for its "kagami listening" log line.
     fn start(data_dir: &Path, vars: &[(&str, &str)]) -> Self {
         let mut child = server(data_dir, vars).spawn().unwrap();
-        let stderr = child.stderr.take().unwrap();
+        let stderr = child.stderr.take();
         let (lines, rest_of_log) = mpsc::channel();
+        // Owned from here on, so that a failing assertion still stops the process (Drop).
+        let mut running = Self {
+            child,
+            address: String::new(),
+            log: Vec::new(),
+            rest_of_log,
+        };
+        let stderr = stderr.unwrap();
         std::thread::spawn(move || {
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
                 if lines.send(line).is_err() {
@@ -75,23 +82,26 @@ impl Running {
                 }
             }
         });
-        let mut log = Vec::new();
-        loop {
-            let line = rest_of_log
+        while running.address.is_empty() {
+            let line = running
+                .rest_of_log
                 .recv_timeout(Duration::from_secs(60))
-                .unwrap_or_else(|e| panic!("no \"kagami listening\" line ({e}); log: {log:#?}"));
-            log.push(line.clone());
+                .unwrap_or_else(|e| {
+                    panic!(
+                        "no \"kagami listening\" line ({e}); log: {:#?}",
+                        running.log
+                    )
+                });
             if line.contains("\"kagami listening\"") {
                 let json: serde_json::Value = serde_json::from_str(&line).unwrap();
-                let address = json["http.address"].as_str().unwrap().to_owned();
-                return Self {
-                    child,
-                    address,
-                    log,
-                    rest_of_log,
-                };
+                json["http.address"]
+                    .as_str()
+                    .unwrap()
+                    .clone_into(&mut running.address);
             }
+            running.log.push(line);
         }
+        running
     }
 
     /// The status code of `POST /api/v1/agents` (an admin endpoint) with `{}` and this key:
@@ -132,8 +142,16 @@ impl Running {
             .unwrap()
             .read_to_string(&mut stdout)
             .unwrap();
-        self.log.extend(self.rest_of_log.try_iter());
-        (stdout, self.log)
+        let mut log = std::mem::take(&mut self.log);
+        log.extend(self.rest_of_log.try_iter());
+        (stdout, log)
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 
