@@ -6,6 +6,8 @@
 //! are pending, and never creates keys by itself. `kagami-server api-key …` manages API keys.
 
 mod bootstrap;
+#[cfg(test)]
+mod documented_variables;
 mod settings;
 
 use std::{io::IsTerminal, net::TcpListener, process::ExitCode, sync::Arc};
