@@ -1,12 +1,16 @@
 //! `kagami-server`: reads the environment, opens the store, serves the API.
 //!
 //! With no database configured it runs on the embedded SQLite store in `KAGAMI_DATA_DIR`
-//! (`./kagami-data`); with `DATABASE_URL` or `POSTGRES_HOST` it runs on PostgreSQL and refuses
-//! to start while migrations are pending. `kagami-server api-key …` manages API keys.
+//! (`./kagami-data`) and creates the first admin API key on its first start; with
+//! `DATABASE_URL` or `POSTGRES_HOST` it runs on PostgreSQL, refuses to start while migrations
+//! are pending, and never creates keys by itself. `kagami-server api-key …` manages API keys.
 
+mod bootstrap;
+#[cfg(test)]
+mod documented_variables;
 mod settings;
 
-use std::{net::TcpListener, process::ExitCode, sync::Arc};
+use std::{io::IsTerminal, net::TcpListener, process::ExitCode, sync::Arc};
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
@@ -156,28 +160,22 @@ async fn open_store(settings: &settings::Settings) -> anyhow::Result<Opened> {
 
 async fn serve(settings: settings::Settings) -> anyhow::Result<()> {
     let opened = open_store(&settings).await?;
-    let now = now();
-    let has_admin = opened
-        .store
-        .list_api_keys()
-        .await?
-        .iter()
-        .any(|k| k.role == Role::Admin && k.revoked_at.is_none());
-    if !has_admin {
-        let (key, record) = auth::create_key(
-            &opened.store,
-            &opened.salt,
-            Role::Admin,
-            "bootstrap admin",
-            now,
-        )
-        .await?;
-        println!("{}", key.expose());
-        println!(
-            "# ^ the first admin API key (id {}); it is shown once: store it, e.g. export KAGAMI_API_KEY=...",
-            record.id
-        );
-    }
+    let backend = if opened.store.as_postgres().is_some() {
+        bootstrap::Backend::Postgres
+    } else {
+        bootstrap::Backend::Embedded {
+            data_dir: &settings.data_dir,
+            stdout_is_terminal: std::io::stdout().is_terminal(),
+        }
+    };
+    bootstrap::first_admin_key(
+        &opened.store,
+        &opened.salt,
+        backend,
+        now(),
+        &mut std::io::stdout(),
+    )
+    .await?;
     let recorder = metrics_exporter_prometheus::PrometheusBuilder::new()
         .set_buckets_for_metric(
             metrics_exporter_prometheus::Matcher::Suffix("duration_seconds".to_owned()),
@@ -194,8 +192,9 @@ async fn serve(settings: settings::Settings) -> anyhow::Result<()> {
     config.metrics_renderer = Some(Arc::new(move || recorder.render()));
     let listener = TcpListener::bind(settings.bind)
         .with_context(|| format!("cannot listen on {} (KAGAMI_BIND)", settings.bind))?;
+    let address = listener.local_addr().unwrap_or(settings.bind);
     let app = Application::build(config, opened.store.clone(), listener)?;
-    tracing::info!(http.address = %settings.bind, store.backend = opened.store.backend(), "kagami listening");
+    tracing::info!(http.address = %address, store.backend = opened.store.backend(), "kagami listening");
     app.run_until_stopped().await?;
     opened.store.close();
     tracing::info!("kagami stopped");

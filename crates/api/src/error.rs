@@ -307,6 +307,7 @@ pub(crate) fn violation_error(violation: &ForwardViolation) -> ApiError {
         ForwardViolation::CycleDetected(_)
         | ForwardViolation::WouldCreateCycle(_)
         | ForwardViolation::WouldExtract(_)
+        | ForwardViolation::RootPayerMismatch { .. }
         | ForwardViolation::NextHopMismatch { .. } => StatusCode::CONFLICT,
     };
     let error =

@@ -20,8 +20,15 @@ use tracing::Instrument;
 /// Echoed on every response.
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
 
-/// The label value that absorbs values beyond the cap.
+/// The label value that absorbs values beyond the cap, and methods outside [`HTTP_METHODS`].
 pub const OTHER: &str = "other";
+
+/// The values the `method` label of the HTTP series takes besides [`OTHER`]: HTTP lets clients
+/// send any token as a method, so only these standard ones become labels.
+pub const HTTP_METHODS: &[&str] = &["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"];
+
+/// The `route` label of requests no route matched (never the raw path).
+pub const UNMATCHED_ROUTE: &str = "unmatched";
 
 /// Caps the distinct values of an unbounded label (agent ids, reporters): the first `limit`
 /// values are kept, later ones become `"other"`, so a flood of fake agents cannot blow up the
@@ -203,6 +210,16 @@ pub fn record_verification(elapsed: Duration) {
     metrics::histogram!(MANIFEST_VERIFICATION_DURATION.name).record(elapsed.as_secs_f64());
 }
 
+/// The `method` label of a request method: itself when it is one of [`HTTP_METHODS`], else
+/// [`OTHER`].
+fn method_label(method: &str) -> &'static str {
+    HTTP_METHODS
+        .iter()
+        .copied()
+        .find(|known| *known == method)
+        .unwrap_or(OTHER)
+}
+
 fn valid_request_id(value: &HeaderValue) -> Option<String> {
     let text = value.to_str().ok()?;
     let ok = !text.is_empty()
@@ -215,7 +232,9 @@ fn valid_request_id(value: &HeaderValue) -> Option<String> {
 
 /// Middleware: one span per request carrying its id (the client's `X-Request-ID` when it is
 /// a short safe token, else a fresh UUID), echoed in the response; HTTP metrics by route
-/// template (never the raw path); one completion event.
+/// template (never the raw path: [`UNMATCHED_ROUTE`] when no route matched), standard method
+/// (else [`OTHER`]) and status code, so every label has a bounded set of values; one
+/// completion event.
 ///
 /// # Errors
 /// Whatever the inner service returns.
@@ -242,11 +261,11 @@ pub async fn observe(
     let route = res
         .request()
         .match_pattern()
-        .unwrap_or_else(|| "unmatched".to_owned());
+        .unwrap_or_else(|| UNMATCHED_ROUTE.to_owned());
     let status = res.status().as_u16();
     span.record("http.route", route.as_str());
     span.record("http.status", status);
-    metrics::counter!(HTTP_REQUESTS.name, "method" => method, "route" => route.clone(), "status" => status.to_string())
+    metrics::counter!(HTTP_REQUESTS.name, "method" => method_label(&method), "route" => route.clone(), "status" => status.to_string())
         .increment(1);
     metrics::histogram!(HTTP_REQUEST_DURATION.name, "route" => route).record(elapsed.as_secs_f64());
     span.in_scope(|| {
@@ -263,6 +282,9 @@ pub async fn observe(
 }
 
 #[cfg(test)]
+mod shipped;
+
+#[cfg(test)]
 mod tests {
     use super::*;
 
@@ -273,6 +295,16 @@ mod tests {
         assert_eq!(limiter.label("b"), "b");
         assert_eq!(limiter.label("c"), OTHER);
         assert_eq!(limiter.label("a"), "a", "known values keep their label");
+    }
+
+    #[test]
+    fn standard_methods_keep_their_label_and_invented_ones_fold_into_other() {
+        for method in HTTP_METHODS {
+            assert_eq!(method_label(method), *method);
+        }
+        for invented in ["FOO1", "get", "PROPFIND", "CONNECT", "TRACE", ""] {
+            assert_eq!(method_label(invented), OTHER, "{invented:?}");
+        }
     }
 
     #[test]

@@ -626,7 +626,10 @@ mod tests {
             g.check_forward(propose(3, 2, 0), &Policy::default()),
             Err(ForwardViolation::RootPayerMismatch { payer: agent(0) })
         );
-        assert_eq!(g.check_forward(propose(0, 2, 0), &Policy::default()), Ok(()));
+        assert_eq!(
+            g.check_forward(propose(0, 2, 0), &Policy::default()),
+            Ok(())
+        );
     }
 
     #[test]

@@ -399,13 +399,22 @@ mod tests {
         // 20 % of 10 USDC = 2 slashed; the formula says 100 + 0.2 = 100.2.
         let honest = Some(Reporter { is_liable: false });
         let plan = plan_loop_settlement(2, &[(a, account("10"))], honest);
-        assert_eq!((plan.total_slashed, plan.bounty), (usdc("2"), Some(usdc("2"))));
+        assert_eq!(
+            (plan.total_slashed, plan.bounty),
+            (usdc("2"), Some(usdc("2")))
+        );
         assert_eq!(plan.retained, Usdc::ZERO);
         let liable = Some(Reporter { is_liable: true });
         let plan = plan_loop_settlement(2, &[(a, account("1000"))], liable);
-        assert_eq!((plan.bounty, plan.retained), (Some(Usdc::ZERO), usdc("200")));
+        assert_eq!(
+            (plan.bounty, plan.retained),
+            (Some(Usdc::ZERO), usdc("200"))
+        );
         let nothing = plan_loop_settlement(2, &[(a, account("0"))], honest);
-        assert_eq!((nothing.slashes.len(), nothing.bounty), (0, Some(Usdc::ZERO)));
+        assert_eq!(
+            (nothing.slashes.len(), nothing.bounty),
+            (0, Some(Usdc::ZERO))
+        );
     }
 
     fn amount() -> impl Strategy<Value = Usdc> {

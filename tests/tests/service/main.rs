@@ -67,6 +67,7 @@ on_both_stores!(
     ops::openapi_document_lists_every_route_the_server_answers,
     ops::metrics_use_route_templates_and_describe_series,
     ops::agent_labels_beyond_the_cap_fold_into_other with crate::ops::one_agent_label,
+    ops::every_metric_label_stays_bounded_under_a_flood with crate::ops::three_agent_labels,
 );
 
 mod postgres_only {

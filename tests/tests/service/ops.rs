@@ -2,7 +2,7 @@
 
 use std::collections::BTreeSet;
 
-use kagami_api::ApiConfig;
+use kagami_api::{ApiConfig, telemetry};
 use kagami_core::crypto::Uuid;
 use reqwest::{Method, StatusCode, header::CONTENT_TYPE};
 use serde_json::json;
@@ -288,4 +288,190 @@ pub(crate) async fn agent_labels_beyond_the_cap_fold_into_other(app: &TestApp) {
     );
     let after = sample(&text, "forward_path_churn_total", "agent_uuid=\"other\"").unwrap_or(0.0);
     assert!(after - before >= 1.0, "folded into \"other\"");
+}
+
+/// Caps per-agent label values at 3 for [`every_metric_label_stays_bounded_under_a_flood`].
+pub(crate) fn three_agent_labels(config: &mut ApiConfig) {
+    config.metric_label_limit = 3;
+}
+
+/// One sample line of a Prometheus exposition: the metric name and its labels.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+struct Sample {
+    name: String,
+    labels: Vec<(String, String)>,
+}
+
+impl Sample {
+    fn label(&self, key: &str) -> Option<&str> {
+        self.labels
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// The distinct series of an exposition (comment lines skipped, values dropped).
+fn series(exposition: &str) -> BTreeSet<Sample> {
+    exposition
+        .lines()
+        .filter(|line| !line.starts_with('#') && !line.trim().is_empty())
+        .map(|line| {
+            let (name, rest) = line
+                .split_once('{')
+                .map_or_else(|| (line.split(' ').next().unwrap(), ""), |(n, r)| (n, r));
+            let mut labels = Vec::new();
+            let mut chars = rest.chars().peekable();
+            while chars.peek().is_some_and(|c| *c != '}') {
+                let key: String = chars.by_ref().take_while(|c| *c != '=').collect();
+                assert_eq!(chars.next(), Some('"'), "{line}");
+                let mut value = String::new();
+                while let Some(c) = chars.next() {
+                    match c {
+                        '\\' => value.extend(chars.next()),
+                        '"' => break,
+                        c => value.push(c),
+                    }
+                }
+                labels.push((key.trim_start_matches(',').to_owned(), value));
+                if chars.peek() == Some(&',') {
+                    chars.next();
+                }
+            }
+            Sample {
+                name: name.to_owned(),
+                labels,
+            }
+        })
+        .collect()
+}
+
+pub(crate) async fn every_metric_label_stays_bounded_under_a_flood(app: &TestApp) {
+    let doc = app.get("/openapi.json").await.expect(200);
+    let mut routes: BTreeSet<String> = doc["paths"].as_object().unwrap().keys().cloned().collect();
+    routes.insert(telemetry::UNMATCHED_ROUTE.to_owned());
+    let before = series(&app.metrics().await);
+
+    // 500 invented methods, on routes and on paths no route matches.
+    let paths = |n: usize| match n % 4 {
+        0 => "/health".to_owned(),
+        1 => "/api/v1/agents".to_owned(),
+        2 => format!("/api/v1/agents/{}", Uuid::new_v4()),
+        _ => format!("/flood-{n}/{}", Uuid::new_v4()),
+    };
+    for batch in (1..=500).collect::<Vec<usize>>().chunks(50) {
+        futures::future::join_all(batch.iter().map(|n| {
+            let method = Method::from_bytes(format!("FOO{n}").as_bytes()).unwrap();
+            app.send(app.request(method, &paths(*n), Auth::Public))
+        }))
+        .await;
+    }
+    // 300 paths no route matches, under real prefixes too.
+    for batch in (1..=300).collect::<Vec<usize>>().chunks(50) {
+        futures::future::join_all(batch.iter().map(|n| {
+            let path = match n % 3 {
+                0 => format!("/api/v1/{}", Uuid::new_v4()),
+                1 => format!("/api/v1/agents/{}/nothing-{n}", Uuid::new_v4()),
+                _ => format!("/wp-admin-{n}.php"),
+            };
+            app.send(app.request(Method::GET, &path, Auth::Public))
+        }))
+        .await;
+    }
+    // 20 agents flip their manifests; only 3 may keep their own label.
+    let mut agents = Vec::new();
+    for n in 0..20 {
+        let agent = register(app, 7_000 + n, "100").await;
+        published(app, &first_manifest(&agent)).await;
+        let moved = manifest(
+            &agent,
+            2,
+            "https://moved.example/x402",
+            from_now(15),
+            from_now(3600),
+        );
+        assert!(published(app, &moved).await["flip"].is_object());
+        agents.push(agent);
+    }
+
+    let text = app.metrics().await;
+    let after = series(&text);
+    assert!(
+        !text.contains("FOO"),
+        "invented methods never become labels"
+    );
+    assert!(
+        !text.contains("flood-") && !text.contains("wp-admin"),
+        "raw paths never become labels"
+    );
+
+    let http: Vec<&Sample> = after
+        .iter()
+        .filter(|s| s.name.starts_with("kagami_http_request"))
+        .collect();
+    assert!(!http.is_empty());
+    for sample in &http {
+        let route = sample
+            .label("route")
+            .expect("every HTTP series has a route");
+        assert!(
+            routes.contains(route),
+            "route {route:?} is neither a template nor unmatched"
+        );
+        if let Some(method) = sample.label("method") {
+            assert!(
+                telemetry::HTTP_METHODS.contains(&method) || method == telemetry::OTHER,
+                "method {method:?}"
+            );
+        }
+        if let Some(status) = sample.label("status") {
+            assert!(
+                status.len() == 3 && status.bytes().all(|b| b.is_ascii_digit()),
+                "status {status:?}"
+            );
+        }
+    }
+    // The flood's 800 distinct methods and paths made a handful of series (other x the few
+    // routes hit x their statuses), not hundreds; this holds whatever other tests record
+    // meanwhile, since only this one sends invented methods.
+    let folded = |pick: &dyn Fn(&Sample) -> bool| {
+        after
+            .iter()
+            .filter(|s| s.name == "kagami_http_requests_total" && pick(s))
+            .count()
+    };
+    let other_methods = folded(&|s| s.label("method") == Some(telemetry::OTHER));
+    assert!(
+        (1..=16).contains(&other_methods),
+        "{other_methods} series with method=\"other\""
+    );
+    let unmatched = folded(&|s| s.label("route") == Some(telemetry::UNMATCHED_ROUTE));
+    assert!(
+        unmatched <= (telemetry::HTTP_METHODS.len() + 1) * 3,
+        "{unmatched} series with route=\"unmatched\""
+    );
+
+    // Of the 20 flipping agents, exactly 3 have a label of their own; the rest share "other".
+    let ours: BTreeSet<String> = agents.iter().map(Agent::label).collect();
+    let labelled = after
+        .iter()
+        .filter(|s| s.name == "forward_path_churn_total")
+        .filter(|s| s.label("agent_uuid").is_some_and(|a| ours.contains(a)))
+        .count();
+    assert_eq!(
+        labelled, 3,
+        "agent labels beyond the cap fold into \"other\""
+    );
+
+    // And per metric, the growth over the whole flood is small next to the 820 distinct
+    // values sent (other tests running meanwhile add their own few).
+    let count = |set: &BTreeSet<Sample>, name: &str| set.iter().filter(|s| s.name == name).count();
+    for name in [
+        "kagami_http_requests_total",
+        "kagami_http_request_duration_seconds",
+        "forward_path_churn_total",
+    ] {
+        let grown = count(&after, name).saturating_sub(count(&before, name));
+        assert!(grown <= 100, "{name} grew by {grown} series");
+    }
 }

@@ -4,11 +4,12 @@ use std::collections::HashSet;
 
 use kagami_core::{
     AgentStatus, DetectedLoop, ForwardGraph, ManifestRecord, ManifestStatus, Policy,
-    RecordDecision,
+    RecordDecision, Reporter,
     crypto::{CycleReport, EthAddress, ForwardReceipt, Hash32, Signable, Signed, Timestamp, Uuid},
-    decide::{decide_record, plan_loop_settlement},
+    decide::decide_record,
     graph::is_irrational_hop,
     manifest::status_at,
+    plan_loop_settlement,
     settlement::{Operation, hop_cost},
     verify::{ForwardFacts, ForwardQuery, SafeForward, SettledLoop, Unsafe, verify_forward},
     wire::CycleReportSubmission,
@@ -239,21 +240,14 @@ async fn settle<T: Tx>(
     reporter: Option<EthAddress>,
     now: Timestamp,
 ) -> Result<(Settlement, Vec<SlashRecord>)> {
-    let locked = tx
-        .stake_accounts(&detected.agents, Some(root), now, true)
+    let accounts = tx
+        .stake_accounts(&detected.liable, Some(root), now, true)
         .await?;
-    let accounts = detected
-        .agents
-        .iter()
-        .map(|agent| {
-            locked
-                .iter()
-                .find(|(a, _)| a == agent)
-                .map(|(_, account)| *account)
-                .ok_or(StoreError::NotFound(Entity::Agent))
-        })
-        .collect::<Result<Vec<_>>>()?;
-    let plan = plan_loop_settlement(detected, &accounts, reporter.is_some());
+    let plan = plan_loop_settlement(
+        detected.depth(),
+        &accounts,
+        reporter.map(|_| Reporter { is_liable: false }),
+    );
     let settlement = Settlement {
         id: Uuid::new_v4(),
         root_tx: *root,
@@ -343,13 +337,25 @@ pub(crate) async fn report<T: Tx>(
             fresh.push(new_receipt(item, &manifest, &policy));
         }
     }
-    let mut edges: Vec<_> = recorded
-        .iter()
-        .filter(|r| r.is_valid)
-        .map(|r| r.receipt.edge())
-        .collect();
-    edges.extend(fresh.iter().map(NewReceipt::edge));
-    let detected = DetectedLoop::find(&ForwardGraph::new(root, edges)).ok_or(Rejection::NoLoop)?;
+    let mut graph = ForwardGraph::new(
+        root,
+        recorded
+            .iter()
+            .filter(|r| r.is_valid)
+            .map(|r| r.receipt.edge())
+            .collect(),
+    );
+    fresh.sort_by_key(|r| r.hop);
+    let mut detected = None;
+    for receipt in &fresh {
+        let edge = receipt.edge();
+        if let Some(closed) = DetectedLoop::closed_by(&graph, &edge) {
+            detected = Some(closed);
+            break;
+        }
+        graph = graph.with_edge(edge);
+    }
+    let detected = detected.ok_or(Rejection::NoLoop)?;
     tx.invalidate_receipts(&root, &detected.receipts, detected.kind, now)
         .await?;
     for receipt in fresh {
