@@ -25,6 +25,7 @@ pub(crate) struct Settings {
     max_validity_hours: Option<u32>,
     metric_label_limit: Option<usize>,
     flip_refresh: Option<Duration>,
+    dispute_sweep: Option<Duration>,
     shutdown_timeout: Option<Duration>,
     redis_url: Option<Secret>,
     sentry_dsn: Option<Secret>,
@@ -104,6 +105,7 @@ impl Settings {
                 "a whole number",
             )?,
             flip_refresh: seconds("FLIP_METRICS_REFRESH_SECONDS")?,
+            dispute_sweep: seconds("DISPUTE_SWEEP_SECONDS")?,
             shutdown_timeout: seconds("SHUTDOWN_TIMEOUT_SECONDS")?,
             redis_url: var("REDIS_URL").map(Secret::new),
             sentry_dsn: var("SENTRY_DSN").map(Secret::new),
@@ -120,6 +122,9 @@ impl Settings {
         }
         if let Some(refresh) = self.flip_refresh {
             config.flip_metrics_refresh = refresh;
+        }
+        if let Some(sweep) = self.dispute_sweep {
+            config.dispute_sweep_interval = sweep;
         }
         if let Some(timeout) = self.shutdown_timeout {
             config.shutdown_timeout = timeout;

@@ -45,6 +45,9 @@ pub struct ApiConfig {
     pub metric_label_limit: usize,
     /// How often the flip-metrics materialized view is refreshed.
     pub flip_metrics_refresh: Duration,
+    /// How often commitments are checked for disputes no request triggered, and the ledger
+    /// gauges refreshed (zero: never).
+    pub dispute_sweep_interval: Duration,
     /// Redis, accepted but not used yet (reported `disabled`).
     pub redis_url: Option<Secret>,
     /// How long in-flight requests may take to finish on shutdown.
@@ -64,6 +67,7 @@ impl ApiConfig {
             max_body_bytes: 64 * 1024,
             metric_label_limit: 10_000,
             flip_metrics_refresh: Duration::from_secs(30),
+            dispute_sweep_interval: Duration::from_secs(5),
             redis_url: None,
             shutdown_timeout: Duration::from_secs(30),
             workers: None,
@@ -80,6 +84,7 @@ impl fmt::Debug for ApiConfig {
             .field("max_body_bytes", &self.max_body_bytes)
             .field("metric_label_limit", &self.metric_label_limit)
             .field("flip_metrics_refresh", &self.flip_metrics_refresh)
+            .field("dispute_sweep_interval", &self.dispute_sweep_interval)
             .field("redis_url", &self.redis_url)
             .field("shutdown_timeout", &self.shutdown_timeout)
             .field("workers", &self.workers)

@@ -128,10 +128,13 @@ impl From<ValidationError> for ApiError {
     fn from(e: ValidationError) -> Self {
         let code = match &e {
             ValidationError::WindowTooLong { .. } => ErrorCode::WindowTooLong,
-            ValidationError::OutOfRange { field: "hop", .. } => ErrorCode::HopLimitExceeded,
-            ValidationError::Format {
-                field: "signature", ..
-            } => ErrorCode::InvalidSignature,
+            ValidationError::OutOfRange { field, .. } if field.ends_with("hop") => {
+                ErrorCode::HopLimitExceeded
+            }
+            ValidationError::OrderMismatch { .. } => ErrorCode::OrderMismatch,
+            ValidationError::Format { field, .. } if field.ends_with("signature") => {
+                ErrorCode::InvalidSignature
+            }
             _ => ErrorCode::InvalidField,
         };
         Self::bad_request(code, e.field(), e.to_string())
@@ -163,6 +166,18 @@ impl From<StoreError> for ApiError {
                     ConflictKind::ReceiptNonce => (
                         ErrorCode::ReceiptNonceUsed,
                         "the destination already signed a different receipt with this nonce",
+                    ),
+                    ConflictKind::Order => (
+                        ErrorCode::OrderUsed,
+                        "this order is already recorded with another receipt",
+                    ),
+                    ConflictKind::OrderNonce => (
+                        ErrorCode::OrderNonceUsed,
+                        "the payer already signed a different order with this nonce",
+                    ),
+                    ConflictKind::MevAttack => (
+                        ErrorCode::Conflict,
+                        "an incident for this attack transaction is already recorded",
                     ),
                     ConflictKind::CommitmentRoot => (
                         ErrorCode::CommitmentExists,
@@ -282,6 +297,13 @@ impl From<Rejection> for ApiError {
                 format!("evidence item {index}: {reason}"),
             )
             .detail("evidence_index", index),
+            Rejection::LockUntilOutOfRange { .. } => {
+                Self::bad_request(ErrorCode::LockUntilOutOfRange, "lock_until", message)
+            }
+            Rejection::FirstHopNotEffective => {
+                Self::unprocessable(ErrorCode::FirstHopNotEffective, message)
+                    .field("first_hop_agent_uuid")
+            }
             Rejection::StakeBelowSlashed(below) => {
                 Self::unprocessable(ErrorCode::StakeBelowSlashed, message)
                     .field("staked_amount_usdc")
@@ -361,42 +383,43 @@ pub(crate) fn json_api_error(err: &JsonPayloadError) -> ApiError {
             ErrorCode::UnsupportedMediaType,
             "request body must be JSON (Content-Type: application/json)",
         ),
-        JsonPayloadError::Deserialize(e) => {
-            let text = e.to_string();
-            match text
-                .strip_prefix("unknown field `")
-                .and_then(|rest| rest.split('`').next())
-            {
-                Some(field) => ApiError::bad_request(
-                    ErrorCode::UnknownField,
-                    field,
-                    format!("unknown field {field:?}; unknown fields are rejected"),
-                ),
-                None => {
-                    let missing = text
-                        .strip_prefix("missing field `")
-                        .and_then(|rest| rest.split('`').next());
-                    match missing {
-                        Some(field) => ApiError::bad_request(
-                            ErrorCode::MissingField,
-                            field,
-                            format!("missing field {field:?}"),
-                        ),
-                        None => ApiError::new(
-                            StatusCode::BAD_REQUEST,
-                            ErrorCode::MalformedJson,
-                            format!("malformed JSON body: {text}"),
-                        ),
-                    }
-                }
-            }
-        }
+        JsonPayloadError::Deserialize(e) => deserialize_error(e),
         _ => ApiError::new(
             StatusCode::BAD_REQUEST,
             ErrorCode::MalformedJson,
             format!("unreadable JSON body: {err}"),
         ),
     }
+}
+
+/// The envelope for a body that is JSON but not the expected shape: 400 `unknown_field` or
+/// `missing_field` naming the field, `malformed_json` otherwise.
+pub(crate) fn deserialize_error(e: &serde_json::Error) -> ApiError {
+    let text = e.to_string();
+    let named = |prefix: &str| {
+        text.strip_prefix(prefix)
+            .and_then(|rest| rest.split('`').next())
+            .map(str::to_owned)
+    };
+    if let Some(field) = named("unknown field `") {
+        return ApiError::bad_request(
+            ErrorCode::UnknownField,
+            &field,
+            format!("unknown field {field:?}; unknown fields are rejected"),
+        );
+    }
+    if let Some(field) = named("missing field `") {
+        return ApiError::bad_request(
+            ErrorCode::MissingField,
+            &field,
+            format!("missing field {field:?}"),
+        );
+    }
+    ApiError::new(
+        StatusCode::BAD_REQUEST,
+        ErrorCode::MalformedJson,
+        format!("malformed JSON body: {text}"),
+    )
 }
 
 /// Path parameter errors as the envelope.

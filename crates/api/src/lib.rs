@@ -51,6 +51,7 @@ macro_rules! endpoints {
                 (name = "forwards", description = "Verify, record and audit forwards; report cycles"),
                 (name = "commitments", description = "Time-locked commitments for high-value flows"),
                 (name = "mev", description = "MEV incidents"),
+                (name = "ledger", description = "Every slash, and the bounties and retained money it became"),
                 (name = "operations", description = "Health, readiness, metrics, this document"),
             )
         )]
@@ -81,6 +82,7 @@ endpoints!(
     commitments::settle_commitment,
     commitments::create_incident,
     commitments::mev_summary,
+    ledger::get_ledger,
     ops::health,
     ops::ready,
     ops::metrics,
@@ -129,6 +131,7 @@ impl Application {
             config,
         });
         spawn_refresher(state.clone());
+        spawn_dispute_sweeper(state.clone());
         let body_limit = state.config.max_body_bytes;
         let shutdown = state.config.shutdown_timeout;
         let workers = state.config.workers;
@@ -228,6 +231,36 @@ fn spawn_refresher(state: web::Data<AppState>) {
     });
 }
 
+/// Settles the disputes that fell due without any request touching the agent (a manifest
+/// that takes effect during a time lock), and refreshes the ledger gauges, every
+/// `dispute_sweep_interval`.
+fn spawn_dispute_sweeper(state: web::Data<AppState>) {
+    let interval = state.config.dispute_sweep_interval;
+    if interval.is_zero() {
+        return;
+    }
+    tokio::spawn(async move {
+        let mut ticker = tokio::time::interval(interval);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticker.tick().await;
+            if let Err(e) = sweep_disputes(&state).await {
+                tracing::warn!(error.cause = %error::chain(&e), "dispute sweep failed");
+            }
+        }
+    });
+}
+
+async fn sweep_disputes(state: &AppState) -> Result<(), kagami_store::StoreError> {
+    for agent in state.store.disputable_agents().await? {
+        let disputed = state.store.touch_agent(agent, handlers::now()).await?;
+        telemetry::log_disputes(agent, &disputed);
+    }
+    let (totals, _) = state.store.ledger(0).await?;
+    telemetry::record_ledger(&totals);
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -259,7 +292,7 @@ mod tests {
                     .count()
             })
             .sum();
-        assert_eq!(count, 22, "one operation per registered handler");
+        assert_eq!(count, 23, "one operation per registered handler");
         assert!(
             doc.paths
                 .paths

@@ -156,6 +156,22 @@ pub const SLASHED_USDC: Series = Series {
     help: "USDC slashed, counted exactly in micro-USDC (1 USDC = 1000000); the slash ledger is authoritative",
 };
 
+/// The ledger's totals in micro-USDC, by `entry` (`slash`, `bounty`, `retained`), read from the
+/// store (so every replica reports the same authoritative figures, whichever wrote them).
+pub const LEDGER_USDC: Series = Series {
+    name: "kagami_ledger_usdc",
+    kind: SeriesKind::Gauge,
+    unit: None,
+    help: "Ledger totals in micro-USDC by entry (slash, bounty, retained), read from the store; slash = bounty + retained",
+};
+/// 1 when the ledger balances (in total and per cause), 0 when it does not.
+pub const LEDGER_BALANCED: Series = Series {
+    name: "kagami_ledger_balanced",
+    kind: SeriesKind::Gauge,
+    unit: None,
+    help: "1 when every slash is accounted for by bounties and retained money, in total and per cause; 0 otherwise",
+};
+
 /// Every series the service records.
 pub const SERIES: &[Series] = &[
     FORWARD_PATH_CHURN,
@@ -167,6 +183,8 @@ pub const SERIES: &[Series] = &[
     DB_POOL_CONNECTIONS,
     SETTLEMENTS,
     SLASHED_USDC,
+    LEDGER_USDC,
+    LEDGER_BALANCED,
 ];
 
 /// Registers the description of every series (call after the recorder is installed).
@@ -184,15 +202,43 @@ pub fn describe_metrics() {
     }
 }
 
-/// Records a settlement and its slashed total.
-pub fn record_settlement(total_slashed: Usdc) {
+/// Records a settlement and its slashes.
+pub fn record_settlement(settlement: &kagami_store::Settlement) {
     metrics::counter!(SETTLEMENTS.name).increment(1);
-    record_slash(total_slashed);
+    record_slash(settlement.total_slashed);
 }
 
-/// Records extra slashes outside settlements (MEV incidents, commitment disputes).
+/// Records a slash outside a settlement (MEV incidents).
 pub fn record_slash(amount: Usdc) {
     metrics::counter!(SLASHED_USDC.name).increment(u64::try_from(amount.micros()).unwrap_or(0));
+}
+
+/// Sets the ledger gauges from the store's totals.
+#[expect(
+    clippy::cast_precision_loss,
+    reason = "a gauge is f64; micro-USDC totals below 2^53 (9e9 USDC) are exact"
+)]
+pub fn record_ledger(totals: &kagami_store::LedgerTotals) {
+    for (entry, amount) in [
+        ("slash", totals.slashed),
+        ("bounty", totals.bounties),
+        ("retained", totals.retained),
+    ] {
+        metrics::gauge!(LEDGER_USDC.name, "entry" => entry).set(amount.micros() as f64);
+    }
+    metrics::gauge!(LEDGER_BALANCED.name).set(if totals.balanced() { 1.0 } else { 0.0 });
+}
+
+/// Logs the commitments of `agent` just disputed (their slashes are in the ledger).
+pub fn log_disputes(agent: kagami_core::crypto::Uuid, disputed: &[kagami_store::Commitment]) {
+    for c in disputed {
+        tracing::warn!(
+            agent.uuid = %agent,
+            commitment.id = %c.id,
+            commitment.disputed_by = ?c.disputed_by.map(|h| h.to_string()),
+            "commitment_disputed"
+        );
+    }
 }
 
 /// Updates the pool gauges from `(size, available)`.

@@ -6,11 +6,15 @@ use kagami_core::{
     manifest::status_at,
     verify::{SafeForward, Unsafe},
     wire::{
-        AgentResponse, CommitmentResponse, FlipResponse, ManifestResponse, ReceiptResponse,
-        SettlementResponse, SlashResponse, StakeResponse, VerifyForwardResponse,
+        AgentResponse, CommitmentResponse, FlipResponse, LedgerEntryResponse, LedgerResponse,
+        ManifestResponse, ReceiptResponse, SettlementResponse, SlashResponse, StakeResponse,
+        VerifyForwardResponse,
     },
 };
-use kagami_store::{Agent, Commitment, ReceiptRecord, Settlement, SlashRecord};
+use kagami_store::{
+    Agent, Commitment, LedgerEntry, LedgerTotals, PayoutKind, ReceiptRecord, Settlement,
+    SlashRecord,
+};
 use serde_json::Map;
 
 pub(crate) fn agent(a: &Agent) -> AgentResponse {
@@ -96,6 +100,10 @@ pub(crate) fn receipt(r: &ReceiptRecord) -> ReceiptResponse {
         receipt_nonce: f.nonce,
         chain: f.chain.to_string(),
         signature: f.signature.to_string(),
+        order_hash: f.order.map(|o| o.hash.to_string()),
+        order_nonce: f.order.map(|o| o.nonce),
+        order_signature: f.order.map(|o| o.signature.to_string()),
+        amount_usdc: f.order.map(|o| o.amount.to_string()),
         is_valid: r.is_valid,
         invalidated_at: r.invalidated_at.map(|t| t.to_string()),
         invalidation_reason: r.invalidation_reason.map(|k| k.reason().to_owned()),
@@ -111,9 +119,11 @@ pub(crate) fn settlement(s: &Settlement, slashes: &[SlashRecord]) -> SettlementR
         kind: s.kind.as_str().to_owned(),
         cycle_agents: s.cycle_agents.iter().map(ToString::to_string).collect(),
         cycle_depth: s.depth,
+        liable_agents: s.liable.iter().map(ToString::to_string).collect(),
         total_slashed_usdc: s.total_slashed.to_string(),
         reporter_address: s.reporter.map(|r| r.to_string()),
         bounty_usdc: s.bounty.map(|b| b.to_string()),
+        retained_usdc: s.retained().to_string(),
         status: s.status.as_str().to_owned(),
         created_at: s.created_at.to_string(),
         slashes: slashes
@@ -128,13 +138,21 @@ pub(crate) fn settlement(s: &Settlement, slashes: &[SlashRecord]) -> SettlementR
 }
 
 pub(crate) fn commitment(c: &Commitment) -> CommitmentResponse {
+    let n = &c.commitment;
     CommitmentResponse {
         commitment_id: c.id.to_string(),
-        commitment_hash: c.commitment.commitment_hash.to_string(),
-        root_tx_hash: c.commitment.root_tx.to_string(),
-        first_hop_agent_uuid: c.commitment.first_hop_agent.to_string(),
-        amount_usdc: c.commitment.amount.to_string(),
-        time_lock_until: c.commitment.time_lock_until.to_string(),
+        commitment_hash: n.commitment_hash.to_string(),
+        chain: n.chain.to_string(),
+        root_tx_hash: n.root_tx.to_string(),
+        payer_agent_uuid: n.cosigned.map(|s| s.payer.to_string()),
+        first_hop_agent_uuid: n.first_hop_agent.to_string(),
+        routing_hash: n.routing_hash.to_string(),
+        first_hop_manifest_hash: n.cosigned.map(|s| s.first_hop_manifest.to_string()),
+        payer_signature: n.cosigned.map(|s| s.payer_signature.to_string()),
+        first_hop_signature: n.cosigned.map(|s| s.first_hop_signature.to_string()),
+        disputed_by_manifest_hash: c.disputed_by.map(|h| h.to_string()),
+        amount_usdc: n.amount.to_string(),
+        time_lock_until: n.time_lock_until.to_string(),
         status: c.status.as_str().to_owned(),
         onchain_tx_hash: c.onchain_tx_hash.map(|h| h.to_string()),
     }
@@ -173,5 +191,51 @@ pub(crate) fn verdict(
             verified_at: verified_at.to_string(),
             details: unsafe_.details(),
         },
+    }
+}
+
+pub(crate) fn ledger(totals: &LedgerTotals, entries: &[LedgerEntry]) -> LedgerResponse {
+    LedgerResponse {
+        total_slashed_usdc: totals.slashed.to_string(),
+        total_bounties_usdc: totals.bounties.to_string(),
+        total_retained_usdc: totals.retained.to_string(),
+        balanced: totals.balanced(),
+        unbalanced_causes: totals
+            .unbalanced
+            .iter()
+            .map(|c| format!("{}:{}", c.kind(), c.id()))
+            .collect(),
+        entries: entries.iter().map(ledger_entry).collect(),
+    }
+}
+
+fn ledger_entry(entry: &LedgerEntry) -> LedgerEntryResponse {
+    let (kind, cause, agent, reporter, amount, at) = match entry {
+        LedgerEntry::Slash {
+            agent,
+            cause,
+            amount,
+            created_at,
+        } => ("slash", cause, Some(agent), None, amount, created_at),
+        LedgerEntry::Payout(p) => match &p.kind {
+            PayoutKind::Bounty { reporter } => (
+                "bounty",
+                &p.cause,
+                None,
+                Some(reporter),
+                &p.amount,
+                &p.created_at,
+            ),
+            PayoutKind::Retained => ("retained", &p.cause, None, None, &p.amount, &p.created_at),
+        },
+    };
+    LedgerEntryResponse {
+        entry: kind.to_owned(),
+        cause: cause.kind().to_owned(),
+        cause_id: cause.id().to_string(),
+        agent_uuid: agent.map(ToString::to_string),
+        reporter_address: reporter.map(ToString::to_string),
+        amount_usdc: amount.to_string(),
+        created_at: at.to_string(),
     }
 }

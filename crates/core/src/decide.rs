@@ -171,9 +171,35 @@ pub enum RecordDecision {
     Settle(DetectedLoop),
 }
 
-/// Decides what recording `edge` into the root's valid forwards `graph` does. Loops are
-/// settled whatever the stake; other violations reject; then the destination must have
-/// `min_stake_per_hop` available (its locks on this root excluded).
+/// What recording `edge` into the root's recorded hops `graph` means under the forward
+/// rules (`ForwardGraph::check_forward`): `Ok(None)` for a safe hop, `Ok(Some(loop))` for the
+/// loop it closes (which is settled, not refused), and every other violation refuses it —
+/// a self-forward, in particular, is refused, never a "loop" of one agent.
+///
+/// # Errors
+/// The [`ForwardViolation`] that refuses the hop.
+pub fn closes_loop(
+    graph: &ForwardGraph,
+    edge: &Edge,
+    policy: &Policy,
+) -> Result<Option<DetectedLoop>, ForwardViolation> {
+    let proposed = ProposedForward {
+        from: edge.from,
+        to: edge.to,
+        hop: edge.hop,
+    };
+    match graph.check_forward(proposed, policy) {
+        Ok(()) => Ok(None),
+        Err(ForwardViolation::WouldCreateCycle(_) | ForwardViolation::WouldExtract(_)) => {
+            Ok(DetectedLoop::closed_by(graph, edge))
+        }
+        Err(other) => Err(other),
+    }
+}
+
+/// Decides what recording `edge` into the root's recorded hops `graph` does: a loop it closes
+/// is settled whatever the stake ([`closes_loop`]); other violations reject; then the
+/// destination must have `min_stake_per_hop` available (its locks on this root excluded).
 ///
 /// # Errors
 /// [`RecordRejection`] when nothing may be stored.
@@ -183,19 +209,8 @@ pub fn decide_record(
     destination: &StakeAccount,
     policy: &Policy,
 ) -> Result<RecordDecision, RecordRejection> {
-    let proposed = ProposedForward {
-        from: edge.from,
-        to: edge.to,
-        hop: edge.hop,
-    };
-    match graph.check_forward(proposed, policy) {
-        Ok(()) => {}
-        Err(ForwardViolation::WouldCreateCycle(_) | ForwardViolation::WouldExtract(_)) => {
-            if let Some(detected) = DetectedLoop::closed_by(graph, edge) {
-                return Ok(RecordDecision::Settle(detected));
-            }
-        }
-        Err(other) => return Err(RecordRejection::Forward(other)),
+    if let Some(detected) = closes_loop(graph, edge, policy).map_err(RecordRejection::Forward)? {
+        return Ok(RecordDecision::Settle(detected));
     }
     let available = destination.available();
     if available < policy.min_stake_per_hop {

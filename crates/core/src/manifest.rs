@@ -1,6 +1,8 @@
 //! Manifest lifecycle: nonces, the effective manifest, computed status, flip scoring.
 
-use kagami_crypto::{Chain, EndpointManifest, Hash32, Pubkey, Signature, Timestamp, Uuid};
+use kagami_crypto::{
+    Chain, EndpointManifest, EthAddress, Hash32, Pubkey, Signature, Timestamp, Uuid,
+};
 use serde::Serialize;
 
 use crate::{EndpointUri, Policy, ValidationError};
@@ -92,6 +94,19 @@ pub fn effective_at(manifests: &[ManifestRecord], t: Timestamp) -> Option<&Manif
         .max_by_key(|m| m.nonce)
 }
 
+/// The keys allowed to sign for an agent at `t` (orders, commitments, the transactions an MEV
+/// incident names): its `owner`, and the key of its manifest in force at `t` — so a hot key
+/// whose manifest is revoked, expired or superseded signs nothing that costs the agent money.
+pub fn authorised_signers(
+    owner: EthAddress,
+    manifests: &[ManifestRecord],
+    t: Timestamp,
+) -> Vec<EthAddress> {
+    let mut keys = vec![owner];
+    keys.extend(effective_at(manifests, t).map(|m| m.pubkey.address()));
+    keys
+}
+
 /// The status of `manifest` among all of its agent's `manifests` at time `t`.
 pub fn status_at(
     manifest: &ManifestRecord,
@@ -171,8 +186,10 @@ pub fn check_window(
 }
 
 /// Decides whether `new` may be published for an agent whose manifests so far are
-/// `existing`, at time `now`. Returns the manifest it replaces (the highest-nonce manifest
-/// that is neither revoked nor expired), if any — the one a flip is scored against.
+/// `existing`, at time `now`. Returns the manifest it replaces — the highest-nonce manifest
+/// not expired, revoked or not — if any: the one a flip is scored against and the activation
+/// delay runs from. Revoking a manifest first changes neither (revoke-then-publish is still a
+/// flip, and still waits out the delay).
 ///
 /// # Errors
 /// See [`PublishError`]; the checks run in the order window, nonce, expiry, activation.
@@ -204,7 +221,7 @@ pub fn check_publish<'a>(
     }
     let replaced = existing
         .iter()
-        .filter(|m| m.revoked_at.is_none() && m.valid_until > now)
+        .filter(|m| m.valid_until > now)
         .max_by_key(|m| m.nonce);
     if let Some(current) = replaced {
         let earliest = current
@@ -380,14 +397,26 @@ mod tests {
     }
 
     #[test]
-    fn expired_and_revoked_manifests_impose_no_activation_delay() {
+    fn expired_manifests_impose_no_activation_delay_and_revoked_ones_still_do() {
         let p = Policy::default();
+        let expired = [record(1, -7200, -1, -7200)];
+        assert_eq!(
+            check_publish(&fields(3, -1, 3600), &expired, ts(0), &p),
+            Ok(None)
+        );
         let mut revoked = record(2, -10, 3600, -10);
         revoked.revoked_at = Some(ts(-5));
         let existing = [record(1, -7200, -1, -7200), revoked];
         assert_eq!(
             check_publish(&fields(3, -1, 3600), &existing, ts(0), &p),
-            Ok(None)
+            Err(PublishError::ActivationTooSoon { earliest: ts(2) }),
+            "revoking first does not skip the delay"
+        );
+        let replaced = check_publish(&fields(3, 2, 3600), &existing, ts(0), &p).unwrap();
+        assert_eq!(
+            replaced.map(|m| m.nonce),
+            Some(2),
+            "and the flip is scored against the revoked one"
         );
     }
 

@@ -23,8 +23,9 @@ pub struct Policy {
     pub min_stake_per_hop: Usdc,
     /// Payments at or above this need a time-locked on-chain commitment.
     pub high_value_threshold: Usdc,
-    /// How long a high-value commitment is time-locked, in seconds.
-    pub commitment_time_lock_seconds: i64,
+    /// The longest time lock a commitment may ask for, in seconds (its signers choose its
+    /// end).
+    pub max_commitment_lock_seconds: i64,
     /// How long a hop's stake lock lasts unless released earlier, in seconds.
     pub stake_lock_seconds: i64,
 }
@@ -47,7 +48,7 @@ impl Default for Policy {
             max_rational_hops: 8,
             min_stake_per_hop: Usdc::from_usdc(100),
             high_value_threshold: Usdc::from_usdc(10_000),
-            commitment_time_lock_seconds: 300,
+            max_commitment_lock_seconds: 86_400,
             stake_lock_seconds: 3600,
         }
     }

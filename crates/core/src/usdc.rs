@@ -81,6 +81,23 @@ impl Usdc {
     }
 }
 
+impl From<kagami_crypto::Amount> for Usdc {
+    /// Exact: an [`kagami_crypto::Amount`] is at most `i64::MAX` micro-units.
+    fn from(amount: kagami_crypto::Amount) -> Self {
+        Self(i64::try_from(amount.micros()).unwrap_or(i64::MAX))
+    }
+}
+
+impl From<Usdc> for kagami_crypto::Amount {
+    /// Exact: a [`Usdc`] is never negative and at most `i64::MAX` micro-units.
+    fn from(usdc: Usdc) -> Self {
+        u64::try_from(usdc.micros())
+            .ok()
+            .and_then(|micros| Self::from_micros(micros).ok())
+            .unwrap_or(Self::ZERO)
+    }
+}
+
 impl FromStr for Usdc {
     type Err = AmountError;
 

@@ -53,6 +53,14 @@ pub enum ValidationError {
     /// `valid_until` is not after `valid_from`.
     #[error("valid_until: must be after valid_from")]
     WindowInverted,
+    /// A receipt that does not acknowledge the order it comes with.
+    #[error(
+        "{field}: the receipt does not acknowledge this order (it must name the order's id and agree with it field by field)"
+    )]
+    OrderMismatch {
+        /// The receipt field that disagrees.
+        field: &'static str,
+    },
     /// The window is longer than `MANIFEST_MAX_VALIDITY_HOURS`.
     #[error("valid_until: window of {seconds} s exceeds the maximum of {max_hours} h")]
     WindowTooLong {
@@ -73,6 +81,56 @@ impl ValidationError {
             | Self::Amount { field, .. } => field,
             Self::Endpoint { .. } => "endpoint_uri",
             Self::WindowInverted | Self::WindowTooLong { .. } => "valid_until",
+            Self::OrderMismatch { field } => field,
+        }
+    }
+
+    /// This error with its field named inside the receipt part of a body (`receipt.<field>`),
+    /// for the fields of a receipt.
+    #[must_use]
+    pub fn within(self, part: &'static str) -> Self {
+        macro_rules! prefixed {
+            ($field:expr, $($name:literal),*) => {
+                match (part, $field) {
+                    $(("receipt", $name) => concat!("receipt.", $name),)*
+                    (_, other) => other,
+                }
+            };
+        }
+        let rename = |field: &'static str| -> &'static str {
+            prefixed!(
+                field,
+                "root_tx_hash",
+                "source_agent_uuid",
+                "dest_agent_uuid",
+                "hop",
+                "manifest_hash",
+                "order_hash",
+                "next_hop_hash",
+                "receipt_nonce",
+                "signature",
+                "chain"
+            )
+        };
+        match self {
+            Self::Format { field, source } => Self::Format {
+                field: rename(field),
+                source,
+            },
+            Self::TooLong { field, max, len } => Self::TooLong {
+                field: rename(field),
+                max,
+                len,
+            },
+            Self::OutOfRange { field, reason } => Self::OutOfRange {
+                field: rename(field),
+                reason,
+            },
+            Self::Amount { field, source } => Self::Amount {
+                field: rename(field),
+                source,
+            },
+            other => other,
         }
     }
 

@@ -371,6 +371,8 @@ pub struct Amount(u64);
 impl Amount {
     /// The largest amount, 2^63 − 1 micro-units.
     pub const MAX_MICROS: u64 = i64::MAX as u64;
+    /// Nothing.
+    pub const ZERO: Self = Self(0);
 
     /// An amount of `micros` micro-units.
     ///

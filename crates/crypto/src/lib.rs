@@ -3,6 +3,7 @@
 mod canonical;
 mod message;
 mod signature;
+mod transaction;
 
 pub use alloy_primitives::{Address, B256};
 pub use alloy_signer_local::PrivateKeySigner;
@@ -14,6 +15,7 @@ pub use message::{
     ManifestRevocation, NextHop, Signable, Signed,
 };
 pub use signature::Signature;
+pub use transaction::SignedTransaction;
 pub use uuid::Uuid;
 
 /// SHA-256 over the concatenation of `parts`, for ids derived from fixed-size values
@@ -107,6 +109,12 @@ pub enum Error {
     InvalidPubkey {
         /// The rejected input.
         value: String,
+    },
+    /// Not one signed Ethereum transaction (EIP-2718), or no signer recoverable from it.
+    #[error("invalid signed transaction: {reason}")]
+    InvalidTransaction {
+        /// What was wrong.
+        reason: String,
     },
     /// A signature that is not `0x` + hex.
     #[error("invalid signature {value:?}: expected 0x followed by hex digits")]

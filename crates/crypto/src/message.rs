@@ -469,12 +469,20 @@ impl<T> Signed<T> {
     /// # Errors
     /// [`Error::WrongSigner`] naming the first allowed address and the actual signer.
     pub fn check_signer<'a>(&self, allowed: &'a [EthAddress]) -> Result<&'a EthAddress> {
-        allowed
-            .iter()
-            .find(|a| **a == self.signer)
-            .ok_or_else(|| Error::WrongSigner {
-                expected: allowed.first().map(ToString::to_string).unwrap_or_default(),
-                recovered: self.signer.to_string(),
-            })
+        signer_among(&self.signer, allowed)
     }
+}
+
+/// `signer` if it is one of `allowed`, else [`Error::WrongSigner`] naming the first allowed.
+pub(crate) fn signer_among<'a>(
+    signer: &EthAddress,
+    allowed: &'a [EthAddress],
+) -> Result<&'a EthAddress> {
+    allowed
+        .iter()
+        .find(|a| *a == signer)
+        .ok_or_else(|| Error::WrongSigner {
+            expected: allowed.first().map(ToString::to_string).unwrap_or_default(),
+            recovered: signer.to_string(),
+        })
 }

@@ -88,6 +88,12 @@ pub enum ConflictKind {
     ReceiptHash,
     /// The destination already used this receipt nonce.
     ReceiptNonce,
+    /// The order is already recorded (with another receipt).
+    Order,
+    /// The payer already used this order nonce.
+    OrderNonce,
+    /// An MEV incident for this attack transaction is recorded.
+    MevAttack,
     /// The root transaction already has a commitment.
     CommitmentRoot,
     /// The root transaction already has a settlement.
@@ -106,6 +112,9 @@ impl std::fmt::Display for ConflictKind {
             Self::ManifestHash => "manifest exists",
             Self::ReceiptHash => "receipt exists",
             Self::ReceiptNonce => "receipt nonce used",
+            Self::Order => "order recorded",
+            Self::OrderNonce => "order nonce used",
+            Self::MevAttack => "incident recorded",
             Self::CommitmentRoot => "root transaction has a commitment",
             Self::SettlementRoot => "root transaction settled",
             Self::ApiKey => "api key exists",
@@ -180,6 +189,17 @@ pub enum Rejection {
         /// Why.
         reason: String,
     },
+    /// A commitment's time lock is over, or longer than the policy allows.
+    #[error("lock_until must be after {now} and at most {max_seconds} s later")]
+    LockUntilOutOfRange {
+        /// The time the commitment arrived.
+        now: kagami_core::crypto::Timestamp,
+        /// The policy's longest lock.
+        max_seconds: i64,
+    },
+    /// A commitment's first hop has no manifest in force: no routing to hold.
+    #[error("the first-hop agent has no manifest in force")]
+    FirstHopNotEffective,
     /// The stake cannot go below the slashed amount.
     #[error(transparent)]
     StakeBelowSlashed(#[from] StakeBelowSlashed),

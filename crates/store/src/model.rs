@@ -3,7 +3,7 @@
 pub use kagami_core::{AgentStatus, CommitmentStatus, StakeAccount};
 use kagami_core::{
     Flip, LoopKind, ManifestRecord, ManifestStatus, Usdc,
-    crypto::{Chain, EthAddress, Hash32, Signature, Timestamp, Uuid},
+    crypto::{Chain, EthAddress, Hash32, Signature, SignedTransaction, Timestamp, Uuid},
 };
 use serde::Serialize;
 
@@ -85,8 +85,22 @@ pub struct PublishOutcome {
     pub disputed_commitments: Vec<Commitment>,
 }
 
-/// A receipt's fields as stored: the signed fields, the destination's signature, the store
-/// id of the manifest it cites and the cost figures derived from its hop.
+/// The payer's order a receipt v2 acknowledges, as stored beside the receipt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StoredOrder {
+    /// The order's id.
+    pub hash: Hash32,
+    /// Unique per payer.
+    pub nonce: u64,
+    /// The amount paid.
+    pub amount: Usdc,
+    /// The payer's signature.
+    pub signature: Signature,
+}
+
+/// A receipt's fields as stored: the signed fields, the destination's signature, the order
+/// it acknowledges (none for a v1 receipt), the store id of the manifest it cites and the
+/// cost figures derived from its hop.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewReceipt {
     /// The chain.
@@ -103,6 +117,8 @@ pub struct NewReceipt {
     pub manifest_id: Uuid,
     /// The cited manifest's hash.
     pub manifest_hash: Hash32,
+    /// The payer's order (receipt v2); `None` for a v1 receipt.
+    pub order: Option<StoredOrder>,
     /// The destination's next-hop commitment.
     pub next_hop: Option<Hash32>,
     /// Unique per destination.
@@ -118,15 +134,19 @@ pub struct NewReceipt {
 }
 
 impl NewReceipt {
-    /// This receipt as an edge of its root's forward graph.
-    pub const fn edge(&self) -> kagami_core::Edge {
-        kagami_core::Edge {
+    /// This receipt as a hop of its root's settlement graph: only an order and its receipt
+    /// are one (a v1 receipt alone is evidence, never a hop).
+    pub const fn edge(&self) -> Option<kagami_core::Edge> {
+        if self.order.is_none() {
+            return None;
+        }
+        Some(kagami_core::Edge {
             from: self.source,
             to: self.dest,
             hop: self.hop,
             receipt: self.receipt_hash,
             next_hop: self.next_hop,
-        }
+        })
     }
 }
 
@@ -198,20 +218,34 @@ pub struct Settlement {
     pub root_tx: Hash32,
     /// Cycle or extraction loop.
     pub kind: LoopKind,
-    /// The agents slashed, in path order.
+    /// The loop's agents, in path order.
     pub cycle_agents: Vec<Uuid>,
     /// Number of agents.
     pub depth: u32,
+    /// The agents liable for the loop (slashed).
+    pub liable: Vec<Uuid>,
+    /// The receipt whose recording closed the loop.
+    pub closing_receipt: Option<Hash32>,
     /// Sum of the slashes.
     pub total_slashed: Usdc,
     /// Who reported it (none when recorded through record-forward).
     pub reporter: Option<EthAddress>,
-    /// The reporter's bounty.
+    /// The reporter's bounty, paid out of the slashes.
     pub bounty: Option<Usdc>,
     /// Provisional or final.
     pub status: SettlementStatus,
     /// When.
     pub created_at: Timestamp,
+}
+
+impl Settlement {
+    /// What the slashes left after the bounty.
+    pub const fn retained(&self) -> Usdc {
+        match self.bounty {
+            Some(bounty) => self.total_slashed.saturating_sub(bounty),
+            None => self.total_slashed,
+        }
+    }
 }
 
 /// Why an agent was slashed.
@@ -247,6 +281,16 @@ impl SlashReason {
     }
 }
 
+/// verify-forward's answer, and whether a commitment dispute of the destination fell due
+/// (the caller settles it and asks again: a read cannot write).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ForwardVerdict {
+    /// Safe, with where to pay; or why not.
+    pub verdict: Result<kagami_core::verify::SafeForward, kagami_core::verify::Unsafe>,
+    /// The destination's routing changed during a commitment it co-signed, not yet settled.
+    pub disputes_due: bool,
+}
+
 /// An agent, its stake and its manifests, read together.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AgentDetails {
@@ -256,6 +300,8 @@ pub struct AgentDetails {
     pub stake: StakeAccount,
     /// Its manifests, highest nonce first.
     pub manifests: Vec<ManifestRecord>,
+    /// A commitment dispute of the agent fell due and is not settled yet.
+    pub disputes_due: bool,
 }
 
 /// One entry of the slash ledger: every change of an agent's `slashed` has one.
@@ -269,12 +315,8 @@ pub struct SlashRecord {
     pub amount: Usdc,
     /// Why.
     pub reason: SlashReason,
-    /// The settlement, for loop slashes.
-    pub settlement_id: Option<Uuid>,
-    /// The MEV incident, for MEV slashes.
-    pub incident_id: Option<Uuid>,
-    /// The commitment, for dispute slashes.
-    pub commitment_id: Option<Uuid>,
+    /// The settlement, incident or commitment it is for.
+    pub cause: Cause,
     /// When.
     pub created_at: Timestamp,
 }
@@ -318,7 +360,7 @@ pub struct ForwardTrail {
 pub struct NewCommitment {
     /// The root transaction (one commitment per root).
     pub root_tx: Hash32,
-    /// `kagami_core::decide::commitment_hash(..)`.
+    /// The id of the `Kagami commitment v1` message.
     pub commitment_hash: Hash32,
     /// The chain.
     pub chain: Chain,
@@ -330,6 +372,23 @@ pub struct NewCommitment {
     pub amount: Usdc,
     /// End of the time lock.
     pub time_lock_until: Timestamp,
+    /// The signatures of both agents and the routing the first hop holds; `None` for a
+    /// commitment made before protocol v2, which binds nobody.
+    pub cosigned: Option<Cosignatures>,
+}
+
+/// What makes a commitment bind its first hop: both agents' signatures and the first hop's
+/// manifest in force when it was accepted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cosignatures {
+    /// The root payer.
+    pub payer: Uuid,
+    /// The payer's signature.
+    pub payer_signature: Signature,
+    /// The first hop's signature.
+    pub first_hop_signature: Signature,
+    /// The first hop's manifest in force when the commitment was accepted.
+    pub first_hop_manifest: Hash32,
 }
 
 /// A stored commitment.
@@ -343,8 +402,105 @@ pub struct Commitment {
     pub status: CommitmentStatus,
     /// The on-chain transaction, once confirmed.
     pub onchain_tx_hash: Option<Hash32>,
+    /// When disputed: the first hop's manifest that changed its routing during the lock.
+    pub disputed_by: Option<Hash32>,
     /// When.
     pub created_at: Timestamp,
+}
+
+/// What became of slashed money.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PayoutKind {
+    /// Paid to the reporter of a loop.
+    Bounty {
+        /// The reporter.
+        reporter: EthAddress,
+    },
+    /// Kept.
+    Retained,
+}
+
+/// A slash's cause, shared by both sides of the ledger.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Cause {
+    /// A loop settlement.
+    Settlement(Uuid),
+    /// An MEV incident.
+    Incident(Uuid),
+    /// A disputed commitment.
+    Commitment(Uuid),
+}
+
+impl Cause {
+    /// `settlement`, `incident` or `commitment`.
+    pub const fn kind(&self) -> &'static str {
+        match self {
+            Self::Settlement(_) => "settlement",
+            Self::Incident(_) => "incident",
+            Self::Commitment(_) => "commitment",
+        }
+    }
+
+    /// The settlement's, incident's or commitment's id.
+    pub const fn id(&self) -> Uuid {
+        match self {
+            Self::Settlement(id) | Self::Incident(id) | Self::Commitment(id) => *id,
+        }
+    }
+}
+
+/// One payout of slashed money.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Payout {
+    /// Store id.
+    pub id: Uuid,
+    /// Bounty or retained.
+    pub kind: PayoutKind,
+    /// What was slashed.
+    pub cause: Cause,
+    /// Amount (> 0).
+    pub amount: Usdc,
+    /// When.
+    pub created_at: Timestamp,
+}
+
+/// One line of the ledger: a slash, or a payout of slashed money.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LedgerEntry {
+    /// Money taken from an agent.
+    Slash {
+        /// The agent.
+        agent: Uuid,
+        /// The cause.
+        cause: Cause,
+        /// Amount.
+        amount: Usdc,
+        /// When.
+        created_at: Timestamp,
+    },
+    /// What became of it.
+    Payout(Payout),
+}
+
+/// The ledger's totals, and the causes whose own lines do not balance (none, unless
+/// something wrote outside the use cases).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct LedgerTotals {
+    /// Everything slashed.
+    pub slashed: Usdc,
+    /// Everything paid to reporters.
+    pub bounties: Usdc,
+    /// Everything retained.
+    pub retained: Usdc,
+    /// Causes whose slashes differ from their payouts.
+    pub unbalanced: Vec<Cause>,
+}
+
+impl LedgerTotals {
+    /// Σ slashed = Σ bounties + Σ retained, and every cause balances.
+    pub fn balanced(&self) -> bool {
+        self.unbalanced.is_empty() && self.bounties.checked_add(self.retained) == Some(self.slashed)
+    }
 }
 
 /// An MEV attack type.
@@ -403,6 +559,19 @@ pub struct NewMevIncident {
     pub tx_index: u32,
     /// Hash of the evidence.
     pub evidence_hash: Hash32,
+    /// The transaction the attacker signed: its signature is what makes the attacker liable,
+    /// its hash what makes a retried report the same incident. (Incidents recorded before
+    /// protocol v2 have none; they are only ever read as totals.)
+    pub attack_tx: SignedTransaction,
+}
+
+/// The result of recording an MEV incident.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IncidentOutcome {
+    /// The stored incident (the original one for a replay).
+    pub incident: MevIncident,
+    /// The same transaction was reported before, with the same fields; nothing was written.
+    pub replayed: bool,
 }
 
 /// A stored MEV incident.

@@ -14,8 +14,8 @@ use kagami_core::{
 };
 
 use crate::{
-    Agent, ApiKeyRecord, Commitment, FlipMetrics, FlipRecord, MevIncident, MevSummaryRow,
-    ReceiptRecord, Result, Settlement, SlashRecord,
+    Agent, ApiKeyRecord, Commitment, FlipMetrics, FlipRecord, LedgerEntry, LedgerTotals,
+    MevIncident, MevSummaryRow, Payout, ReceiptRecord, Result, Settlement, SlashRecord,
 };
 
 /// A transaction (or, for reads, a connection) of a backend.
@@ -75,6 +75,15 @@ pub(crate) trait AgentRows {
     /// Adds the slash to the agent's slashed amount and writes its ledger row.
     async fn insert_slash(&self, slash: &SlashRecord) -> Result<()>;
 
+    /// Writes a payout of slashed money (a bounty or what is retained).
+    async fn insert_payout(&self, payout: &Payout) -> Result<()>;
+
+    /// The ledger's totals, and every cause whose slashes differ from its payouts.
+    async fn ledger_totals(&self) -> Result<LedgerTotals>;
+
+    /// The newest `limit` lines of the ledger, newest first.
+    async fn ledger_entries(&self, limit: u32) -> Result<Vec<LedgerEntry>>;
+
     /// The slash ledger of an agent, oldest first.
     async fn slashes_of_agent(&self, uuid: Uuid) -> Result<Vec<SlashRecord>>;
 
@@ -133,6 +142,12 @@ pub(crate) trait ForwardRows {
     /// Whether the destination already used this receipt nonce.
     async fn receipt_nonce_used(&self, dest: Uuid, nonce: u64) -> Result<bool>;
 
+    /// Whether the payer already used this order nonce.
+    async fn order_nonce_used(&self, source: Uuid, nonce: u64) -> Result<bool>;
+
+    /// Whether an order with this id is recorded (with any receipt).
+    async fn order_recorded(&self, order: &Hash32) -> Result<bool>;
+
     /// Every receipt of a root, valid or not, in (hop, recording) order.
     async fn receipts_of_root(&self, root: &Hash32) -> Result<Vec<ReceiptRecord>>;
 
@@ -167,12 +182,18 @@ pub(crate) trait CommitmentRows {
     /// Writes a commitment's status and on-chain transaction.
     async fn update_commitment(&self, commitment: &Commitment, now: Timestamp) -> Result<()>;
 
-    /// The agent's pending or confirmed commitments whose time lock runs past `now`, in
-    /// creation order, locked until the transaction ends.
-    async fn open_commitments_of(&self, agent: Uuid, now: Timestamp) -> Result<Vec<Commitment>>;
+    /// The co-signed commitments still pending or confirmed whose first hop is `agent`, in
+    /// creation order; with `for_update`, locked until the transaction ends.
+    async fn open_commitments_of(&self, agent: Uuid, for_update: bool) -> Result<Vec<Commitment>>;
+
+    /// The first hops of co-signed commitments still pending or confirmed.
+    async fn agents_with_open_commitments(&self) -> Result<Vec<Uuid>>;
 
     /// Inserts an MEV incident.
     async fn insert_incident(&self, incident: &MevIncident) -> Result<()>;
+
+    /// The incident recorded for the attack transaction `hash`.
+    async fn incident_by_attack_tx(&self, hash: &Hash32) -> Result<Option<MevIncident>>;
 
     /// Incident totals per attack type.
     async fn mev_summary(&self) -> Result<Vec<MevSummaryRow>>;

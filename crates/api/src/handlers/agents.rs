@@ -18,7 +18,7 @@ use crate::{
     AppState,
     auth::AdminKey,
     error::{ApiError, ApiResult},
-    views,
+    telemetry, views,
 };
 
 fn parse_registration(body: &RegisterAgentRequest) -> ApiResult<NewAgent> {
@@ -128,9 +128,23 @@ pub(crate) async fn get_agent(
 ) -> ApiResult<HttpResponse> {
     let uuid = parse_uuid_field("agent_uuid", &path)?;
     let now = now();
-    let details = state.store.agent_details(uuid, now).await?.ok_or_else(|| {
-        ApiError::not_found(ErrorCode::AgentNotFound, format!("agent {uuid} not found"))
-    })?;
+    let not_found =
+        || ApiError::not_found(ErrorCode::AgentNotFound, format!("agent {uuid} not found"));
+    let mut details = state
+        .store
+        .agent_details(uuid, now)
+        .await?
+        .ok_or_else(not_found)?;
+    if details.disputes_due {
+        // A commitment it co-signed was broken: settle the dispute before showing the stake.
+        let disputed = state.store.touch_agent(uuid, now).await?;
+        telemetry::log_disputes(uuid, &disputed);
+        details = state
+            .store
+            .agent_details(uuid, now)
+            .await?
+            .ok_or_else(not_found)?;
+    }
     let manifests = &details.manifests;
     let effective = effective_at(manifests, now).map(|m| views::manifest_among(m, manifests, now));
     Ok(HttpResponse::Ok().json(AgentDetailsResponse {

@@ -1,19 +1,18 @@
 //! High-value time-locked commitments and MEV incidents.
 
-use actix_web::{HttpResponse, get, post, web};
+use actix_web::{HttpResponse, get, http::StatusCode, post, web};
 use kagami_core::{
     Usdc, ValidationError,
-    crypto::{Chain, Hash32},
-    decide::commitment_hash,
+    crypto::Hash32,
     wire::{
         CommitmentRequest, CommitmentResponse, ConfirmCommitmentRequest, ErrorCode, ErrorResponse,
         MevIncidentRequest, MevIncidentResponse, MevSummaryResponse, MevSummaryRowResponse,
         parse_uuid_field,
     },
 };
-use kagami_store::{AttackType, NewCommitment, NewMevIncident};
+use kagami_store::{AttackType, IncidentOutcome, NewMevIncident};
 
-use super::{Json, now};
+use super::{Json, now, recover};
 use crate::{
     AppState,
     auth::{AdminKey, ClientKey},
@@ -26,16 +25,19 @@ fn amount(field: &'static str, raw: &str) -> ApiResult<Usdc> {
         .map_err(|source| ValidationError::Amount { field, source }.into())
 }
 
-/// Creates a time-locked commitment for a high-value flow (≥ 10,000 USDC). An endpoint flip of
-/// the first-hop agent during the time lock disputes it and slashes that agent.
+/// Accepts a time-locked commitment for a high-value flow (≥ 10,000 USDC), signed by the
+/// root payer and by the first-hop agent. If the first hop's routing changes during the lock,
+/// the commitment is disputed and the first hop slashed (at most half its available stake
+/// for one change of routing, however many commitments it breaks).
 #[utoipa::path(
     tag = "commitments",
     request_body = CommitmentRequest,
     responses(
         (status = 201, body = CommitmentResponse),
-        (status = 400, description = "invalid field or amount below the threshold", body = ErrorResponse),
+        (status = 400, description = "invalid field or signature, amount below the threshold, lock_until out of range", body = ErrorResponse),
         (status = 404, body = ErrorResponse),
-        (status = 409, description = "the root already has a commitment", body = ErrorResponse)
+        (status = 409, description = "the root already has a commitment", body = ErrorResponse),
+        (status = 422, description = "first hop without a manifest in force, or not active", body = ErrorResponse)
     ),
     security(("bearer" = []))
 )]
@@ -46,55 +48,28 @@ pub(crate) async fn create_commitment(
     body: Json<CommitmentRequest>,
 ) -> ApiResult<HttpResponse> {
     let body = body.accept()?;
-    let policy = &state.config.policy;
-    let root: Hash32 = body
-        .root_tx_hash
-        .parse()
-        .map_err(ValidationError::format("root_tx_hash"))?;
-    let first_hop = parse_uuid_field("first_hop_agent_uuid", &body.first_hop_agent_uuid)?;
-    let routing: Hash32 = body
-        .routing_hash
-        .parse()
-        .map_err(ValidationError::format("routing_hash"))?;
-    let amount = amount("amount_usdc", &body.amount_usdc)?;
-    let chain: Chain = body
-        .chain
-        .parse()
-        .map_err(ValidationError::format("chain"))?;
-    if amount < policy.high_value_threshold {
-        return Err(ApiError::bad_request(
-            ErrorCode::AmountBelowThreshold,
-            "amount_usdc",
-            format!(
-                "commitments are for flows of at least {} USDC",
-                policy.high_value_threshold
-            ),
-        ));
-    }
-    let now = now();
-    let time_lock_until = now.add_seconds(policy.commitment_time_lock_seconds);
-    let commitment = NewCommitment {
-        root_tx: root,
-        commitment_hash: commitment_hash(
-            &chain,
-            &root,
-            &first_hop,
-            &routing,
-            amount,
-            time_lock_until,
-        ),
-        chain,
-        first_hop_agent: first_hop,
-        routing_hash: routing,
-        amount,
-        time_lock_until,
-    };
-    let stored = state.store.create_commitment(commitment, now).await?;
+    let submission = body.parse(&state.config.policy).map_err(|e| {
+        if e.field() == "amount_usdc" && matches!(e, ValidationError::OutOfRange { .. }) {
+            ApiError::bad_request(
+                ErrorCode::AmountBelowThreshold,
+                "amount_usdc",
+                e.to_string(),
+            )
+        } else {
+            e.into()
+        }
+    })?;
+    let cosigned = recover("commitment", || submission.recover())?;
+    let stored = state
+        .store
+        .create_commitment(cosigned, now(), &state.config.policy)
+        .await?;
+    let c = &stored.commitment;
     tracing::info!(
         commitment.id = %stored.id,
-        forward.root_tx = %root,
-        agent.uuid = %first_hop,
-        commitment.amount_usdc = %amount,
+        forward.root_tx = %c.root_tx,
+        agent.uuid = %c.first_hop_agent,
+        commitment.amount_usdc = %c.amount,
         "onchain_commitment_created"
     );
     Ok(HttpResponse::Created().json(views::commitment(&stored)))
@@ -149,7 +124,14 @@ pub(crate) async fn settle_commitment(
 #[utoipa::path(
     tag = "mev",
     request_body = MevIncidentRequest,
-    responses((status = 201, body = MevIncidentResponse), (status = 400, body = ErrorResponse), (status = 404, body = ErrorResponse)),
+    responses(
+        (status = 201, body = MevIncidentResponse, description = "recorded, attacker slashed"),
+        (status = 200, body = MevIncidentResponse, description = "the same incident, reported before"),
+        (status = 400, body = ErrorResponse),
+        (status = 404, body = ErrorResponse),
+        (status = 409, body = ErrorResponse, description = "the transaction was reported with other fields"),
+        (status = 422, body = ErrorResponse, description = "the transaction is not signed by the attacker")
+    ),
     security(("bearer" = []))
 )]
 #[post("/api/v1/mev/incidents")]
@@ -192,20 +174,37 @@ pub(crate) async fn create_incident(
             .evidence_hash
             .parse()
             .map_err(ValidationError::format("evidence_hash"))?,
+        attack_tx: body
+            .attack_tx
+            .parse()
+            .map_err(ValidationError::format("attack_tx"))?,
     };
-    let stored = state.store.record_mev_incident(incident, now()).await?;
-    telemetry::record_slash(stored.slashed_amount);
-    tracing::warn!(
-        mev.incident_id = %stored.id,
-        mev.attack_type = attack_type.as_str(),
-        agent.uuid = %stored.incident.attacker,
-        mev.slashed_usdc = %stored.slashed_amount,
-        "mev_incident_recorded"
-    );
-    Ok(HttpResponse::Created().json(MevIncidentResponse {
+    let IncidentOutcome {
+        incident: stored,
+        replayed,
+    } = state.store.record_mev_incident(incident, now()).await?;
+    if !replayed {
+        telemetry::record_slash(stored.slashed_amount);
+        tracing::warn!(
+            mev.incident_id = %stored.id,
+            mev.attack_type = attack_type.as_str(),
+            agent.uuid = %stored.incident.attacker,
+            mev.attack_tx = %stored.incident.attack_tx.hash,
+            mev.slashed_usdc = %stored.slashed_amount,
+            "mev_incident_recorded"
+        );
+    }
+    let status = if replayed {
+        StatusCode::OK
+    } else {
+        StatusCode::CREATED
+    };
+    Ok(HttpResponse::build(status).json(MevIncidentResponse {
         incident_id: stored.id.to_string(),
         slashed_usdc: stored.slashed_amount.to_string(),
         reported_at: stored.created_at.to_string(),
+        attack_tx_hash: stored.incident.attack_tx.hash.to_string(),
+        attack_signer: stored.incident.attack_tx.signer.to_string(),
     }))
 }
 

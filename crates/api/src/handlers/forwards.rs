@@ -5,12 +5,12 @@ use kagami_core::{
     ValidationError,
     crypto::{Chain, EthAddress, Hash32, Signature},
     wire::{
-        CycleReportSubmission, ErrorCode, ErrorResponse, ForwardTrailResponse,
-        RecordForwardRequest, RecordForwardResponse, ReportCycleRequest, ReportCycleResponse,
+        CycleReportSubmission, ErrorCode, ErrorResponse, ForwardPairRequest, ForwardTrailResponse,
+        RecordForwardResponse, ReportCycleRequest, ReportCycleResponse,
     },
 };
 use kagami_store::{ReceiptRecord, RecordOutcome, Settlement};
-use serde_json::{Map, json};
+use serde_json::{Map, Value, json};
 
 use super::{Json, now, recover};
 use crate::{
@@ -27,19 +27,39 @@ fn recorded(r: &ReceiptRecord) -> RecordForwardResponse {
         timestamp: r.created_at.to_string(),
         hop_irrational: r.receipt.hop_irrational,
         computational_cost_usdc: r.receipt.computational_cost.to_string(),
+        order_hash: r.receipt.order.map(|o| o.hash.to_string()),
+        amount_usdc: r.receipt.order.map(|o| o.amount.to_string()),
     }
 }
 
-/// Records the destination-signed receipt of one hop. A receipt that closes a cycle or pays
-/// an agent twice is stored as evidence, the loop is settled at once, and the answer is 409.
+/// A record-forward body: an order and its receipt. A v1 body (a receipt alone) is refused
+/// with `order_required`: it would be recorded as a hop nobody who pays had signed.
+fn pair_request(body: Value) -> ApiResult<ForwardPairRequest> {
+    let v1 = body
+        .as_object()
+        .is_some_and(|o| !o.contains_key("order") && o.contains_key("receipt_nonce"));
+    if v1 {
+        return Err(ApiError::bad_request(
+            ErrorCode::OrderRequired,
+            "order",
+            "protocol v2: record the payer's signed order with the destination's receipt v2 \
+             ({\"order\": .., \"receipt\": ..}); a receipt alone is not recorded",
+        ));
+    }
+    serde_json::from_value(body).map_err(|e| crate::error::deserialize_error(&e))
+}
+
+/// Records one hop: the payer's signed order and the destination's receipt v2 of it. A hop
+/// that closes a cycle or pays an agent twice is stored as evidence, the loop is settled at
+/// once (only the agents liable for it are slashed), and the answer is 409.
 #[utoipa::path(
     tag = "forwards",
-    request_body = RecordForwardRequest,
+    request_body = ForwardPairRequest,
     responses(
         (status = 201, description = "recorded", body = RecordForwardResponse),
-        (status = 200, description = "identical receipt already recorded", body = RecordForwardResponse),
-        (status = 400, description = "invalid field or signature, hop > 10", body = ErrorResponse),
-        (status = 409, description = "circular_dependency / extraction_loop_detected (settled), next_hop_mismatch, already_settled, receipt_nonce_used", body = ErrorResponse),
+        (status = 200, description = "identical pair already recorded", body = RecordForwardResponse),
+        (status = 400, description = "invalid field or signature, hop > 10, order_required, order_mismatch", body = ErrorResponse),
+        (status = 409, description = "circular_dependency / extraction_loop_detected (settled), next_hop_mismatch, root_payer_mismatch, already_settled, receipt_nonce_used, order_nonce_used, order_used", body = ErrorResponse),
         (status = 422, description = "manifest not the destination's or not effective, previous hop missing, insufficient stake", body = ErrorResponse)
     ),
     security(("bearer" = []))
@@ -48,14 +68,14 @@ fn recorded(r: &ReceiptRecord) -> RecordForwardResponse {
 pub(crate) async fn record_forward(
     state: web::Data<AppState>,
     _client: ClientKey,
-    body: Json<RecordForwardRequest>,
+    body: Json<Value>,
 ) -> ApiResult<HttpResponse> {
-    let body = body.accept()?;
+    let body = pair_request(body.accept()?)?;
     let submission = body.parse(&state.config.policy)?;
-    let receipt = recover("receipt", || submission.recover())?;
+    let pair = recover("order and receipt", || submission.recover())?;
     match state
         .store
-        .record_forward(receipt, now(), &state.config.policy)
+        .record_forward(pair, now(), &state.config.policy)
         .await?
     {
         RecordOutcome::Recorded { receipt, replayed } => {
@@ -82,7 +102,7 @@ pub(crate) async fn record_forward(
             slashes: _,
             invalidated,
         } => {
-            telemetry::record_settlement(settlement.total_slashed);
+            telemetry::record_settlement(&settlement);
             tracing::warn!(
                 forward.root_tx = %settlement.root_tx,
                 settlement.id = %settlement.id,
@@ -116,6 +136,16 @@ fn settled_response(
     }
     details.insert("cycle_agents".into(), json!(agents));
     details.insert("cycle_depth".into(), json!(settlement.depth));
+    details.insert(
+        "liable_agents".into(),
+        json!(
+            settlement
+                .liable
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+        ),
+    );
     details.insert("settlement_id".into(), json!(settlement.id.to_string()));
     details.insert(
         "slashed_usdc".into(),
@@ -169,8 +199,9 @@ pub(crate) async fn forward_trail(
     }))
 }
 
-/// A watcher reports a loop with the signed receipts that prove it; the reporter earns the
-/// bounty.
+/// A watcher reports a loop with the signed hops (orders and receipts) that close it; the
+/// reporter earns a bounty out of what the liable agents are slashed, unless it speaks for one
+/// of them.
 #[utoipa::path(
     tag = "forwards",
     request_body = ReportCycleRequest,
@@ -212,7 +243,7 @@ pub(crate) async fn report_cycle(
         let submission = item
             .parse(&state.config.policy)
             .map_err(|e| evidence_error(i, e.field(), &e.to_string()))?;
-        let signed = recover("receipt", || submission.recover())
+        let signed = recover("order and receipt", || submission.recover())
             .map_err(|e| evidence_error(i, "signature", &e.to_string()))?;
         evidence.push(signed);
     }
@@ -227,7 +258,7 @@ pub(crate) async fn report_cycle(
         .store
         .report_cycle(report, now(), &state.config.policy)
         .await?;
-    telemetry::record_settlement(settlement.total_slashed);
+    telemetry::record_settlement(&settlement);
     metrics::counter!(telemetry::CYCLE_REPORTS.name, "reporter" => state.reporter_labels.label(&reporter.to_string())).increment(1);
     let bounty = settlement.bounty.unwrap_or_default();
     tracing::info!(
@@ -247,6 +278,7 @@ pub(crate) async fn report_cycle(
             .map(ToString::to_string)
             .collect(),
         cycle_depth: settlement.depth,
+        liable_agents: settlement.liable.iter().map(ToString::to_string).collect(),
         slashed_usdc: settlement.total_slashed.to_string(),
     }))
 }

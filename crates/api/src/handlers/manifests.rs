@@ -61,9 +61,7 @@ pub(crate) async fn publish(
             );
         }
     }
-    for c in &outcome.disputed_commitments {
-        tracing::warn!(agent.uuid = %agent, commitment.id = %c.id, "commitment_disputed");
-    }
+    telemetry::log_disputes(agent, &outcome.disputed_commitments);
     if !outcome.replayed {
         tracing::info!(agent.uuid = %agent, manifest.hash = %m.hash, manifest.nonce = m.nonce, "manifest_published");
     }
@@ -160,9 +158,13 @@ pub(crate) async fn verify_forward(
         nonce: body.manifest_nonce,
         signature,
     };
-    let verdict = state
-        .store
-        .verify_forward(query, now(), &state.config.policy)
-        .await?;
-    Ok(HttpResponse::Ok().json(views::verdict(verdict, now())))
+    let policy = &state.config.policy;
+    let mut verdict = state.store.verify_forward(&query, now(), policy).await?;
+    if verdict.disputes_due {
+        // The destination broke a commitment it co-signed: settle that before answering.
+        let disputed = state.store.touch_agent(dest, now()).await?;
+        telemetry::log_disputes(dest, &disputed);
+        verdict = state.store.verify_forward(&query, now(), policy).await?;
+    }
+    Ok(HttpResponse::Ok().json(views::verdict(verdict.verdict, now())))
 }

@@ -10,7 +10,7 @@ use serde_json::{Map, Value};
 #[cfg(feature = "openapi")]
 use utoipa::ToSchema;
 
-use super::{ErrorCode, RecordForwardRequest};
+use super::{ErrorCode, ForwardPairRequest};
 
 /// `POST /api/v1/agents`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -99,26 +99,35 @@ pub struct ReportCycleRequest {
     /// item (or of the root's recorded receipts).
     #[serde(default)]
     pub chain: Option<String>,
-    /// Signed receipts not recorded yet, each like a record-forward body.
+    /// Signed hops not recorded yet, each like a record-forward body (order and receipt).
     #[serde(default)]
-    pub evidence: Vec<RecordForwardRequest>,
+    pub evidence: Vec<ForwardPairRequest>,
 }
 
-/// `POST /api/v1/agents/manifests/onchain-commitment`.
+/// `POST /api/v1/agents/manifests/onchain-commitment`: a `Kagami commitment v1` signed by the
+/// root payer and by the first-hop agent.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct CommitmentRequest {
+    /// Chain name.
+    pub chain: String,
     /// The root transaction (one commitment per root).
     pub root_tx_hash: String,
-    /// The first agent the payment goes to.
+    /// The paying agent.
+    pub payer_agent_uuid: String,
+    /// The first agent the payment goes to, which holds its routing during the lock.
     pub first_hop_agent_uuid: String,
     /// The committed routing.
     pub routing_hash: String,
     /// At least the high-value threshold (10,000 USDC), decimal string.
     pub amount_usdc: String,
-    /// Chain name.
-    pub chain: String,
+    /// End of the time lock (RFC 3339), in the future and within the policy's longest lock.
+    pub lock_until: String,
+    /// The payer's signature over the commitment message.
+    pub payer_signature: String,
+    /// The first-hop agent's signature over the same message.
+    pub first_hop_signature: String,
 }
 
 /// `POST /api/v1/commitments/{id}/confirm`.
@@ -152,6 +161,10 @@ pub struct MevIncidentRequest {
     pub tx_index: u32,
     /// Hash of the evidence.
     pub evidence_hash: String,
+    /// The attacker's transaction, signed, EIP-2718 encoded, `0x` hex: signed by the
+    /// attacker's owner or the key of its manifest in force, it is what makes the attacker
+    /// liable; its hash identifies the incident (a retry is answered with the original).
+    pub attack_tx: String,
 }
 
 /// An agent.
@@ -337,6 +350,10 @@ pub struct RecordForwardResponse {
     pub hop_irrational: bool,
     /// Forward cost at this hop.
     pub computational_cost_usdc: String,
+    /// The id of the order the receipt acknowledges.
+    pub order_hash: Option<String>,
+    /// The amount of the order.
+    pub amount_usdc: Option<String>,
 }
 
 /// One receipt of a forward trail.
@@ -363,6 +380,15 @@ pub struct ReceiptResponse {
     pub chain: String,
     /// The destination's signature.
     pub signature: String,
+    /// The id of the payer's order (receipt v2); null for a v1 receipt, which is readable
+    /// evidence but never a hop of the settlement graph.
+    pub order_hash: Option<String>,
+    /// The order's nonce.
+    pub order_nonce: Option<u64>,
+    /// The payer's signature over the order.
+    pub order_signature: Option<String>,
+    /// The order's amount.
+    pub amount_usdc: Option<String>,
     /// False once invalidated as evidence of a loop.
     pub is_valid: bool,
     /// RFC 3339.
@@ -397,16 +423,20 @@ pub struct SettlementResponse {
     pub settlement_id: String,
     /// `cycle` or `extraction_loop`.
     pub kind: String,
-    /// Agents slashed, in path order.
+    /// The loop's agents, in path order.
     pub cycle_agents: Vec<String>,
     /// Number of agents.
     pub cycle_depth: u32,
+    /// The agents liable for the loop, who were slashed (PROTOCOL.md, "Liability").
+    pub liable_agents: Vec<String>,
     /// Sum of slashes.
     pub total_slashed_usdc: String,
     /// The reporter, if reported.
     pub reporter_address: Option<String>,
-    /// The reporter's bounty.
+    /// The reporter's bounty, paid out of the slashes.
     pub bounty_usdc: Option<String>,
+    /// What the slashes left after the bounty: `total_slashed − bounty`.
+    pub retained_usdc: String,
     /// `provisional` or `final`.
     pub status: String,
     /// RFC 3339.
@@ -441,6 +471,8 @@ pub struct ReportCycleResponse {
     pub cycle_agents: Vec<String>,
     /// Their number.
     pub cycle_depth: u32,
+    /// The agents liable for the loop, who were slashed.
+    pub liable_agents: Vec<String>,
     /// Total slashed.
     pub slashed_usdc: String,
 }
@@ -451,12 +483,27 @@ pub struct ReportCycleResponse {
 pub struct CommitmentResponse {
     /// Store id.
     pub commitment_id: String,
-    /// SHA-256 of the commitment description.
+    /// The id of the `Kagami commitment v1` message both agents signed.
     pub commitment_hash: String,
+    /// Chain.
+    pub chain: String,
     /// Root transaction.
     pub root_tx_hash: String,
+    /// The root payer (null for a commitment made before protocol v2).
+    pub payer_agent_uuid: Option<String>,
     /// First-hop agent.
     pub first_hop_agent_uuid: String,
+    /// The committed routing.
+    pub routing_hash: String,
+    /// The first hop's manifest in force when the commitment was accepted: the routing it
+    /// holds during the lock.
+    pub first_hop_manifest_hash: Option<String>,
+    /// The payer's signature.
+    pub payer_signature: Option<String>,
+    /// The first hop's signature.
+    pub first_hop_signature: Option<String>,
+    /// When disputed: the first hop's manifest that changed its routing during the lock.
+    pub disputed_by_manifest_hash: Option<String>,
     /// Amount.
     pub amount_usdc: String,
     /// End of the time lock (RFC 3339).
@@ -477,6 +524,10 @@ pub struct MevIncidentResponse {
     pub slashed_usdc: String,
     /// RFC 3339.
     pub reported_at: String,
+    /// The attack transaction's hash (the incident's idempotency key).
+    pub attack_tx_hash: String,
+    /// The key that signed it: the attacker's owner or manifest key.
+    pub attack_signer: String,
 }
 
 /// Totals of one attack type.
@@ -527,6 +578,46 @@ pub struct FlipMetricsResponse {
     pub last_flip_at: Option<String>,
     /// When these figures were computed (RFC 3339).
     pub as_of: String,
+}
+
+/// One movement of slashed money: a slash from an agent, or what became of it — a bounty to
+/// a reporter, or retained.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct LedgerEntryResponse {
+    /// `slash`, `bounty` or `retained`.
+    pub entry: String,
+    /// `settlement`, `commitment` or `incident`.
+    pub cause: String,
+    /// The settlement, commitment or incident.
+    pub cause_id: String,
+    /// The slashed agent (slashes).
+    pub agent_uuid: Option<String>,
+    /// The reporter (bounties).
+    pub reporter_address: Option<String>,
+    /// Amount.
+    pub amount_usdc: String,
+    /// RFC 3339.
+    pub created_at: String,
+}
+
+/// `GET /api/v1/ledger`: the totals of every money movement, whether they balance, and a
+/// page of entries (newest first).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct LedgerResponse {
+    /// Everything slashed.
+    pub total_slashed_usdc: String,
+    /// Everything paid to reporters.
+    pub total_bounties_usdc: String,
+    /// Everything retained.
+    pub total_retained_usdc: String,
+    /// `total_slashed = total_bounties + total_retained`, and the same for every cause.
+    pub balanced: bool,
+    /// Causes whose own entries do not balance (empty when `balanced`).
+    pub unbalanced_causes: Vec<String>,
+    /// Entries, newest first.
+    pub entries: Vec<LedgerEntryResponse>,
 }
 
 /// `GET /health`.

@@ -73,6 +73,13 @@ codes! {
     InvalidEvidence = "invalid_evidence",
     /// A commitment below the high-value threshold.
     AmountBelowThreshold = "amount_below_threshold",
+    /// record-forward and report-cycle take an order and its receipt (protocol v2); a v1
+    /// receipt alone is not recorded.
+    OrderRequired = "order_required",
+    /// The receipt does not acknowledge the order it came with (`field` names the part).
+    OrderMismatch = "order_mismatch",
+    /// A commitment's time lock is over or longer than the policy allows.
+    LockUntilOutOfRange = "lock_until_out_of_range",
     // ---- access ---------------------------------------------------------------------------
     /// No API key was sent.
     MissingApiKey = "missing_api_key",
@@ -102,6 +109,10 @@ codes! {
     NonceNotIncreasing = "nonce_not_increasing",
     /// The destination signed a different receipt with this nonce.
     ReceiptNonceUsed = "receipt_nonce_used",
+    /// The payer signed a different order with this nonce.
+    OrderNonceUsed = "order_nonce_used",
+    /// The order was recorded with another receipt.
+    OrderUsed = "order_used",
     /// The root transaction already has a commitment.
     CommitmentExists = "commitment_exists",
     /// The root transaction is already settled.
@@ -125,6 +136,8 @@ codes! {
     ManifestNotDestinations = "manifest_not_destinations",
     /// The cited manifest is not in force now.
     ManifestNotEffective = "manifest_not_effective",
+    /// A commitment's first hop has no manifest in force: there is no routing to hold.
+    FirstHopNotEffective = "first_hop_not_effective",
     /// The destination has too little available stake for a hop.
     InsufficientStake = "insufficient_stake",
     /// The stake cannot be set below what is slashed.

@@ -11,8 +11,8 @@ mod code;
 pub use api::*;
 pub use code::ErrorCode;
 use kagami_crypto::{
-    Chain, EndpointManifest, ForwardReceipt, Hash32, Pubkey, Signature, Signed, Timestamp, Uuid,
-    parse_uuid,
+    Chain, EndpointManifest, ForwardOrder, ForwardReceipt, Hash32, Pubkey, Signable, Signature,
+    Signed, Timestamp, Uuid, parse_uuid,
 };
 use serde::{Deserialize, Serialize};
 
@@ -156,6 +156,9 @@ pub struct RecordForwardRequest {
     pub hop: u64,
     /// The destination's manifest the source checked.
     pub manifest_hash: String,
+    /// The id of the order this receipt acknowledges (receipt v2); absent for a v1 receipt.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub order_hash: Option<String>,
     /// The destination's next-hop commitment; absent or null for a terminal hop.
     #[serde(default)]
     pub next_hop_hash: Option<String>,
@@ -211,6 +214,12 @@ impl RecordForwardRequest {
             .map(str::parse::<Hash32>)
             .transpose()
             .map_err(ValidationError::format("next_hop_hash"))?;
+        let order = self
+            .order_hash
+            .as_deref()
+            .map(str::parse::<Hash32>)
+            .transpose()
+            .map_err(ValidationError::format("order_hash"))?;
         let nonce = check_nonce("receipt_nonce", self.receipt_nonce)?;
         let signature: Signature = self
             .signature
@@ -228,11 +237,195 @@ impl RecordForwardRequest {
                 from,
                 to,
                 manifest,
-                order: None,
+                order,
                 next_hop,
                 nonce,
             },
             signature,
+        })
+    }
+}
+
+/// The paying agent's order of one hop, as sent (part of a record-forward body and of a
+/// report-cycle evidence item).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct ForwardOrderRequest {
+    /// Chain name.
+    pub chain: String,
+    /// The root transaction.
+    pub root_tx_hash: String,
+    /// 0 for the first forward.
+    pub hop: u64,
+    /// The paying agent, who signed.
+    pub source_agent_uuid: String,
+    /// The receiving agent.
+    pub dest_agent_uuid: String,
+    /// The destination's manifest the payer checked.
+    pub manifest_hash: String,
+    /// The amount paid, decimal USDC with at most 6 decimals.
+    pub amount_usdc: String,
+    /// Unique per paying agent, `0..=i64::MAX`.
+    pub order_nonce: u64,
+    /// The payer's signature over the order message.
+    pub signature: String,
+}
+
+/// One hop of protocol v2: the payer's order and the destination's receipt of it.
+/// `POST /api/v1/agents/manifests/record-forward` body and one report-cycle evidence item.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct ForwardPairRequest {
+    /// The payer's order.
+    pub order: ForwardOrderRequest,
+    /// The destination's receipt v2 naming the order (`order_hash`).
+    pub receipt: RecordForwardRequest,
+}
+
+/// An order and its receipt, every field canonical and the two agreeing field by field,
+/// signatures well-formed (not yet verified).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PairSubmission {
+    /// The order's signed fields.
+    pub order: ForwardOrder,
+    /// The payer's signature.
+    pub order_signature: Signature,
+    /// The receipt's signed fields (`order` is the order's id).
+    pub receipt: ForwardReceipt,
+    /// The destination's signature.
+    pub receipt_signature: Signature,
+}
+
+/// An order and its receipt with both signers recovered: ready for the store, which checks
+/// each signer against the keys the agent had authorised when the pair arrived.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignedPair {
+    /// The payer's order.
+    pub order: Signed<ForwardOrder>,
+    /// The destination's receipt.
+    pub receipt: Signed<ForwardReceipt>,
+}
+
+impl ForwardOrderRequest {
+    /// Checks every field.
+    ///
+    /// # Errors
+    /// The first invalid field, in wire order (named `order.<field>`).
+    pub fn parse(&self, policy: &Policy) -> Result<(ForwardOrder, Signature), ValidationError> {
+        let chain: Chain = self
+            .chain
+            .parse()
+            .map_err(ValidationError::format("order.chain"))?;
+        let root_tx: Hash32 = self
+            .root_tx_hash
+            .parse()
+            .map_err(ValidationError::format("order.root_tx_hash"))?;
+        let hop = u32::try_from(self.hop)
+            .ok()
+            .filter(|h| *h <= policy.max_hop_depth)
+            .ok_or_else(|| ValidationError::OutOfRange {
+                field: "order.hop",
+                reason: format!(
+                    "hop {} exceeds the maximum hop depth {}",
+                    self.hop, policy.max_hop_depth
+                ),
+            })?;
+        let from = parse_uuid(&self.source_agent_uuid)
+            .map_err(ValidationError::format("order.source_agent_uuid"))?;
+        let to = parse_uuid(&self.dest_agent_uuid)
+            .map_err(ValidationError::format("order.dest_agent_uuid"))?;
+        let manifest: Hash32 = self
+            .manifest_hash
+            .parse()
+            .map_err(ValidationError::format("order.manifest_hash"))?;
+        let amount: crate::Usdc =
+            self.amount_usdc
+                .parse()
+                .map_err(|source| ValidationError::Amount {
+                    field: "order.amount_usdc",
+                    source,
+                })?;
+        let nonce = check_nonce("order.order_nonce", self.order_nonce)?;
+        let signature: Signature = self
+            .signature
+            .parse()
+            .map_err(ValidationError::format("order.signature"))?;
+        let order = ForwardOrder {
+            chain,
+            root_tx,
+            hop,
+            from,
+            to,
+            manifest,
+            amount: amount.into(),
+            nonce,
+        };
+        Ok((order, signature))
+    }
+}
+
+impl ForwardPairRequest {
+    /// Checks every field of both parts, then that the receipt acknowledges exactly this
+    /// order: the same chain, root, hop, payer, destination and manifest, and `order_hash`
+    /// equal to the order's id.
+    ///
+    /// # Errors
+    /// The first invalid field ([`ValidationError`]), or [`ValidationError::OrderMismatch`]
+    /// naming the first receipt field that disagrees.
+    pub fn parse(&self, policy: &Policy) -> Result<PairSubmission, ValidationError> {
+        let (order, order_signature) = self.order.parse(policy)?;
+        let receipt = self
+            .receipt
+            .parse(policy)
+            .map_err(|e| e.within("receipt"))?;
+        let r = &receipt.receipt;
+        let mismatch = |field: &'static str| ValidationError::OrderMismatch { field };
+        let Some(order_id) = r.order else {
+            return Err(ValidationError::OrderMismatch {
+                field: "receipt.order_hash",
+            });
+        };
+        if r.chain != order.chain {
+            return Err(mismatch("receipt.chain"));
+        }
+        if r.root_tx != order.root_tx {
+            return Err(mismatch("receipt.root_tx_hash"));
+        }
+        if r.hop != order.hop {
+            return Err(mismatch("receipt.hop"));
+        }
+        if r.from != order.from {
+            return Err(mismatch("receipt.source_agent_uuid"));
+        }
+        if r.to != order.to {
+            return Err(mismatch("receipt.dest_agent_uuid"));
+        }
+        if r.manifest != order.manifest {
+            return Err(mismatch("receipt.manifest_hash"));
+        }
+        if order_id != order.id() {
+            return Err(mismatch("receipt.order_hash"));
+        }
+        Ok(PairSubmission {
+            order,
+            order_signature,
+            receipt: receipt.receipt,
+            receipt_signature: receipt.signature,
+        })
+    }
+}
+
+impl PairSubmission {
+    /// Recovers both signers.
+    ///
+    /// # Errors
+    /// [`kagami_crypto::Error::RecoveryFailed`] when no key corresponds to a signature.
+    pub fn recover(self) -> Result<SignedPair, kagami_crypto::Error> {
+        Ok(SignedPair {
+            order: Signed::recover(self.order, self.order_signature)?,
+            receipt: Signed::recover(self.receipt, self.receipt_signature)?,
         })
     }
 }
@@ -249,8 +442,113 @@ pub struct CycleReportSubmission {
     pub signature: Signature,
     /// The chain named in the report; when absent, the evidence's or the recorded receipts'.
     pub chain: Option<Chain>,
-    /// Signed receipts not recorded yet.
-    pub evidence: Vec<Signed<ForwardReceipt>>,
+    /// Signed hops (order and receipt) not recorded yet.
+    pub evidence: Vec<SignedPair>,
+}
+
+/// A commitment whose fields are canonical, with both signatures well-formed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommitmentSubmission {
+    /// The signed fields.
+    pub commitment: kagami_crypto::Commitment,
+    /// The root payer's signature.
+    pub payer_signature: Signature,
+    /// The first-hop agent's signature.
+    pub first_hop_signature: Signature,
+}
+
+/// A commitment with both signers recovered, for the store to check against the agents'
+/// keys.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CosignedCommitment {
+    /// Signed by the root payer.
+    pub payer: Signed<kagami_crypto::Commitment>,
+    /// The same message, signed by the first hop.
+    pub first_hop: Signed<kagami_crypto::Commitment>,
+}
+
+impl CosignedCommitment {
+    /// The signed fields.
+    pub const fn commitment(&self) -> &kagami_crypto::Commitment {
+        self.payer.value()
+    }
+}
+
+impl crate::wire::CommitmentRequest {
+    /// Checks every field: the amount at least the policy's high-value threshold.
+    ///
+    /// # Errors
+    /// The first invalid field, in wire order.
+    pub fn parse(&self, policy: &Policy) -> Result<CommitmentSubmission, ValidationError> {
+        let chain: Chain = self
+            .chain
+            .parse()
+            .map_err(ValidationError::format("chain"))?;
+        let root_tx: Hash32 = self
+            .root_tx_hash
+            .parse()
+            .map_err(ValidationError::format("root_tx_hash"))?;
+        let payer = parse_uuid_field("payer_agent_uuid", &self.payer_agent_uuid)?;
+        let first_hop = parse_uuid_field("first_hop_agent_uuid", &self.first_hop_agent_uuid)?;
+        let routing: Hash32 = self
+            .routing_hash
+            .parse()
+            .map_err(ValidationError::format("routing_hash"))?;
+        let amount: crate::Usdc =
+            self.amount_usdc
+                .parse()
+                .map_err(|source| ValidationError::Amount {
+                    field: "amount_usdc",
+                    source,
+                })?;
+        if amount < policy.high_value_threshold {
+            return Err(ValidationError::OutOfRange {
+                field: "amount_usdc",
+                reason: format!(
+                    "commitments are for flows of at least {} USDC",
+                    policy.high_value_threshold
+                ),
+            });
+        }
+        let lock_until: Timestamp = self
+            .lock_until
+            .parse()
+            .map_err(ValidationError::format("lock_until"))?;
+        let payer_signature: Signature = self
+            .payer_signature
+            .parse()
+            .map_err(ValidationError::format("payer_signature"))?;
+        let first_hop_signature: Signature = self
+            .first_hop_signature
+            .parse()
+            .map_err(ValidationError::format("first_hop_signature"))?;
+        Ok(CommitmentSubmission {
+            commitment: kagami_crypto::Commitment {
+                chain,
+                root_tx,
+                payer,
+                first_hop,
+                routing,
+                amount: amount.into(),
+                lock_until,
+            },
+            payer_signature,
+            first_hop_signature,
+        })
+    }
+}
+
+impl CommitmentSubmission {
+    /// Recovers both signers.
+    ///
+    /// # Errors
+    /// [`kagami_crypto::Error::RecoveryFailed`] when no key corresponds to a signature.
+    pub fn recover(self) -> Result<CosignedCommitment, kagami_crypto::Error> {
+        Ok(CosignedCommitment {
+            payer: Signed::recover(self.commitment.clone(), self.payer_signature)?,
+            first_hop: Signed::recover(self.commitment, self.first_hop_signature)?,
+        })
+    }
 }
 
 /// Parses a UUID path or body field.
@@ -355,6 +653,7 @@ mod tests {
             dest_agent_uuid: receipt.to.to_string(),
             hop: 2,
             manifest_hash: receipt.manifest.to_string(),
+            order_hash: None,
             next_hop_hash: None,
             receipt_nonce: 9,
             signature: signature.to_string(),

@@ -50,6 +50,9 @@ fn conflict_kind(constraint: &str) -> ConflictKind {
         "uq_manifests_hash" => ConflictKind::ManifestHash,
         "uq_receipts_hash" => ConflictKind::ReceiptHash,
         "uq_receipts_dest_nonce" => ConflictKind::ReceiptNonce,
+        "uq_receipts_order" => ConflictKind::Order,
+        "uq_receipts_source_order_nonce" => ConflictKind::OrderNonce,
+        "uq_mev_attack_tx" => ConflictKind::MevAttack,
         "uq_commitments_root" => ConflictKind::CommitmentRoot,
         "uq_settlements_root" => ConflictKind::SettlementRoot,
         "uq_api_keys_hmac" => ConflictKind::ApiKey,
@@ -79,7 +82,8 @@ fn referenced_entity(constraint: &str) -> Option<Entity> {
         | "fk_commitments_agent"
         | "fk_mev_attacker"
         | "fk_mev_victim"
-        | "fk_slashes_agent" => Entity::Agent,
+        | "fk_slashes_agent"
+        | "fk_commitments_payer" => Entity::Agent,
         "fk_receipts_manifest" | "fk_flips_old_manifest" | "fk_flips_new_manifest" => {
             Entity::Manifest
         }

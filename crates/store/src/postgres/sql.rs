@@ -16,9 +16,10 @@ use tokio_postgres::{
 
 use super::classify::classify;
 use crate::{
-    Agent, AgentStatus, ApiKeyRecord, AttackType, Commitment, CommitmentStatus, FlipRecord,
-    NewCommitment, NewReceipt, ReceiptRecord, Result, Role, Settlement, SettlementStatus,
-    SlashReason, SlashRecord, StoreError,
+    Agent, AgentStatus, ApiKeyRecord, AttackType, Cause, Commitment, CommitmentStatus,
+    Cosignatures, FlipRecord, LedgerEntry, MevIncident, NewCommitment, NewMevIncident, NewReceipt,
+    Payout, PayoutKind, ReceiptRecord, Result, Role, Settlement, SettlementStatus, SlashReason,
+    SlashRecord, StoreError, StoredOrder,
 };
 
 /// Statement parameters.
@@ -202,7 +203,8 @@ macro_rules! receipt_columns {
         "id, chain, root_tx_hash, hop, source_agent_uuid, dest_agent_uuid, manifest_id, \
          manifest_hash, next_hop_hash, receipt_nonce, receipt_hash, signature, hop_irrational, \
          (computational_cost * 1000000)::bigint AS computational_cost, is_valid, invalidated_at, \
-         invalidation_reason, created_at"
+         invalidation_reason, created_at, order_hash, order_nonce, order_signature, \
+         (amount * 1000000)::bigint AS amount"
     };
 }
 pub(super) use receipt_columns;
@@ -218,6 +220,7 @@ pub(super) fn receipt(row: &Row) -> Result<ReceiptRecord> {
             dest: get(row, "dest_agent_uuid")?,
             manifest_id: get(row, "manifest_id")?,
             manifest_hash: get_parsed(row, "manifest_hash")?,
+            order: stored_order(row)?,
             next_hop: get_opt_parsed(row, "next_hop_hash")?,
             nonce: get_u64(row, "receipt_nonce")?,
             receipt_hash: get_parsed(row, "receipt_hash")?,
@@ -234,11 +237,28 @@ pub(super) fn receipt(row: &Row) -> Result<ReceiptRecord> {
     })
 }
 
+/// The order columns of a receipt row, all set or all null.
+fn stored_order(row: &Row) -> Result<Option<StoredOrder>> {
+    let Some(hash) = get_opt_parsed(row, "order_hash")? else {
+        return Ok(None);
+    };
+    Ok(Some(StoredOrder {
+        hash,
+        nonce: get::<Option<i64>>(row, "order_nonce")?
+            .and_then(|n| u64::try_from(n).ok())
+            .ok_or_else(|| corrupt("order_nonce", "null"))?,
+        amount: get_opt_usdc(row, "amount")?.ok_or_else(|| corrupt("amount", "null"))?,
+        signature: get_opt_parsed(row, "order_signature")?
+            .ok_or_else(|| corrupt("order_signature", "null"))?,
+    }))
+}
+
 macro_rules! settlement_columns {
     () => {
         "id, root_tx_hash, kind, cycle_agents, depth, \
          (total_slashed * 1000000)::bigint AS total_slashed, reporter_address, \
-         (bounty * 1000000)::bigint AS bounty, status, created_at"
+         (bounty * 1000000)::bigint AS bounty, status, created_at, liable_agents, \
+         closing_receipt_hash"
     };
 }
 pub(super) use settlement_columns;
@@ -250,6 +270,8 @@ pub(super) fn settlement(row: &Row) -> Result<Settlement> {
         kind: named(row, "kind", LoopKind::parse)?,
         cycle_agents: get(row, "cycle_agents")?,
         depth: get_u32(row, "depth")?,
+        liable: get(row, "liable_agents")?,
+        closing_receipt: get_opt_parsed(row, "closing_receipt_hash")?,
         total_slashed: get_usdc(row, "total_slashed")?,
         reporter: get_opt_parsed(row, "reporter_address")?,
         bounty: get_opt_usdc(row, "bounty")?,
@@ -272,18 +294,66 @@ pub(super) fn slash(row: &Row) -> Result<SlashRecord> {
         agent: get(row, "agent_uuid")?,
         amount: get_usdc(row, "amount")?,
         reason: named(row, "reason", SlashReason::parse)?,
-        settlement_id: get(row, "settlement_id")?,
-        incident_id: get(row, "incident_id")?,
-        commitment_id: get(row, "commitment_id")?,
+        cause: cause(row)?,
         created_at: get_ts(row, "created_at")?,
     })
+}
+
+/// The cause columns (`settlement_id`, `incident_id`, `commitment_id`; exactly one set).
+pub(super) fn cause(row: &Row) -> Result<Cause> {
+    let settlement: Option<Uuid> = get(row, "settlement_id")?;
+    let incident: Option<Uuid> = get(row, "incident_id")?;
+    let commitment: Option<Uuid> = get(row, "commitment_id")?;
+    match (settlement, incident, commitment) {
+        (Some(id), None, None) => Ok(Cause::Settlement(id)),
+        (None, Some(id), None) => Ok(Cause::Incident(id)),
+        (None, None, Some(id)) => Ok(Cause::Commitment(id)),
+        _ => Err(corrupt("cause", "not exactly one")),
+    }
+}
+
+/// A line of the `kagami_ledger` view.
+pub(super) fn ledger_entry(row: &Row) -> Result<LedgerEntry> {
+    let amount = get_usdc(row, "amount")?;
+    let created_at = get_ts(row, "created_at")?;
+    let cause = cause(row)?;
+    let entry: &str = get(row, "entry")?;
+    Ok(match entry {
+        "slash" => LedgerEntry::Slash {
+            agent: get(row, "agent_uuid")?,
+            cause,
+            amount,
+            created_at,
+        },
+        "bounty" | "retained" => LedgerEntry::Payout(Payout {
+            id: get(row, "id")?,
+            kind: match get_opt_parsed(row, "reporter_address")? {
+                Some(reporter) if entry == "bounty" => PayoutKind::Bounty { reporter },
+                _ => PayoutKind::Retained,
+            },
+            cause,
+            amount,
+            created_at,
+        }),
+        other => return Err(corrupt("ledger entry", other)),
+    })
+}
+
+/// The cause's `(settlement_id, incident_id, commitment_id)` columns.
+pub(super) const fn cause_columns(cause: Cause) -> (Option<Uuid>, Option<Uuid>, Option<Uuid>) {
+    match cause {
+        Cause::Settlement(id) => (Some(id), None, None),
+        Cause::Incident(id) => (None, Some(id), None),
+        Cause::Commitment(id) => (None, None, Some(id)),
+    }
 }
 
 macro_rules! commitment_columns {
     () => {
         "id, root_tx_hash, commitment_hash, chain, first_hop_agent, routing_hash, \
          (amount * 1000000)::bigint AS amount, time_lock_until, status, onchain_tx_hash, \
-         created_at"
+         created_at, payer_agent, payer_signature, first_hop_signature, first_hop_manifest_hash, \
+         disputed_by_manifest_hash"
     };
 }
 pub(super) use commitment_columns;
@@ -299,9 +369,48 @@ pub(super) fn commitment(row: &Row) -> Result<Commitment> {
             routing_hash: get_parsed(row, "routing_hash")?,
             amount: get_usdc(row, "amount")?,
             time_lock_until: get_ts(row, "time_lock_until")?,
+            cosigned: match get::<Option<Uuid>>(row, "payer_agent")? {
+                None => None,
+                Some(payer) => Some(Cosignatures {
+                    payer,
+                    payer_signature: get_parsed(row, "payer_signature")?,
+                    first_hop_signature: get_parsed(row, "first_hop_signature")?,
+                    first_hop_manifest: get_parsed(row, "first_hop_manifest_hash")?,
+                }),
+            },
         },
+        disputed_by: get_opt_parsed(row, "disputed_by_manifest_hash")?,
         status: named(row, "status", CommitmentStatus::parse)?,
         onchain_tx_hash: get_opt_parsed(row, "onchain_tx_hash")?,
+        created_at: get_ts(row, "created_at")?,
+    })
+}
+
+macro_rules! incident_columns {
+    () => {
+        "id, root_tx_hash, attack_type, attacker_agent_uuid, victim_agent_uuid, \
+         (extracted_value * 1000000)::bigint AS extracted_value, block_number, tx_index, \
+         evidence_hash, (slashed_amount * 1000000)::bigint AS slashed_amount, created_at, attack_tx"
+    };
+}
+pub(super) use incident_columns;
+
+pub(super) fn incident(row: &Row) -> Result<MevIncident> {
+    Ok(MevIncident {
+        id: get(row, "id")?,
+        incident: NewMevIncident {
+            root_tx: get_parsed(row, "root_tx_hash")?,
+            attack_type: attack_type(row)?,
+            attacker: get(row, "attacker_agent_uuid")?,
+            victim: get(row, "victim_agent_uuid")?,
+            extracted_value: get_usdc(row, "extracted_value")?,
+            block_number: get_u64(row, "block_number")?,
+            tx_index: u32::try_from(get_u64(row, "tx_index")?)
+                .map_err(|_| corrupt("tx_index", "out of range"))?,
+            evidence_hash: get_parsed(row, "evidence_hash")?,
+            attack_tx: get_parsed(row, "attack_tx")?,
+        },
+        slashed_amount: get_usdc(row, "slashed_amount")?,
         created_at: get_ts(row, "created_at")?,
     })
 }

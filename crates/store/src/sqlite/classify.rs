@@ -36,6 +36,15 @@ const UNIQUE_CONSTRAINTS: &[(&str, ConflictKind)] = &[
         ConflictKind::CommitmentRoot,
     ),
     ("kagami_api_keys.key_hmac", ConflictKind::ApiKey),
+    ("erc8004_forward_receipts.order_hash", ConflictKind::Order),
+    (
+        "erc8004_forward_receipts.source_agent_uuid, erc8004_forward_receipts.order_nonce",
+        ConflictKind::OrderNonce,
+    ),
+    (
+        "erc8004_mev_incidents.attack_tx_hash",
+        ConflictKind::MevAttack,
+    ),
 ];
 
 /// Classifies an error of a statement on an open connection: a unique violation is a

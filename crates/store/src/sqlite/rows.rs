@@ -10,9 +10,10 @@ use kagami_core::{EndpointUri, Flip, LoopKind, ManifestRecord, Usdc, crypto::Tim
 use rusqlite::{Row, types::Type};
 
 use crate::{
-    Agent, AgentStatus, ApiKeyRecord, Commitment, CommitmentStatus, FlipRecord, NewCommitment,
-    NewReceipt, ReceiptRecord, Result, Role, Settlement, SettlementStatus, SlashReason,
-    SlashRecord,
+    Agent, AgentStatus, ApiKeyRecord, AttackType, Cause, Commitment, CommitmentStatus,
+    Cosignatures, FlipRecord, LedgerEntry, MevIncident, NewCommitment, NewMevIncident, NewReceipt,
+    Payout, PayoutKind, ReceiptRecord, Result, Role, Settlement, SettlementStatus, SlashReason,
+    SlashRecord, StoredOrder,
 };
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -165,7 +166,7 @@ pub(super) fn flip_row(row: &Row<'_>) -> rusqlite::Result<FlipRecord> {
 pub(super) const RECEIPT_COLUMNS: &str = "id, chain, root_tx_hash, hop, source_agent_uuid, \
      dest_agent_uuid, manifest_id, manifest_hash, next_hop_hash, receipt_nonce, receipt_hash, \
      signature, hop_irrational, computational_cost, is_valid, invalidated_at, \
-     invalidation_reason, created_at";
+     invalidation_reason, created_at, order_hash, order_nonce, order_signature, amount";
 
 pub(super) fn receipt_row(row: &Row<'_>) -> rusqlite::Result<ReceiptRecord> {
     Ok(ReceiptRecord {
@@ -178,6 +179,15 @@ pub(super) fn receipt_row(row: &Row<'_>) -> rusqlite::Result<ReceiptRecord> {
             dest: parsed(row, 5)?,
             manifest_id: parsed(row, 6)?,
             manifest_hash: parsed(row, 7)?,
+            order: match parsed_opt(row, 18)? {
+                None => None,
+                Some(hash) => Some(StoredOrder {
+                    hash,
+                    nonce: unsigned(row, 19)?,
+                    signature: parsed(row, 20)?,
+                    amount: usdc(row, 21)?,
+                }),
+            },
             next_hop: parsed_opt(row, 8)?,
             nonce: unsigned(row, 9)?,
             receipt_hash: parsed(row, 10)?,
@@ -199,16 +209,23 @@ pub(super) fn receipt_row(row: &Row<'_>) -> rusqlite::Result<ReceiptRecord> {
 }
 
 pub(super) const SETTLEMENT_COLUMNS: &str = "id, root_tx_hash, kind, cycle_agents, depth, total_slashed, \
-     reporter_address, bounty, status, created_at";
+     reporter_address, bounty, status, created_at, liable_agents, closing_receipt_hash";
+
+/// A JSON list of UUIDs.
+fn uuid_list(row: &Row<'_>, idx: usize) -> rusqlite::Result<Vec<kagami_core::crypto::Uuid>> {
+    let text: String = row.get(idx)?;
+    serde_json::from_str(&text).map_err(|e| conversion(idx, Type::Text, e))
+}
 
 pub(super) fn settlement_row(row: &Row<'_>) -> rusqlite::Result<Settlement> {
-    let agents: String = row.get(3)?;
     Ok(Settlement {
         id: parsed(row, 0)?,
         root_tx: parsed(row, 1)?,
         kind: named(row, 2, LoopKind::parse)?,
-        cycle_agents: serde_json::from_str(&agents).map_err(|e| conversion(3, Type::Text, e))?,
+        cycle_agents: uuid_list(row, 3)?,
         depth: unsigned(row, 4)?,
+        liable: uuid_list(row, 10)?,
+        closing_receipt: parsed_opt(row, 11)?,
         total_slashed: usdc(row, 5)?,
         reporter: parsed_opt(row, 6)?,
         bounty: usdc_opt(row, 7)?,
@@ -226,15 +243,64 @@ pub(super) fn slash_row(row: &Row<'_>) -> rusqlite::Result<SlashRecord> {
         agent: parsed(row, 1)?,
         amount: usdc(row, 2)?,
         reason: named(row, 3, SlashReason::parse)?,
-        settlement_id: parsed_opt(row, 4)?,
-        incident_id: parsed_opt(row, 5)?,
-        commitment_id: parsed_opt(row, 6)?,
+        cause: cause(row, 4)?,
         created_at: timestamp(row, 7)?,
     })
 }
 
+/// The cause columns `settlement_id, incident_id, commitment_id` from `idx` on.
+pub(super) fn cause(row: &Row<'_>, idx: usize) -> rusqlite::Result<Cause> {
+    match (
+        parsed_opt(row, idx)?,
+        parsed_opt(row, idx + 1)?,
+        parsed_opt(row, idx + 2)?,
+    ) {
+        (Some(id), None, None) => Ok(Cause::Settlement(id)),
+        (None, Some(id), None) => Ok(Cause::Incident(id)),
+        (None, None, Some(id)) => Ok(Cause::Commitment(id)),
+        _ => Err(conversion(idx, Type::Text, "not exactly one cause")),
+    }
+}
+
+/// The cause's `(settlement_id, incident_id, commitment_id)` column values.
+pub(super) fn cause_columns(cause: Cause) -> (Option<String>, Option<String>, Option<String>) {
+    match cause {
+        Cause::Settlement(id) => (Some(id.to_string()), None, None),
+        Cause::Incident(id) => (None, Some(id.to_string()), None),
+        Cause::Commitment(id) => (None, None, Some(id.to_string())),
+    }
+}
+
+/// A line of the `kagami_ledger` view: `id, entry, agent_uuid, reporter_address, amount,
+/// settlement_id, incident_id, commitment_id, created_at`.
+pub(super) fn ledger_row(row: &Row<'_>) -> rusqlite::Result<LedgerEntry> {
+    let entry: String = row.get(1)?;
+    let amount = usdc(row, 4)?;
+    let cause = cause(row, 5)?;
+    let created_at = timestamp(row, 8)?;
+    Ok(match entry.as_str() {
+        "slash" => LedgerEntry::Slash {
+            agent: parsed(row, 2)?,
+            cause,
+            amount,
+            created_at,
+        },
+        _ => LedgerEntry::Payout(Payout {
+            id: parsed(row, 0)?,
+            kind: match parsed_opt(row, 3)? {
+                Some(reporter) if entry == "bounty" => PayoutKind::Bounty { reporter },
+                _ => PayoutKind::Retained,
+            },
+            cause,
+            amount,
+            created_at,
+        }),
+    })
+}
+
 pub(super) const COMMITMENT_COLUMNS: &str = "id, root_tx_hash, commitment_hash, chain, first_hop_agent, \
-     routing_hash, amount, time_lock_until, status, onchain_tx_hash, created_at";
+     routing_hash, amount, time_lock_until, status, onchain_tx_hash, created_at, payer_agent, \
+     payer_signature, first_hop_signature, first_hop_manifest_hash, disputed_by_manifest_hash";
 
 pub(super) fn commitment_row(row: &Row<'_>) -> rusqlite::Result<Commitment> {
     Ok(Commitment {
@@ -247,9 +313,42 @@ pub(super) fn commitment_row(row: &Row<'_>) -> rusqlite::Result<Commitment> {
             routing_hash: parsed(row, 5)?,
             amount: usdc(row, 6)?,
             time_lock_until: timestamp(row, 7)?,
+            cosigned: match parsed_opt(row, 11)? {
+                None => None,
+                Some(payer) => Some(Cosignatures {
+                    payer,
+                    payer_signature: parsed(row, 12)?,
+                    first_hop_signature: parsed(row, 13)?,
+                    first_hop_manifest: parsed(row, 14)?,
+                }),
+            },
         },
         status: named(row, 8, CommitmentStatus::parse)?,
         onchain_tx_hash: parsed_opt(row, 9)?,
+        disputed_by: parsed_opt(row, 15)?,
+        created_at: timestamp(row, 10)?,
+    })
+}
+
+pub(super) const INCIDENT_COLUMNS: &str = "id, root_tx_hash, attack_type, attacker_agent_uuid, \
+     victim_agent_uuid, extracted_value, block_number, tx_index, evidence_hash, slashed_amount, \
+     created_at, attack_tx";
+
+pub(super) fn incident_row(row: &Row<'_>) -> rusqlite::Result<MevIncident> {
+    Ok(MevIncident {
+        id: parsed(row, 0)?,
+        incident: NewMevIncident {
+            root_tx: parsed(row, 1)?,
+            attack_type: named(row, 2, AttackType::parse)?,
+            attacker: parsed(row, 3)?,
+            victim: parsed_opt(row, 4)?,
+            extracted_value: usdc(row, 5)?,
+            block_number: unsigned(row, 6)?,
+            tx_index: unsigned(row, 7)?,
+            evidence_hash: parsed(row, 8)?,
+            attack_tx: parsed(row, 11)?,
+        },
+        slashed_amount: usdc(row, 9)?,
         created_at: timestamp(row, 10)?,
     })
 }

@@ -5,6 +5,7 @@ use kagami_core::{
     crypto::{Chain, EthAddress, Hash32, Timestamp, Uuid},
 };
 
+use super::commitments::{disputes_due, settle_due_disputes};
 use crate::{
     Agent, AgentDetails, Entity, NewAgent, Rejection, Result, SlashRecord, StoreError, tx::Tx,
 };
@@ -72,10 +73,13 @@ pub(crate) async fn details<T: Tx>(
         .await?
         .unwrap_or_default();
     let manifests = tx.manifests_of(uuid).await?;
+    let open = tx.open_commitments_of(uuid, false).await?;
+    let disputes_due = !disputes_due(open, &manifests, now).is_empty();
     Ok(Some(AgentDetails {
         agent,
         stake,
         manifests,
+        disputes_due,
     }))
 }
 
@@ -88,6 +92,7 @@ pub(crate) async fn set_status<T: Tx>(
     tx.lock_agents(&[uuid]).await?;
     let mut agent = require_agent(tx, uuid).await?;
     tx.set_agent_status(uuid, status, now).await?;
+    settle_due_disputes(tx, uuid, now).await?;
     agent.status = status;
     agent.updated_at = now;
     Ok(agent)
@@ -100,6 +105,7 @@ pub(crate) async fn set_stake<T: Tx>(
     now: Timestamp,
 ) -> Result<StakeAccount> {
     tx.lock_agents(&[uuid]).await?;
+    settle_due_disputes(tx, uuid, now).await?;
     let account = stake_account(tx, uuid, now, true)
         .await?
         .ok_or(StoreError::NotFound(Entity::Agent))?;

@@ -1,27 +1,32 @@
 //! Forwards: verify-forward, record-forward, report-cycle, and the audit trail.
+//!
+//! A hop of the settlement graph is an order signed by the payer and the receipt v2 the
+//! destination signed for it; both signers are checked against the keys each agent had
+//! authorised when the pair arrived (its owner, or the key of its manifest in force). A v1
+//! receipt alone is evidence in the trail, never a hop.
 
 use std::collections::HashSet;
 
 use kagami_core::{
-    AgentStatus, DetectedLoop, ForwardGraph, ManifestRecord, ManifestStatus, Policy,
-    RecordDecision, Reporter,
-    crypto::{CycleReport, EthAddress, ForwardReceipt, Hash32, Signable, Signed, Timestamp, Uuid},
-    decide::decide_record,
+    AgentStatus, DetectedLoop, ForwardGraph, ManifestStatus, Policy, RecordDecision, Reporter,
+    crypto::{CycleReport, EthAddress, Hash32, Signable, Timestamp, Uuid},
+    decide::{closes_loop, decide_record},
     graph::is_irrational_hop,
-    manifest::status_at,
+    manifest::{authorised_signers, status_at},
     plan_loop_settlement,
     settlement::{Operation, hop_cost},
-    verify::{ForwardFacts, ForwardQuery, SafeForward, SettledLoop, Unsafe, verify_forward},
-    wire::CycleReportSubmission,
+    verify::{ForwardFacts, ForwardQuery, SettledLoop, verify_forward},
+    wire::{CycleReportSubmission, SignedPair},
 };
 
 use super::{
     agents::require_agent,
-    commitments::{Cause, slash},
+    commitments::{disputes_due, pay_out, settle_due_disputes, slash},
 };
 use crate::{
-    Entity, ForwardTrail, NewReceipt, ReceiptRecord, RecordOutcome, Rejection, Result, Settlement,
-    SettlementStatus, SlashReason, SlashRecord, StoreError, tx::Tx,
+    Cause, ConflictKind, Entity, ForwardTrail, ForwardVerdict, NewReceipt, PayoutKind,
+    ReceiptRecord, RecordOutcome, Rejection, Result, Settlement, SettlementStatus, SlashReason,
+    SlashRecord, StoreError, StoredOrder, tx::Tx,
 };
 
 pub(crate) async fn verify<T: Tx>(
@@ -29,19 +34,28 @@ pub(crate) async fn verify<T: Tx>(
     query: ForwardQuery,
     now: Timestamp,
     policy: Policy,
-) -> Result<Result<SafeForward, Unsafe>> {
+) -> Result<ForwardVerdict> {
     let dest = tx.agent(query.dest).await?;
     let source_known = tx.agent(query.source).await?.is_some();
     let manifests = tx.manifests_of(query.dest).await?;
+    let open = tx.open_commitments_of(query.dest, false).await?;
+    let disputes_due = !disputes_due(open, &manifests, now).is_empty();
     let settlement = tx.settlement_of(&query.root).await?.map(|s| SettledLoop {
         settlement_id: s.id,
         agents: s.cycle_agents,
         depth: s.depth,
     });
     let receipts = tx.receipts_of_root(&query.root).await?;
-    let (valid, invalid): (Vec<_>, Vec<_>) = receipts.iter().partition(|r| r.is_valid);
-    let edges: Vec<_> = valid.iter().map(|r| r.receipt.edge()).collect();
-    let invalid_receipts: Vec<Hash32> = invalid.iter().map(|r| r.receipt.receipt_hash).collect();
+    let edges: Vec<_> = receipts
+        .iter()
+        .filter(|r| r.is_valid)
+        .filter_map(|r| r.receipt.edge())
+        .collect();
+    let invalid_receipts: Vec<Hash32> = receipts
+        .iter()
+        .filter(|r| !r.is_valid)
+        .map(|r| r.receipt.receipt_hash)
+        .collect();
     let stake = tx
         .stake_accounts(&[query.dest], Some(&query.root), now, false)
         .await?
@@ -57,42 +71,30 @@ pub(crate) async fn verify<T: Tx>(
         invalid_receipts: &invalid_receipts,
         stake,
     };
-    Ok(verify_forward(&query, &facts, now, &policy))
+    Ok(ForwardVerdict {
+        verdict: verify_forward(&query, &facts, now, &policy),
+        disputes_due,
+    })
 }
 
-/// The record of a receipt about to be stored, citing `manifest`.
-fn new_receipt(
-    receipt: &Signed<ForwardReceipt>,
-    manifest: &ManifestRecord,
-    policy: &Policy,
-) -> NewReceipt {
-    let r = receipt.value();
-    NewReceipt {
-        chain: r.chain.clone(),
-        root_tx: r.root_tx,
-        hop: r.hop,
-        source: r.from,
-        dest: r.to,
-        manifest_id: manifest.id,
-        manifest_hash: manifest.hash,
-        next_hop: r.next_hop,
-        nonce: r.nonce,
-        receipt_hash: receipt.id(),
-        signature: *receipt.signature(),
-        hop_irrational: is_irrational_hop(r.hop, policy),
-        computational_cost: hop_cost(Operation::Forward, r.hop).amount,
-    }
+/// A pair that passed every check a hop must pass when it arrives: what to store, and the
+/// hop as the graph sees it.
+struct Admitted {
+    receipt: NewReceipt,
 }
 
-/// The checks every receipt passes, recorded or reported: the cited manifest is the
-/// destination's, both agents are registered, the chain is the destination's, and the
-/// signer is the cited manifest's key or the destination's owner. Returns the cited manifest
-/// and the destination's status.
-async fn check_receipt<T: Tx>(
+/// The checks every hop passes, recorded or reported, inside the transaction: the cited
+/// manifest is the destination's and in force now, both agents are registered on the pair's
+/// chain, the destination is active, the receipt is signed by the cited manifest's key or the
+/// destination's owner, and the order by the payer's owner or the key of the payer's manifest
+/// in force now.
+async fn admit<T: Tx>(
     tx: &T,
-    receipt: &Signed<ForwardReceipt>,
-) -> Result<(ManifestRecord, AgentStatus)> {
-    let r = receipt.value();
+    pair: &SignedPair,
+    now: Timestamp,
+    policy: &Policy,
+) -> Result<Admitted> {
+    let r = pair.receipt.value();
     let manifest = tx
         .manifest_by_hash(&r.manifest)
         .await?
@@ -101,38 +103,29 @@ async fn check_receipt<T: Tx>(
         return Err(Rejection::ManifestNotDestinations.into());
     }
     let dest = require_agent(tx, r.to).await?;
-    require_agent(tx, r.from).await?;
-    if r.chain != dest.chain {
-        return Err(Rejection::ChainMismatch {
-            expected: dest.chain,
+    let payer = require_agent(tx, r.from).await?;
+    for agent in [&dest, &payer] {
+        if r.chain != agent.chain {
+            return Err(Rejection::ChainMismatch {
+                expected: agent.chain.clone(),
+            }
+            .into());
         }
-        .into());
     }
-    receipt
+    pair.receipt
         .check_signer(&[manifest.pubkey.address(), dest.owner_address])
         .map_err(|e| Rejection::signature("receipt", e))?;
-    Ok((manifest, dest.status))
-}
-
-pub(crate) async fn record<T: Tx>(
-    tx: &T,
-    receipt: Signed<ForwardReceipt>,
-    now: Timestamp,
-    policy: Policy,
-) -> Result<RecordOutcome> {
-    let r = receipt.value();
-    let root = r.root_tx;
-    tx.lock_root(&root).await?;
-    tx.lock_agents(&[r.from, r.to]).await?;
-    // An identical receipt is a safe retry, even after its manifest expired: it gets the
-    // answer the original got.
-    if let Some(stored) = tx.receipt_by_hash(&receipt.id()).await? {
-        return replayed(tx, stored).await;
-    }
-    let (manifest, dest_status) = check_receipt(tx, &receipt).await?;
-    if dest_status != AgentStatus::Active {
+    let payer_manifests = tx.manifests_of(r.from).await?;
+    pair.order
+        .check_signer(&authorised_signers(
+            payer.owner_address,
+            &payer_manifests,
+            now,
+        ))
+        .map_err(|e| Rejection::signature("order", e))?;
+    if dest.status != AgentStatus::Active {
         return Err(Rejection::DestinationNotActive {
-            status: dest_status,
+            status: dest.status,
         }
         .into());
     }
@@ -140,28 +133,94 @@ pub(crate) async fn record<T: Tx>(
     if status != ManifestStatus::Active {
         return Err(Rejection::ManifestNotEffective { status }.into());
     }
-    if tx.receipt_nonce_used(r.to, r.nonce).await? {
-        return Err(StoreError::Conflict(crate::ConflictKind::ReceiptNonce));
+    let order = pair.order.value();
+    Ok(Admitted {
+        receipt: NewReceipt {
+            chain: r.chain.clone(),
+            root_tx: r.root_tx,
+            hop: r.hop,
+            source: r.from,
+            dest: r.to,
+            manifest_id: manifest.id,
+            manifest_hash: manifest.hash,
+            order: Some(StoredOrder {
+                hash: pair.order.id(),
+                nonce: order.nonce,
+                amount: order.amount.into(),
+                signature: *pair.order.signature(),
+            }),
+            next_hop: r.next_hop,
+            nonce: r.nonce,
+            receipt_hash: pair.receipt.id(),
+            signature: *pair.receipt.signature(),
+            hop_irrational: is_irrational_hop(r.hop, policy),
+            computational_cost: hop_cost(Operation::Forward, r.hop).amount,
+        },
+    })
+}
+
+/// Refuses a pair whose receipt nonce, order nonce or order is already used by another
+/// pair.
+async fn check_unused<T: Tx>(tx: &T, receipt: &NewReceipt) -> Result<()> {
+    if tx.receipt_nonce_used(receipt.dest, receipt.nonce).await? {
+        return Err(StoreError::Conflict(ConflictKind::ReceiptNonce));
     }
+    if let Some(order) = &receipt.order {
+        if tx.order_recorded(&order.hash).await? {
+            return Err(StoreError::Conflict(ConflictKind::Order));
+        }
+        if tx.order_nonce_used(receipt.source, order.nonce).await? {
+            return Err(StoreError::Conflict(ConflictKind::OrderNonce));
+        }
+    }
+    Ok(())
+}
+
+/// The root's recorded hops as its settlement graph.
+fn graph_of(root: Hash32, receipts: &[ReceiptRecord]) -> ForwardGraph {
+    ForwardGraph::new(
+        root,
+        receipts
+            .iter()
+            .filter(|r| r.is_valid)
+            .filter_map(|r| r.receipt.edge())
+            .collect(),
+    )
+}
+
+pub(crate) async fn record<T: Tx>(
+    tx: &T,
+    pair: SignedPair,
+    now: Timestamp,
+    policy: Policy,
+) -> Result<RecordOutcome> {
+    let r = pair.receipt.value();
+    let root = r.root_tx;
+    tx.lock_root(&root).await?;
+    tx.lock_agents(&[r.from, r.to]).await?;
+    // The identical pair is a safe retry, even after its manifest expired: it gets the answer
+    // the original got, however the duplicates interleave (they queue on the root's lock).
+    if let Some(stored) = tx.receipt_by_hash(&pair.receipt.id()).await? {
+        return replayed(tx, stored).await;
+    }
+    for agent in [r.from, r.to] {
+        settle_due_disputes(tx, agent, now).await?;
+    }
+    let Admitted { receipt } = admit(tx, &pair, now, &policy).await?;
+    check_unused(tx, &receipt).await?;
     if let Some(settlement) = tx.settlement_of(&root).await? {
         return Err(Rejection::AlreadySettled {
             settlement_id: settlement.id,
         }
         .into());
     }
-    let new = new_receipt(&receipt, &manifest, &policy);
-    let edges = tx
-        .receipts_of_root(&root)
-        .await?
-        .into_iter()
-        .filter(|r| r.is_valid)
-        .map(|r| r.receipt.edge())
-        .collect();
-    let graph = ForwardGraph::new(root, edges);
-    let edge = new.edge();
+    let graph = graph_of(root, &tx.receipts_of_root(&root).await?);
+    let Some(edge) = receipt.edge() else {
+        return Err(StoreError::internal("an admitted pair is always a hop"));
+    };
     let decide = async |for_update: bool| -> Result<RecordDecision> {
         let account = tx
-            .stake_accounts(&[new.dest], Some(&root), now, for_update)
+            .stake_accounts(&[receipt.dest], Some(&root), now, for_update)
             .await?
             .pop()
             .map(|(_, a)| a)
@@ -169,14 +228,14 @@ pub(crate) async fn record<T: Tx>(
         Ok(decide_record(&graph, &edge, &account, &policy).map_err(Rejection::Record)?)
     };
     let decision = match decide(false).await? {
-        // Accepting locks stake on the destination: take its stake row and decide again
-        // on what is now stable.
+        // Accepting locks stake on the destination: take its stake row and decide again on
+        // what is now stable.
         RecordDecision::Accept { .. } => decide(true).await?,
         settle @ RecordDecision::Settle(_) => settle,
     };
     match decision {
         RecordDecision::Accept { lock } => {
-            let stored = ReceiptRecord::new(new, None, now);
+            let stored = ReceiptRecord::new(receipt, None, now);
             tx.insert_receipt(&stored).await?;
             let expires_at = now.add_seconds(policy.stake_lock_seconds);
             tx.insert_stake_lock(stored.receipt.dest, &root, lock, now, expires_at)
@@ -187,11 +246,12 @@ pub(crate) async fn record<T: Tx>(
             })
         }
         RecordDecision::Settle(detected) => {
-            let stored = ReceiptRecord::new(new, Some(detected.kind), now);
+            let stored = ReceiptRecord::new(receipt, Some(detected.kind), now);
             tx.insert_receipt(&stored).await?;
             tx.invalidate_receipts(&root, &detected.receipts, detected.kind, now)
                 .await?;
-            let (settlement, slashes) = settle(tx, &root, &detected, None, now).await?;
+            let (settlement, slashes) =
+                settle(tx, &root, &detected, stored.receipt.receipt_hash, None, now).await?;
             Ok(RecordOutcome::Settled {
                 receipt: stored,
                 settlement,
@@ -230,30 +290,36 @@ async fn replayed<T: Tx>(tx: &T, stored: ReceiptRecord) -> Result<RecordOutcome>
     })
 }
 
-/// Settles `detected` on `root`: locks the loop agents' stake rows, plans the slashes on
-/// their accounts (locks on this root excluded), writes the settlement, the slashes and the
-/// ledger, and releases the root's stake locks.
+/// Settles `detected` on `root`: locks the liable agents' stake rows, plans their slashes
+/// (locks on this root excluded) and the reporter's bounty out of them, writes the
+/// settlement, the slashes, the payouts (bounty, retained) and releases the root's stake
+/// locks.
 async fn settle<T: Tx>(
     tx: &T,
     root: &Hash32,
     detected: &DetectedLoop,
+    closing_receipt: Hash32,
     reporter: Option<EthAddress>,
     now: Timestamp,
 ) -> Result<(Settlement, Vec<SlashRecord>)> {
     let accounts = tx
         .stake_accounts(&detected.liable, Some(root), now, true)
         .await?;
-    let plan = plan_loop_settlement(
-        detected.depth(),
-        &accounts,
-        reporter.map(|_| Reporter { is_liable: false }),
-    );
+    let standing = match reporter {
+        Some(address) => Some(Reporter {
+            is_liable: speaks_for_any(tx, &detected.liable, &address).await?,
+        }),
+        None => None,
+    };
+    let plan = plan_loop_settlement(detected.depth(), &accounts, standing);
     let settlement = Settlement {
         id: Uuid::new_v4(),
         root_tx: *root,
         kind: detected.kind,
         cycle_agents: detected.agents.clone(),
         depth: detected.depth(),
+        liable: detected.liable.clone(),
+        closing_receipt: Some(closing_receipt),
         total_slashed: plan.total_slashed,
         reporter,
         bounty: plan.bounty,
@@ -261,22 +327,34 @@ async fn settle<T: Tx>(
         created_at: now,
     };
     tx.insert_settlement(&settlement).await?;
+    let cause = Cause::Settlement(settlement.id);
     let mut slashes = Vec::with_capacity(plan.slashes.len());
     for planned in &plan.slashes {
-        slashes.extend(
-            slash(
-                tx,
-                planned.agent,
-                planned.amount,
-                SlashReason::Loop(detected.kind),
-                Cause::Settlement(settlement.id),
-                now,
-            )
-            .await?,
-        );
+        let reason = SlashReason::Loop(detected.kind);
+        slashes.extend(slash(tx, planned.agent, planned.amount, reason, cause, now).await?);
     }
+    if let (Some(reporter), Some(bounty)) = (reporter, plan.bounty) {
+        pay_out(tx, PayoutKind::Bounty { reporter }, cause, bounty, now).await?;
+    }
+    pay_out(tx, PayoutKind::Retained, cause, plan.retained, now).await?;
     tx.release_root_locks(root, now).await?;
     Ok((settlement, slashes))
+}
+
+/// Whether `address` is the owner or a manifest key (any, ever published) of one of
+/// `agents`.
+async fn speaks_for_any<T: Tx>(tx: &T, agents: &[Uuid], address: &EthAddress) -> Result<bool> {
+    for uuid in agents {
+        let agent = require_agent(tx, *uuid).await?;
+        if agent.owner_address == *address {
+            return Ok(true);
+        }
+        let manifests = tx.manifests_of(*uuid).await?;
+        if manifests.iter().any(|m| m.pubkey.address() == *address) {
+            return Ok(true);
+        }
+    }
+    Ok(false)
 }
 
 pub(crate) async fn report<T: Tx>(
@@ -299,20 +377,27 @@ pub(crate) async fn report<T: Tx>(
         .into());
     }
     for (index, item) in evidence.iter().enumerate() {
-        if item.value().root_tx != root {
+        if item.receipt.value().root_tx != root {
             return Err(invalid_evidence(
                 index,
-                "root_tx_hash",
+                "receipt.root_tx_hash",
                 "evidence belongs to another root transaction",
             ));
         }
     }
+    let mut agents: Vec<Uuid> = evidence
+        .iter()
+        .flat_map(|p| [p.receipt.value().from, p.receipt.value().to])
+        .collect();
+    agents.sort_unstable();
+    agents.dedup();
+    tx.lock_agents(&agents).await?;
     let recorded = tx.receipts_of_root(&root).await?;
     let chain = match chain {
         Some(chain) => chain,
         None => evidence
             .first()
-            .map(|e| e.value().chain.clone())
+            .map(|e| e.receipt.value().chain.clone())
             .or_else(|| recorded.first().map(|r| r.receipt.chain.clone()))
             .ok_or(Rejection::NoLoop)?,
     };
@@ -324,46 +409,60 @@ pub(crate) async fn report<T: Tx>(
     .message()
     .verify(&signature, &reporter)
     .map_err(|e| Rejection::signature("cycle report", e))?;
-    // Each receipt once; those recorded already are in the graph.
+    // Each new hop once, in hop order, through the checks record-forward applies; the first
+    // that closes a loop is the closing one, and the report is about that loop.
     let known: HashSet<Hash32> = recorded.iter().map(|r| r.receipt.receipt_hash).collect();
-    let mut fresh: Vec<NewReceipt> = Vec::with_capacity(evidence.len());
+    let mut fresh: Vec<(usize, NewReceipt)> = Vec::with_capacity(evidence.len());
     for (index, item) in evidence.iter().enumerate() {
-        let manifest = match check_receipt(tx, item).await {
-            Ok((manifest, _)) => manifest,
+        let id = item.receipt.id();
+        if known.contains(&id) || fresh.iter().any(|(_, f)| f.receipt_hash == id) {
+            continue;
+        }
+        let receipt = match admit(tx, item, now, &policy).await {
+            Ok(admitted) => admitted.receipt,
             Err(e) => return Err(evidence_error(index, e)),
         };
-        let duplicate = fresh.iter().any(|f| f.receipt_hash == item.id());
-        if !duplicate && !known.contains(&item.id()) {
-            fresh.push(new_receipt(item, &manifest, &policy));
+        if let Err(e) = check_unused(tx, &receipt).await {
+            return Err(evidence_error(index, e));
+        }
+        fresh.push((index, receipt));
+    }
+    fresh.sort_by_key(|(_, r)| r.hop);
+    let mut graph = graph_of(root, &recorded);
+    let mut closing = None;
+    let mut admitted = Vec::with_capacity(fresh.len());
+    for (index, receipt) in fresh {
+        let Some(edge) = receipt.edge() else { continue };
+        match closes_loop(&graph, &edge, &policy) {
+            Ok(Some(detected)) => {
+                closing = Some((receipt, detected));
+                break;
+            }
+            Ok(None) => {
+                graph = graph.with_edge(edge);
+                admitted.push(receipt);
+            }
+            Err(violation) => {
+                return Err(invalid_evidence(
+                    index,
+                    "receipt.hop",
+                    violation.to_string(),
+                ));
+            }
         }
     }
-    let mut graph = ForwardGraph::new(
-        root,
-        recorded
-            .iter()
-            .filter(|r| r.is_valid)
-            .map(|r| r.receipt.edge())
-            .collect(),
-    );
-    fresh.sort_by_key(|r| r.hop);
-    let mut detected = None;
-    for receipt in &fresh {
-        let edge = receipt.edge();
-        if let Some(closed) = DetectedLoop::closed_by(&graph, &edge) {
-            detected = Some(closed);
-            break;
-        }
-        graph = graph.with_edge(edge);
-    }
-    let detected = detected.ok_or(Rejection::NoLoop)?;
-    tx.invalidate_receipts(&root, &detected.receipts, detected.kind, now)
-        .await?;
-    for receipt in fresh {
+    let (closing, detected) = closing.ok_or(Rejection::NoLoop)?;
+    for receipt in admitted {
         let invalid = detected.receipts.contains(&receipt.receipt_hash);
         let record = ReceiptRecord::new(receipt, invalid.then_some(detected.kind), now);
         tx.insert_receipt(&record).await?;
     }
-    settle(tx, &root, &detected, Some(reporter), now).await
+    tx.invalidate_receipts(&root, &detected.receipts, detected.kind, now)
+        .await?;
+    let closing = ReceiptRecord::new(closing, Some(detected.kind), now);
+    tx.insert_receipt(&closing).await?;
+    let closing_hash = closing.receipt.receipt_hash;
+    settle(tx, &root, &detected, closing_hash, Some(reporter), now).await
 }
 
 fn invalid_evidence(index: usize, field: &'static str, reason: impl Into<String>) -> StoreError {
@@ -379,11 +478,19 @@ fn invalid_evidence(index: usize, field: &'static str, reason: impl Into<String>
 fn evidence_error(index: usize, error: StoreError) -> StoreError {
     let field = match &error {
         StoreError::Rejected(
-            Rejection::CitedManifestUnknown | Rejection::ManifestNotDestinations,
-        ) => "manifest_hash",
-        StoreError::Rejected(Rejection::ChainMismatch { .. }) => "chain",
-        StoreError::Rejected(Rejection::Signature { .. }) => "signature",
-        StoreError::NotFound(Entity::Agent) => "dest_agent_uuid",
+            Rejection::CitedManifestUnknown
+            | Rejection::ManifestNotDestinations
+            | Rejection::ManifestNotEffective { .. },
+        ) => "receipt.manifest_hash",
+        StoreError::Rejected(Rejection::ChainMismatch { .. }) => "receipt.chain",
+        StoreError::Rejected(Rejection::Signature {
+            object: "order", ..
+        }) => "order.signature",
+        StoreError::Rejected(Rejection::Signature { .. }) => "receipt.signature",
+        StoreError::Rejected(Rejection::DestinationNotActive { .. })
+        | StoreError::NotFound(Entity::Agent) => "receipt.dest_agent_uuid",
+        StoreError::Conflict(ConflictKind::ReceiptNonce) => "receipt.receipt_nonce",
+        StoreError::Conflict(ConflictKind::Order | ConflictKind::OrderNonce) => "order.order_nonce",
         _ => return error,
     };
     invalid_evidence(index, field, error.to_string())

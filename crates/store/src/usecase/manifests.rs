@@ -8,7 +8,7 @@ use kagami_core::{
     wire::SignedManifest,
 };
 
-use super::{agents::require_agent, commitments::dispute_open_commitments};
+use super::{agents::require_agent, commitments::settle_due_disputes};
 use crate::{
     Entity, FlipMetrics, FlipRecord, PublishOutcome, Rejection, Result, StoreError, tx::Tx,
 };
@@ -67,36 +67,31 @@ pub(crate) async fn publish<T: Tx>(
     tx.insert_manifest(&record).await?;
     all.push(record.clone());
     let status = status_at(&record, &all, now);
-    let Some(old) = replaced else {
-        return Ok(PublishOutcome {
-            manifest: record,
-            status,
-            flip: None,
-            replayed: false,
-            disputed_commitments: Vec::new(),
-        });
+    let flip = match replaced {
+        Some(old) => {
+            let scored = Flip::score(&old, &record.endpoint, &record.pubkey, now);
+            let flip = FlipRecord {
+                id: Uuid::new_v4(),
+                agent: agent.uuid,
+                old_manifest: old.hash,
+                new_manifest: record.hash,
+                flip_hash: flip_hash(&old.hash, &record.hash),
+                alerted: scored.is_suspicious(),
+                flip: scored,
+                created_at: now,
+            };
+            tx.insert_flip(&flip).await?;
+            Some(flip)
+        }
+        None => None,
     };
-    let flip = Flip::score(&old, &record.endpoint, &record.pubkey, now);
-    let flip = FlipRecord {
-        id: Uuid::new_v4(),
-        agent: agent.uuid,
-        old_manifest: old.hash,
-        new_manifest: record.hash,
-        flip_hash: flip_hash(&old.hash, &record.hash),
-        alerted: flip.is_suspicious(),
-        flip,
-        created_at: now,
-    };
-    tx.insert_flip(&flip).await?;
-    let disputed_commitments = if flip.flip.endpoint_changed {
-        dispute_open_commitments(tx, agent.uuid, now).await?
-    } else {
-        Vec::new()
-    };
+    // A manifest in force from now on that routes elsewhere breaks the commitments whose lock
+    // is running; one taking effect later breaks them when it does.
+    let disputed_commitments = settle_due_disputes(tx, agent.uuid, now).await?;
     Ok(PublishOutcome {
         manifest: record,
         status,
-        flip: Some(flip),
+        flip,
         replayed: false,
         disputed_commitments,
     })
@@ -128,6 +123,8 @@ pub(crate) async fn revoke<T: Tx>(
     if all[position].revoked_at.is_none() {
         tx.set_manifest_revoked(all[position].id, now).await?;
         all[position].revoked_at = Some(now);
+        // Revoking can put an older manifest, routing elsewhere, back in force.
+        settle_due_disputes(tx, agent, now).await?;
     }
     let status = status_at(&all[position], &all, now);
     Ok((all.swap_remove(position), status))

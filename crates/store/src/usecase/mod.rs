@@ -17,15 +17,16 @@ use std::borrow::Borrow;
 
 use kagami_core::{
     AgentStatus, ManifestRecord, ManifestStatus, Policy, StakeAccount, Usdc,
-    crypto::{Chain, EthAddress, ForwardReceipt, Hash32, Signature, Signed, Timestamp, Uuid},
-    verify::{ForwardQuery, SafeForward, Unsafe},
-    wire::{CycleReportSubmission, SignedManifest},
+    crypto::{Chain, EthAddress, Hash32, Signature, Timestamp, Uuid},
+    verify::ForwardQuery,
+    wire::{CosignedCommitment, CycleReportSubmission, SignedManifest, SignedPair},
 };
 
 use crate::{
     Agent, AgentDetails, ApiKeyRecord, Commitment, FlipMetrics, FlipRecord, ForwardTrail,
-    MevIncident, MevSummaryRow, NewAgent, NewCommitment, NewMevIncident, PublishOutcome,
-    RecordOutcome, Result, Role, Settlement, SlashRecord, Store, tx::Tx,
+    ForwardVerdict, IncidentOutcome, LedgerEntry, LedgerTotals, MevSummaryRow, NewAgent,
+    NewMevIncident, PublishOutcome, RecordOutcome, Result, Role, Settlement, SlashRecord, Store,
+    tx::Tx,
 };
 
 /// Whether a use case writes.
@@ -233,25 +234,28 @@ use_cases! {
     // ---- forwards ----------------------------------------------------------------------------
 
     /// verify-forward: loads what `kagami_core::verify::verify_forward` needs and returns its
-    /// verdict (an unsafe forward is the inner `Err`).
+    /// verdict, and whether a dispute of the destination fell due (settle it with
+    /// [`Store::touch_agent`] and ask again).
     ///
     /// # Errors
     /// [`crate::StoreError::Unavailable`], [`crate::StoreError::Internal`].
     Read fn verify_forward(query: ForwardQuery, now: Timestamp, policy: Policy)
-        -> Result<SafeForward, Unsafe> = forwards::verify;
+        -> ForwardVerdict = forwards::verify;
 
-    /// Records a destination-signed receipt: under the root's and both agents' locks, a
-    /// replay returns the original outcome; the receipt must cite the destination's manifest
-    /// in force now, be signed by that manifest's key or the destination's owner, and the
-    /// destination must be active; then `kagami_core::decide::decide_record` decides between
-    /// storing it valid with a stake lock on the destination, or storing it as evidence and
-    /// settling the loop it closes.
+    /// Records one hop, an order and the receipt that acknowledges it: under the root's and
+    /// both agents' locks, a replay returns the original outcome; the receipt must cite the
+    /// destination's manifest in force now and be signed by that manifest's key or the
+    /// destination's owner, the order by the payer's owner or the key of its manifest in
+    /// force now, and the destination must be active; then
+    /// `kagami_core::decide::decide_record` decides between storing the hop with a stake lock
+    /// on the destination, or storing it as evidence and settling the loop it closes (only the
+    /// agents liable for it are slashed).
     ///
     /// # Errors
     /// [`crate::StoreError::NotFound`] for unknown agents; [`crate::Rejection`]s for every
     /// refused rule; [`crate::StoreError::Conflict`] ([`crate::ConflictKind::ReceiptNonce`])
     /// when the destination used the nonce for a different receipt.
-    Write fn record_forward(receipt: Signed<ForwardReceipt>, now: Timestamp, policy: Policy)
+    Write fn record_forward(pair: SignedPair, now: Timestamp, policy: Policy)
         -> RecordOutcome = forwards::record;
 
     /// Settles a reported loop: under the root's lock, the reporter's signature over the cycle
@@ -279,13 +283,36 @@ use_cases! {
 
     // ---- commitments and MEV -----------------------------------------------------------------
 
-    /// Creates a pending commitment.
+    /// Accepts a commitment co-signed by the root payer and the first-hop agent (each by its
+    /// owner or the key of its manifest in force): the first hop holds the routing of its
+    /// manifest in force now until the lock ends.
     ///
     /// # Errors
     /// [`crate::StoreError::Conflict`] when the root already has one;
-    /// [`crate::StoreError::NotFound`] for an unknown first-hop agent.
-    Write fn create_commitment(commitment: NewCommitment, now: Timestamp)
+    /// [`crate::StoreError::NotFound`] for an unknown agent; [`crate::Rejection`]s for a
+    /// signature by another key, a lock out of range, a first hop without a manifest in
+    /// force or not active.
+    Write fn create_commitment(commitment: CosignedCommitment, now: Timestamp, policy: Policy)
         -> Commitment = commitments::create;
+
+    /// Settles the commitment disputes due on `agent` (its routing changed during a lock it
+    /// co-signed), under its lock; returns the commitments disputed.
+    ///
+    /// # Errors
+    /// [`crate::StoreError::Unavailable`], [`crate::StoreError::Internal`].
+    Write fn touch_agent(agent: Uuid, now: Timestamp) -> Vec<Commitment> = commitments::touch;
+
+    /// The agents with open co-signed commitments (whose disputes the sweep evaluates).
+    ///
+    /// # Errors
+    /// [`crate::StoreError::Unavailable`], [`crate::StoreError::Internal`].
+    Read fn disputable_agents() -> Vec<Uuid> = commitments::disputable_agents;
+
+    /// The ledger's totals and its newest `limit` lines.
+    ///
+    /// # Errors
+    /// [`crate::StoreError::Unavailable`], [`crate::StoreError::Internal`].
+    Read fn ledger(limit: u32) -> (LedgerTotals, Vec<LedgerEntry>) = commitments::ledger;
 
     /// Marks a pending commitment confirmed on chain.
     ///
@@ -310,9 +337,12 @@ use_cases! {
     /// `kagami_core::settlement::mev_slash`.
     ///
     /// # Errors
-    /// [`crate::StoreError::NotFound`] for an unknown attacker or victim.
+    /// [`crate::StoreError::NotFound`] for an unknown attacker or victim;
+    /// [`crate::Rejection::Signature`] when the attack transaction is not signed by the
+    /// attacker's owner or the key of its manifest in force; [`crate::ConflictKind::MevAttack`]
+    /// when the transaction was reported before with other fields.
     Write fn record_mev_incident(incident: NewMevIncident, now: Timestamp)
-        -> MevIncident = commitments::record_incident;
+        -> IncidentOutcome = commitments::record_incident;
 
     /// Totals per attack type.
     ///

@@ -147,6 +147,7 @@ impl<C: GenericClient + Sync> AgentRows for PgTx<'_, C> {
             )
             .await?;
         touched(rows, Entity::Agent)?;
+        let (settlement, incident, commitment) = sql::cause_columns(slash.cause);
         self.execute(
             "INSERT INTO erc8004_slashes (id, agent_uuid, amount, reason, settlement_id, \
              incident_id, commitment_id, created_at) \
@@ -156,14 +157,84 @@ impl<C: GenericClient + Sync> AgentRows for PgTx<'_, C> {
                 &slash.agent,
                 &slash.amount.micros(),
                 &slash.reason.as_str(),
-                &slash.settlement_id,
-                &slash.incident_id,
-                &slash.commitment_id,
+                &settlement,
+                &incident,
+                &commitment,
                 &ts(slash.created_at),
             ],
         )
         .await
         .map(drop)
+    }
+
+    async fn insert_payout(&self, payout: &Payout) -> Result<()> {
+        let (settlement, incident, commitment) = sql::cause_columns(payout.cause);
+        let (kind, reporter) = match payout.kind {
+            PayoutKind::Bounty { reporter } => ("bounty", Some(reporter.to_string())),
+            PayoutKind::Retained => ("retained", None),
+        };
+        self.execute(
+            "INSERT INTO kagami_payouts (id, kind, settlement_id, incident_id, commitment_id, \
+             reporter_address, amount, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7::bigint * 0.000001, $8)",
+            &[
+                &payout.id,
+                &kind,
+                &settlement,
+                &incident,
+                &commitment,
+                &reporter,
+                &payout.amount.micros(),
+                &ts(payout.created_at),
+            ],
+        )
+        .await
+        .map(drop)
+    }
+
+    async fn ledger_totals(&self) -> Result<LedgerTotals> {
+        let totals = self
+            .query_opt(
+                "SELECT (coalesce(sum(amount) FILTER (WHERE entry = 'slash'), 0) * 1000000)::bigint \
+                        AS slashed, \
+                        (coalesce(sum(amount) FILTER (WHERE entry = 'bounty'), 0) * 1000000)::bigint \
+                        AS bounties, \
+                        (coalesce(sum(amount) FILTER (WHERE entry = 'retained'), 0) * 1000000)::bigint \
+                        AS retained \
+                 FROM kagami_ledger",
+                &[],
+            )
+            .await?
+            .ok_or_else(|| StoreError::internal("the ledger totals returned no row"))?;
+        let unbalanced = self
+            .all(
+                "SELECT settlement_id, incident_id, commitment_id FROM kagami_ledger \
+                 GROUP BY settlement_id, incident_id, commitment_id \
+                 HAVING coalesce(sum(amount) FILTER (WHERE entry = 'slash'), 0) \
+                     <> coalesce(sum(amount) FILTER (WHERE entry <> 'slash'), 0) \
+                 ORDER BY 1, 2, 3",
+                &[],
+                sql::cause,
+            )
+            .await?;
+        Ok(LedgerTotals {
+            slashed: get_usdc(&totals, "slashed")?,
+            bounties: get_usdc(&totals, "bounties")?,
+            retained: get_usdc(&totals, "retained")?,
+            unbalanced,
+        })
+    }
+
+    async fn ledger_entries(&self, limit: u32) -> Result<Vec<LedgerEntry>> {
+        self.all(
+            "SELECT id, entry, agent_uuid, reporter_address, \
+                    (amount * 1000000)::bigint AS amount, settlement_id, incident_id, \
+                    commitment_id, created_at \
+             FROM kagami_ledger ORDER BY created_at DESC, entry, id LIMIT $1",
+            &[&i64::from(limit)],
+            sql::ledger_entry,
+        )
+        .await
     }
 
     async fn slashes_of_agent(&self, uuid: Uuid) -> Result<Vec<SlashRecord>> {

@@ -27,6 +27,27 @@ impl<C: GenericClient + Sync> ForwardRows for PgTx<'_, C> {
             .is_some())
     }
 
+    async fn order_nonce_used(&self, source: Uuid, nonce: u64) -> Result<bool> {
+        Ok(self
+            .query_opt(
+                "SELECT 1 FROM erc8004_forward_receipts \
+                 WHERE source_agent_uuid = $1 AND order_nonce = $2",
+                &[&source, &to_i64(nonce, "order nonce")?],
+            )
+            .await?
+            .is_some())
+    }
+
+    async fn order_recorded(&self, order: &Hash32) -> Result<bool> {
+        Ok(self
+            .query_opt(
+                "SELECT 1 FROM erc8004_forward_receipts WHERE order_hash = $1",
+                &[&order.to_string()],
+            )
+            .await?
+            .is_some())
+    }
+
     async fn receipts_of_root(&self, root: &Hash32) -> Result<Vec<ReceiptRecord>> {
         self.all(
             concat!(
@@ -47,9 +68,10 @@ impl<C: GenericClient + Sync> ForwardRows for PgTx<'_, C> {
             "INSERT INTO erc8004_forward_receipts (id, root_tx_hash, hop, source_agent_uuid, \
              dest_agent_uuid, manifest_id, manifest_hash, next_hop_hash, receipt_nonce, \
              receipt_hash, signature, chain, is_valid, invalidated_at, invalidation_reason, \
-             hop_irrational, computational_cost, created_at) \
+             hop_irrational, computational_cost, created_at, order_hash, order_nonce, \
+             order_signature, amount) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, \
-                     $17::bigint * 0.000001, $18)",
+                     $17::bigint * 0.000001, $18, $19, $20, $21, $22::bigint * 0.000001)",
             &[
                 &record.id,
                 &r.root_tx.to_string(),
@@ -69,6 +91,12 @@ impl<C: GenericClient + Sync> ForwardRows for PgTx<'_, C> {
                 &r.hop_irrational,
                 &r.computational_cost.micros(),
                 &ts(record.created_at),
+                &r.order.map(|o| o.hash.to_string()),
+                &r.order
+                    .map(|o| to_i64(o.nonce, "order nonce"))
+                    .transpose()?,
+                &r.order.map(|o| o.signature.to_string()),
+                &r.order.map(|o| o.amount.micros()),
             ],
         )
         .await
@@ -109,9 +137,10 @@ impl<C: GenericClient + Sync> ForwardRows for PgTx<'_, C> {
     async fn insert_settlement(&self, s: &Settlement) -> Result<()> {
         self.execute(
             "INSERT INTO erc8004_settlements (id, root_tx_hash, kind, cycle_agents, depth, \
-             total_slashed, reporter_address, bounty, status, created_at) \
+             total_slashed, reporter_address, bounty, status, created_at, liable_agents, \
+             closing_receipt_hash) \
              VALUES ($1, $2, $3, $4, $5, $6::bigint * 0.000001, $7, $8::bigint * 0.000001, \
-                     $9, $10)",
+                     $9, $10, $11, $12)",
             &[
                 &s.id,
                 &s.root_tx.to_string(),
@@ -123,6 +152,8 @@ impl<C: GenericClient + Sync> ForwardRows for PgTx<'_, C> {
                 &s.bounty.map(Usdc::micros),
                 &s.status.as_str(),
                 &ts(s.created_at),
+                &s.liable,
+                &s.closing_receipt.map(|h| h.to_string()),
             ],
         )
         .await

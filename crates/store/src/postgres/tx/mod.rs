@@ -14,13 +14,14 @@ use super::{
     classify::classify,
     sql::{
         self, Params, agent_columns, agent_key, api_key_columns, commitment_columns, flip_columns,
-        get, get_u64, get_usdc, manifest_columns, receipt_columns, root_key, settlement_columns,
-        slash_columns, to_i64, ts,
+        get, get_u64, get_usdc, incident_columns, manifest_columns, receipt_columns, root_key,
+        settlement_columns, slash_columns, to_i64, ts,
     },
 };
 use crate::{
-    Agent, ApiKeyRecord, Commitment, Entity, FlipMetrics, FlipRecord, MevIncident, MevSummaryRow,
-    ReceiptRecord, Result, Settlement, SlashRecord, StoreError,
+    Agent, ApiKeyRecord, Commitment, Entity, FlipMetrics, FlipRecord, LedgerEntry, LedgerTotals,
+    MevIncident, MevSummaryRow, Payout, PayoutKind, ReceiptRecord, Result, Settlement, SlashRecord,
+    StoreError,
     tx::{AgentRows, CommitmentRows, ForwardRows, KeyRows, ManifestRows, Tx},
 };
 

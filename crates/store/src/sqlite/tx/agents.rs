@@ -125,6 +125,7 @@ impl AgentRows for SqliteTx<'_> {
             ],
         )?;
         touched(rows, Entity::Agent)?;
+        let (settlement, incident, commitment) = cause_columns(slash.cause);
         self.execute(
             "INSERT INTO erc8004_slashes (id, agent_uuid, amount, reason, settlement_id, \
                  incident_id, commitment_id, created_at) \
@@ -134,13 +135,75 @@ impl AgentRows for SqliteTx<'_> {
                 slash.agent.to_string(),
                 slash.amount.micros(),
                 slash.reason.as_str(),
-                slash.settlement_id.map(|id| id.to_string()),
-                slash.incident_id.map(|id| id.to_string()),
-                slash.commitment_id.map(|id| id.to_string()),
+                settlement,
+                incident,
+                commitment,
                 slash.created_at.unix(),
             ],
         )
         .map(drop)
+    }
+
+    async fn insert_payout(&self, payout: &Payout) -> Result<()> {
+        let (settlement, incident, commitment) = cause_columns(payout.cause);
+        let (kind, reporter) = match payout.kind {
+            PayoutKind::Bounty { reporter } => ("bounty", Some(reporter.to_string())),
+            PayoutKind::Retained => ("retained", None),
+        };
+        self.execute(
+            "INSERT INTO kagami_payouts (id, kind, settlement_id, incident_id, commitment_id, \
+                 reporter_address, amount, created_at) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            params![
+                payout.id.to_string(),
+                kind,
+                settlement,
+                incident,
+                commitment,
+                reporter,
+                payout.amount.micros(),
+                payout.created_at.unix(),
+            ],
+        )
+        .map(drop)
+    }
+
+    async fn ledger_totals(&self) -> Result<LedgerTotals> {
+        let (slashed, bounties, retained) = self
+            .one(
+                "SELECT coalesce(sum(amount) FILTER (WHERE entry = 'slash'), 0), \
+                        coalesce(sum(amount) FILTER (WHERE entry = 'bounty'), 0), \
+                        coalesce(sum(amount) FILTER (WHERE entry = 'retained'), 0) \
+                 FROM kagami_ledger",
+                [],
+                |row| Ok((usdc(row, 0)?, usdc(row, 1)?, usdc(row, 2)?)),
+            )?
+            .unwrap_or_default();
+        let unbalanced = self.all(
+            "SELECT settlement_id, incident_id, commitment_id FROM kagami_ledger \
+             GROUP BY settlement_id, incident_id, commitment_id \
+             HAVING coalesce(sum(amount) FILTER (WHERE entry = 'slash'), 0) \
+                 <> coalesce(sum(amount) FILTER (WHERE entry <> 'slash'), 0) \
+             ORDER BY 1, 2, 3",
+            [],
+            |row| cause(row, 0),
+        )?;
+        Ok(LedgerTotals {
+            slashed,
+            bounties,
+            retained,
+            unbalanced,
+        })
+    }
+
+    async fn ledger_entries(&self, limit: u32) -> Result<Vec<LedgerEntry>> {
+        self.all(
+            "SELECT id, entry, agent_uuid, reporter_address, amount, settlement_id, incident_id, \
+                    commitment_id, created_at \
+             FROM kagami_ledger ORDER BY created_at DESC, entry, id LIMIT ?1",
+            params![i64::from(limit)],
+            ledger_row,
+        )
     }
 
     async fn slashes_of_agent(&self, uuid: Uuid) -> Result<Vec<SlashRecord>> {

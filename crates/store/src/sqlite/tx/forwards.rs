@@ -24,6 +24,27 @@ impl ForwardRows for SqliteTx<'_> {
             .is_some())
     }
 
+    async fn order_nonce_used(&self, source: Uuid, nonce: u64) -> Result<bool> {
+        Ok(self
+            .one(
+                "SELECT 1 FROM erc8004_forward_receipts \
+                 WHERE source_agent_uuid = ?1 AND order_nonce = ?2",
+                params![source.to_string(), to_i64(nonce)?],
+                |_| Ok(()),
+            )?
+            .is_some())
+    }
+
+    async fn order_recorded(&self, order: &Hash32) -> Result<bool> {
+        Ok(self
+            .one(
+                "SELECT 1 FROM erc8004_forward_receipts WHERE order_hash = ?1",
+                params![order.to_string()],
+                |_| Ok(()),
+            )?
+            .is_some())
+    }
+
     async fn receipts_of_root(&self, root: &Hash32) -> Result<Vec<ReceiptRecord>> {
         self.all(
             &format!(
@@ -41,9 +62,10 @@ impl ForwardRows for SqliteTx<'_> {
             "INSERT INTO erc8004_forward_receipts (id, root_tx_hash, hop, source_agent_uuid, \
                  dest_agent_uuid, manifest_id, manifest_hash, next_hop_hash, receipt_nonce, \
                  receipt_hash, signature, chain, is_valid, invalidated_at, invalidation_reason, \
-                 hop_irrational, computational_cost, created_at) \
+                 hop_irrational, computational_cost, created_at, order_hash, order_nonce, \
+                 order_signature, amount) \
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, \
-                     ?18)",
+                     ?18, ?19, ?20, ?21, ?22)",
             params![
                 record.id.to_string(),
                 r.root_tx.to_string(),
@@ -63,6 +85,10 @@ impl ForwardRows for SqliteTx<'_> {
                 r.hop_irrational,
                 r.computational_cost.micros(),
                 record.created_at.unix(),
+                r.order.map(|o| o.hash.to_string()),
+                r.order.map(|o| to_i64(o.nonce)).transpose()?,
+                r.order.map(|o| o.signature.to_string()),
+                r.order.map(|o| o.amount.micros()),
             ],
         )
         .map(drop)
@@ -104,8 +130,9 @@ impl ForwardRows for SqliteTx<'_> {
     async fn insert_settlement(&self, s: &Settlement) -> Result<()> {
         self.execute(
             "INSERT INTO erc8004_settlements (id, root_tx_hash, kind, cycle_agents, depth, \
-                 total_slashed, reporter_address, bounty, status, created_at) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                 total_slashed, reporter_address, bounty, status, created_at, liable_agents, \
+                 closing_receipt_hash) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
             params![
                 s.id.to_string(),
                 s.root_tx.to_string(),
@@ -117,6 +144,8 @@ impl ForwardRows for SqliteTx<'_> {
                 s.bounty.map(Usdc::micros),
                 s.status.as_str(),
                 s.created_at.unix(),
+                serde_json::to_string(&s.liable).map_err(StoreError::internal)?,
+                s.closing_receipt.map(|h| h.to_string()),
             ],
         )
         .map(drop)

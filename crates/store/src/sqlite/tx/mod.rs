@@ -12,15 +12,17 @@ use rusqlite::{Connection, OptionalExtension, Params, Row, params};
 use super::{
     classify::Db,
     rows::{
-        AGENT_COLUMNS, API_KEY_COLUMNS, COMMITMENT_COLUMNS, FLIP_COLUMNS, MANIFEST_COLUMNS,
-        RECEIPT_COLUMNS, SETTLEMENT_COLUMNS, SLASH_COLUMNS, agent_row, api_key_row, commitment_row,
-        flip_row, manifest_row, mean_two_decimals, named, receipt_row, settlement_row, slash_row,
+        AGENT_COLUMNS, API_KEY_COLUMNS, COMMITMENT_COLUMNS, FLIP_COLUMNS, INCIDENT_COLUMNS,
+        MANIFEST_COLUMNS, RECEIPT_COLUMNS, SETTLEMENT_COLUMNS, SLASH_COLUMNS, agent_row,
+        api_key_row, cause, cause_columns, commitment_row, flip_row, incident_row, ledger_row,
+        manifest_row, mean_two_decimals, named, parsed, receipt_row, settlement_row, slash_row,
         to_i64, unsigned, usdc,
     },
 };
 use crate::{
-    Agent, ApiKeyRecord, AttackType, Commitment, Entity, FlipMetrics, FlipRecord, MevIncident,
-    MevSummaryRow, ReceiptRecord, Result, Settlement, SlashRecord, StoreError,
+    Agent, ApiKeyRecord, AttackType, Commitment, Entity, FlipMetrics, FlipRecord, LedgerEntry,
+    LedgerTotals, MevIncident, MevSummaryRow, Payout, PayoutKind, ReceiptRecord, Result,
+    Settlement, SlashRecord, StoreError,
     tx::{AgentRows, CommitmentRows, ForwardRows, KeyRows, ManifestRows, Tx},
 };
 
