@@ -229,7 +229,17 @@ impl FromStr for Timestamp {
             .ok()
             .filter(|_| separator_ok && !leap_second)
             .ok_or_else(|| Error::InvalidTimestamp { value: truncate(s) })?;
-        if parsed.nanosecond() != 0 {
+        // The parser keeps nine fraction digits and skips the rest, so check them all.
+        let fraction_is_zero = s
+            .get(19..)
+            .and_then(|rest| rest.strip_prefix('.'))
+            .is_none_or(|fraction| {
+                fraction
+                    .bytes()
+                    .take_while(u8::is_ascii_digit)
+                    .all(|d| d == b'0')
+            });
+        if parsed.nanosecond() != 0 || !fraction_is_zero {
             return Err(Error::FractionalSeconds { value: truncate(s) });
         }
         Self::from_unix(parsed.to_offset(UtcOffset::UTC).unix_timestamp())

@@ -205,6 +205,24 @@ fn non_rfc3339_timestamps_are_invalid() {
 }
 
 #[test]
+fn fraction_digits_beyond_nanoseconds_are_still_a_fraction() {
+    // Found by fuzzing: the RFC 3339 parser reads nine fraction digits and skips the rest, so
+    // `.0000000001` looked like a zero fraction and was silently dropped.
+    for bad in [
+        "2026-01-16T00:00:00.0000000001Z",
+        "2026-01-16T00:00:00.000000000000000007+02:00",
+    ] {
+        assert_eq!(
+            bad.parse::<Timestamp>().unwrap_err(),
+            Error::FractionalSeconds { value: bad.into() },
+            "{bad}"
+        );
+    }
+    let zeros: Timestamp = "2026-01-16T00:00:00.000000000000Z".parse().unwrap();
+    assert_eq!(zeros.to_string(), "2026-01-16T00:00:00Z");
+}
+
+#[test]
 fn chains_outside_the_alphabet_are_rejected() {
     for bad in ["", "Base", "base_sepolia", "base sepolia", &"a".repeat(51)] {
         assert!(
