@@ -339,9 +339,15 @@ impl FromStr for Pubkey {
                 address,
             });
         }
+        // The SEC1 tag is checked here, not left to k256: it also decodes tags the protocol
+        // does not allow (0x05, SEC1's "compact" x-only form).
         let bytes = match s.len() {
-            132 => decode_prefixed_hex::<65>(s).map(|b| b.to_vec()),
-            68 => decode_prefixed_hex::<33>(s).map(|b| b.to_vec()),
+            132 => decode_prefixed_hex::<65>(s)
+                .filter(|b| b[0] == 0x04)
+                .map(|b| b.to_vec()),
+            68 => decode_prefixed_hex::<33>(s)
+                .filter(|b| matches!(b[0], 0x02 | 0x03))
+                .map(|b| b.to_vec()),
             _ => None,
         }
         .ok_or_else(invalid)?;
