@@ -2,6 +2,7 @@
 
 mod canonical;
 mod message;
+mod parse;
 mod signature;
 
 pub use alloy_primitives::{Address, B256};
@@ -13,6 +14,7 @@ pub use message::{
     CanonicalMessage, CycleReport, EndpointManifest, ForwardReceipt, ManifestRevocation, NextHop,
     Signable,
 };
+pub use parse::{ParseError, ParsedMessage, parse_message};
 pub use signature::Signature;
 pub use uuid::Uuid;
 
