@@ -229,7 +229,17 @@ impl FromStr for Timestamp {
             .ok()
             .filter(|_| separator_ok && !leap_second)
             .ok_or_else(|| Error::InvalidTimestamp { value: truncate(s) })?;
-        if parsed.nanosecond() != 0 {
+        // The parser keeps nine fraction digits and skips the rest, so check them all.
+        let fraction_is_zero = s
+            .get(19..)
+            .and_then(|rest| rest.strip_prefix('.'))
+            .is_none_or(|fraction| {
+                fraction
+                    .bytes()
+                    .take_while(u8::is_ascii_digit)
+                    .all(|d| d == b'0')
+            });
+        if parsed.nanosecond() != 0 || !fraction_is_zero {
             return Err(Error::FractionalSeconds { value: truncate(s) });
         }
         Self::from_unix(parsed.to_offset(UtcOffset::UTC).unix_timestamp())
@@ -329,9 +339,15 @@ impl FromStr for Pubkey {
                 address,
             });
         }
+        // The SEC1 tag is checked here, not left to k256: it also decodes tags the protocol
+        // does not allow (0x05, SEC1's "compact" x-only form).
         let bytes = match s.len() {
-            132 => decode_prefixed_hex::<65>(s).map(|b| b.to_vec()),
-            68 => decode_prefixed_hex::<33>(s).map(|b| b.to_vec()),
+            132 => decode_prefixed_hex::<65>(s)
+                .filter(|b| b[0] == 0x04)
+                .map(|b| b.to_vec()),
+            68 => decode_prefixed_hex::<33>(s)
+                .filter(|b| matches!(b[0], 0x02 | 0x03))
+                .map(|b| b.to_vec()),
             _ => None,
         }
         .ok_or_else(invalid)?;

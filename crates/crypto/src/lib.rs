@@ -2,6 +2,7 @@
 
 mod canonical;
 mod message;
+mod parse;
 mod signature;
 mod transaction;
 
@@ -14,6 +15,7 @@ pub use message::{
     CanonicalMessage, Commitment, CycleReport, EndpointManifest, ForwardOrder, ForwardReceipt,
     ManifestRevocation, NextHop, Signable, Signed,
 };
+pub use parse::{ParseError, ParsedMessage, parse_message};
 pub use signature::Signature;
 pub use transaction::SignedTransaction;
 pub use uuid::Uuid;

@@ -7,6 +7,7 @@
     reason = "tests"
 )]
 
+mod parse;
 mod properties;
 mod rejections;
 mod vectors;

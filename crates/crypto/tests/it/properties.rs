@@ -2,8 +2,8 @@
 
 use kagami_crypto::{
     CanonicalMessage, Chain, CycleReport, EndpointManifest, Error, EthAddress, ForwardReceipt,
-    FreeText, Hash32, ManifestRevocation, NextHop, PrivateKeySigner, Pubkey, Signable, Signature,
-    Timestamp, Uuid,
+    FreeText, Hash32, ManifestRevocation, NextHop, ParsedMessage, PrivateKeySigner, Pubkey,
+    Signable, Signature, Timestamp, Uuid, parse_message,
 };
 use proptest::prelude::*;
 
@@ -121,6 +121,29 @@ fn any_message() -> impl Strategy<Value = CanonicalMessage> {
                 manifest,
             }
             .message()
+        }),
+    ]
+}
+
+/// Any message as the parser returns it, so the expected value of a round trip is at hand.
+fn any_parsed() -> impl Strategy<Value = ParsedMessage> {
+    prop_oneof![
+        manifest().prop_map(ParsedMessage::EndpointManifest),
+        receipt().prop_map(ParsedMessage::ForwardReceipt),
+        (hash(), uuid()).prop_map(|(root_tx, to)| ParsedMessage::NextHop(NextHop { root_tx, to })),
+        (chain(), hash(), address()).prop_map(|(chain, root_tx, reporter)| {
+            ParsedMessage::CycleReport(CycleReport {
+                chain,
+                root_tx,
+                reporter,
+            })
+        }),
+        (chain(), uuid(), hash()).prop_map(|(chain, agent, manifest)| {
+            ParsedMessage::ManifestRevocation(ManifestRevocation {
+                chain,
+                agent,
+                manifest,
+            })
         }),
     ]
 }
@@ -264,6 +287,29 @@ proptest! {
         // equal text means equal fields; ids follow the text.
         prop_assert_eq!(a.as_str() == b.as_str(), a.id() == b.id());
         prop_assert_eq!(parse_lines(&a) == parse_lines(&b), a == b);
+    }
+
+    #[test]
+    fn parsing_a_rendered_message_gives_back_every_field(expected in any_parsed()) {
+        let message = expected.message();
+        let parsed = parse_message(message.as_str()).unwrap();
+        prop_assert_eq!(&parsed, &expected);
+        prop_assert_eq!(parsed.message(), message);
+    }
+
+    #[test]
+    fn a_message_with_one_line_dropped_or_repeated_is_rejected(
+        expected in any_parsed(), at in any::<prop::sample::Index>(), repeat in any::<bool>()
+    ) {
+        let text = expected.message().as_str().to_owned();
+        let mut lines: Vec<&str> = text.split('\n').collect();
+        let at = at.index(lines.len());
+        if repeat {
+            lines.insert(at, lines[at]);
+        } else {
+            lines.remove(at);
+        }
+        prop_assert!(parse_message(&lines.join("\n")).is_err());
     }
 
     #[test]

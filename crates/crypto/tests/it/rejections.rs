@@ -205,6 +205,24 @@ fn non_rfc3339_timestamps_are_invalid() {
 }
 
 #[test]
+fn fraction_digits_beyond_nanoseconds_are_still_a_fraction() {
+    // Found by fuzzing: the RFC 3339 parser reads nine fraction digits and skips the rest, so
+    // `.0000000001` looked like a zero fraction and was silently dropped.
+    for bad in [
+        "2026-01-16T00:00:00.0000000001Z",
+        "2026-01-16T00:00:00.000000000000000007+02:00",
+    ] {
+        assert_eq!(
+            bad.parse::<Timestamp>().unwrap_err(),
+            Error::FractionalSeconds { value: bad.into() },
+            "{bad}"
+        );
+    }
+    let zeros: Timestamp = "2026-01-16T00:00:00.000000000000Z".parse().unwrap();
+    assert_eq!(zeros.to_string(), "2026-01-16T00:00:00Z");
+}
+
+#[test]
 fn chains_outside_the_alphabet_are_rejected() {
     for bad in ["", "Base", "base_sepolia", "base sepolia", &"a".repeat(51)] {
         assert!(
@@ -288,6 +306,38 @@ fn pubkeys_must_be_addresses_or_points_on_the_curve() {
         wrong_prefix.parse::<Pubkey>().unwrap_err(),
         Error::InvalidPubkey { .. }
     ));
+}
+
+#[test]
+fn pubkey_with_the_sec1_compact_prefix_05_is_rejected() {
+    // Found by fuzzing: k256 decodes SEC1's "compact" form (0x05 || x) for a valid x, but the
+    // protocol allows only 0x02/0x03 (compressed) and 0x04 (uncompressed).
+    let compressed = "0x020847c1f6e92b3348e6262df3b03c2343db78beb2218545dd6714e6870a9021e1";
+    assert!(compressed.parse::<Pubkey>().is_ok());
+    let compact = compressed.replacen("0x02", "0x05", 1);
+    assert_eq!(
+        compact.parse::<Pubkey>().unwrap_err(),
+        Error::InvalidPubkey { value: compact }
+    );
+}
+
+#[test]
+fn pubkey_prefix_must_match_its_length() {
+    // A compressed prefix on 65 bytes and the uncompressed prefix on 33 bytes.
+    let key = PrivateKeySigner::random();
+    let point = key.credential().verifying_key().to_encoded_point(false);
+    let wrong_long = format!("0x02{}", hex::encode(&point.as_bytes()[1..]));
+    let compressed = key.credential().verifying_key().to_encoded_point(true);
+    let wrong_short = format!("0x04{}", hex::encode(&compressed.as_bytes()[1..]));
+    for bad in [wrong_long, wrong_short] {
+        assert!(
+            matches!(
+                bad.parse::<Pubkey>().unwrap_err(),
+                Error::InvalidPubkey { .. }
+            ),
+            "{bad}"
+        );
+    }
 }
 
 #[test]
