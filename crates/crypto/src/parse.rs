@@ -18,13 +18,15 @@
 //! at most 10) are not checked here, as the builders do not check them either: `kagami-core`
 //! enforces them on wire input. A hop must fit the builders' `u32`.
 //!
-//! Adding a message kind (protocol v2): a [`ParsedMessage`] variant (and its arms in `tag`
+//! Both protocol versions are parsed (v2 adds the forward order, receipt v2 and commitment).
+//! Adding a message kind: a [`ParsedMessage`] variant (and its arms in `tag`
 //! and `message`), a `FromFields` impl for its type, and one row in `KINDS`.
 
 use uuid::Uuid;
 
 use crate::{
-    CanonicalMessage, Chain, CycleReport, EndpointManifest, Error, EthAddress, ForwardReceipt,
+    Amount, CanonicalMessage, Chain, Commitment, CycleReport, EndpointManifest, Error, EthAddress,
+    ForwardOrder, ForwardReceipt,
     FreeText, Hash32, ManifestRevocation, NextHop, Pubkey, Signable, Timestamp,
     canonical::truncate, parse_canonical_u64, parse_uuid,
 };
@@ -45,6 +47,10 @@ pub enum ParsedMessage {
     CycleReport(CycleReport),
     /// `Kagami manifest revocation v1`.
     ManifestRevocation(ManifestRevocation),
+    /// `Kagami forward order v1` (protocol v2).
+    ForwardOrder(ForwardOrder),
+    /// `Kagami commitment v1` (protocol v2).
+    Commitment(Commitment),
 }
 
 impl ParsedMessage {
@@ -52,10 +58,13 @@ impl ParsedMessage {
     pub const fn tag(&self) -> &'static str {
         match self {
             Self::EndpointManifest(_) => EndpointManifest::TAG,
+            Self::ForwardReceipt(r) if r.order.is_some() => ForwardReceipt::TAG_V2,
             Self::ForwardReceipt(_) => ForwardReceipt::TAG,
             Self::NextHop(_) => NextHop::TAG,
             Self::CycleReport(_) => CycleReport::TAG,
             Self::ManifestRevocation(_) => ManifestRevocation::TAG,
+            Self::ForwardOrder(_) => ForwardOrder::TAG,
+            Self::Commitment(_) => Commitment::TAG,
         }
     }
 
@@ -68,6 +77,8 @@ impl ParsedMessage {
             Self::NextHop(m) => m.message(),
             Self::CycleReport(m) => m.message(),
             Self::ManifestRevocation(m) => m.message(),
+            Self::ForwardOrder(m) => m.message(),
+            Self::Commitment(m) => m.message(),
         }
     }
 
@@ -337,7 +348,7 @@ macro_rules! field_value_via_str {
     )*};
 }
 
-field_value_via_str!(Chain, EthAddress, FreeText, Hash32, Pubkey, Timestamp);
+field_value_via_str!(Amount, Chain, EthAddress, FreeText, Hash32, Pubkey, Timestamp);
 
 impl FieldValue for Uuid {
     fn parse_value(raw: &str) -> Result<Self, ValueError> {
@@ -393,7 +404,7 @@ const NONE: &str = "none";
 
 /// Every known tag and the parser of its kind. Keep in the order of PROTOCOL section 4.
 type KindParser = fn(&mut Fields<'_>) -> Result<ParsedMessage, ParseError>;
-const KINDS: [(&str, KindParser); 5] = [
+const KINDS: [(&str, KindParser); 8] = [
     (EndpointManifest::TAG, |f| {
         EndpointManifest::from_fields(f).map(ParsedMessage::EndpointManifest)
     }),
@@ -408,6 +419,15 @@ const KINDS: [(&str, KindParser); 5] = [
     }),
     (ManifestRevocation::TAG, |f| {
         ManifestRevocation::from_fields(f).map(ParsedMessage::ManifestRevocation)
+    }),
+    (ForwardReceipt::TAG_V2, |f| {
+        ForwardReceipt::from_fields_v2(f).map(ParsedMessage::ForwardReceipt)
+    }),
+    (ForwardOrder::TAG, |f| {
+        ForwardOrder::from_fields(f).map(ParsedMessage::ForwardOrder)
+    }),
+    (Commitment::TAG, |f| {
+        Commitment::from_fields(f).map(ParsedMessage::Commitment)
     }),
 ];
 
@@ -434,8 +454,55 @@ impl FromFields for ForwardReceipt {
             from: f.field("from")?,
             to: f.field("to")?,
             manifest: f.field("manifest")?,
+            order: None,
             next_hop: f.field("next-hop")?,
             nonce: f.field("nonce")?,
+        })
+    }
+}
+
+impl ForwardReceipt {
+    /// Receipt v2: an `order` line after `manifest`.
+    fn from_fields_v2(f: &mut Fields<'_>) -> Result<Self, ParseError> {
+        Ok(Self {
+            chain: f.field("chain")?,
+            root_tx: f.field("root-tx")?,
+            hop: f.field("hop")?,
+            from: f.field("from")?,
+            to: f.field("to")?,
+            manifest: f.field("manifest")?,
+            order: Some(f.field("order")?),
+            next_hop: f.field("next-hop")?,
+            nonce: f.field("nonce")?,
+        })
+    }
+}
+
+impl FromFields for ForwardOrder {
+    fn from_fields(f: &mut Fields<'_>) -> Result<Self, ParseError> {
+        Ok(Self {
+            chain: f.field("chain")?,
+            root_tx: f.field("root-tx")?,
+            hop: f.field("hop")?,
+            from: f.field("from")?,
+            to: f.field("to")?,
+            manifest: f.field("manifest")?,
+            amount: f.field("amount")?,
+            nonce: f.field("nonce")?,
+        })
+    }
+}
+
+impl FromFields for Commitment {
+    fn from_fields(f: &mut Fields<'_>) -> Result<Self, ParseError> {
+        Ok(Self {
+            chain: f.field("chain")?,
+            root_tx: f.field("root-tx")?,
+            payer: f.field("payer")?,
+            first_hop: f.field("first-hop")?,
+            routing: f.field("routing")?,
+            amount: f.field("amount")?,
+            lock_until: f.field("lock-until")?,
         })
     }
 }

@@ -65,6 +65,7 @@ fn receipt_fields_are_typed_including_a_terminal_next_hop() {
         from: kagami_crypto::Uuid::from_u128(1),
         to: kagami_crypto::Uuid::from_u128(2),
         manifest: Hash32::from([8; 32]),
+        order: None,
         next_hop: None,
         nonce: u64::MAX,
     };
@@ -280,6 +281,7 @@ fn a_hop_beyond_u32_is_out_of_range() {
         from: kagami_crypto::Uuid::from_u128(1),
         to: kagami_crypto::Uuid::from_u128(2),
         manifest: Hash32::from([8; 32]),
+        order: None,
         next_hop: Some(Hash32::from([9; 32])),
         nonce: 0,
     };
@@ -307,6 +309,7 @@ fn next_hop_is_a_hash_or_the_literal_none() {
         from: kagami_crypto::Uuid::from_u128(1),
         to: kagami_crypto::Uuid::from_u128(2),
         manifest: Hash32::from([8; 32]),
+        order: None,
         next_hop: None,
         nonce: 0,
     };
@@ -335,4 +338,64 @@ fn errors_name_the_line_and_field_in_their_message() {
         err.to_string(),
         "line 6: nonce: invalid integer \"007\": expected decimal digits without sign or leading zeros"
     );
+}
+
+#[test]
+fn protocol_v2_kinds_parse_back_to_their_fields() {
+    let order = kagami_crypto::ForwardOrder {
+        chain: "base".parse().unwrap(),
+        root_tx: Hash32::from([7; 32]),
+        hop: 1,
+        from: kagami_crypto::Uuid::from_u128(1),
+        to: kagami_crypto::Uuid::from_u128(2),
+        manifest: Hash32::from([8; 32]),
+        amount: "12.500000".parse().unwrap(),
+        nonce: 3,
+    };
+    let receipt = ForwardReceipt {
+        chain: order.chain.clone(),
+        root_tx: order.root_tx,
+        hop: order.hop,
+        from: order.from,
+        to: order.to,
+        manifest: order.manifest,
+        order: Some(kagami_crypto::Signable::id(&order)),
+        next_hop: None,
+        nonce: 4,
+    };
+    let commitment = kagami_crypto::Commitment {
+        chain: "base".parse().unwrap(),
+        root_tx: Hash32::from([7; 32]),
+        payer: kagami_crypto::Uuid::from_u128(1),
+        first_hop: kagami_crypto::Uuid::from_u128(2),
+        routing: Hash32::from([5; 32]),
+        amount: "1000.000000".parse().unwrap(),
+        lock_until: "2026-01-16T00:00:00Z".parse().unwrap(),
+    };
+    for parsed in [
+        ParsedMessage::ForwardOrder(order),
+        ParsedMessage::ForwardReceipt(receipt.clone()),
+        ParsedMessage::Commitment(commitment),
+    ] {
+        let text = parsed.message();
+        assert_eq!(parse_message(text.as_str()), Ok(parsed.clone()));
+        assert!(text.as_str().starts_with(parsed.tag()));
+    }
+    // A receipt v2 without its order line, or a v1 receipt with one, is not a message.
+    let v2 = receipt.message().as_str().to_owned();
+    let order_line = v2.lines().find(|l| l.starts_with("order: ")).unwrap();
+    assert!(parse_message(&v2.replace(&format!("{order_line}\n"), "")).is_err());
+    assert!(parse_message(&v2.replace("receipt v2", "receipt v1")).is_err());
+    // An amount in another spelling is not canonical.
+    let order_text = kagami_crypto::Signable::message(&kagami_crypto::ForwardOrder {
+        chain: "base".parse().unwrap(),
+        root_tx: Hash32::from([7; 32]),
+        hop: 0,
+        from: kagami_crypto::Uuid::from_u128(1),
+        to: kagami_crypto::Uuid::from_u128(2),
+        manifest: Hash32::from([8; 32]),
+        amount: "12.500000".parse().unwrap(),
+        nonce: 3,
+    });
+    assert!(parse_message(&order_text.as_str().replace("12.500000", "12.5")).is_err());
 }
