@@ -14,6 +14,12 @@
 
 use std::path::{Path, PathBuf};
 
+use alloy_consensus::{SignableTransaction, TxEnvelope, TxLegacy};
+use alloy_eips::eip2718::Encodable2718;
+use alloy_primitives::{Address, TxKind, U256};
+use alloy_signer::SignerSync;
+use kagami_crypto::{PrivateKeySigner, SignedTransaction};
+
 use kagami_store::{Store, postgres::PostgresConfig};
 use sha2::{Digest, Sha256};
 use tokio::sync::OnceCell;
@@ -219,4 +225,26 @@ async fn create_template() -> Option<String> {
     drop(client);
     let _ = driver.await;
     Some(template)
+}
+
+/// A signed EIP-155 transaction from `key` (a 1-wei transfer on chain 8453 with `nonce`): the
+/// kind of evidence an MEV incident names. Distinct nonces give distinct hashes.
+///
+/// # Panics
+/// Never for a local key.
+pub fn signed_transaction(key: &PrivateKeySigner, nonce: u64) -> SignedTransaction {
+    let tx = TxLegacy {
+        chain_id: Some(8453),
+        nonce,
+        gas_price: 1_000_000_000,
+        gas_limit: 21_000,
+        to: TxKind::Call(Address::repeat_byte(0x35)),
+        value: U256::from(1),
+        input: Default::default(),
+    };
+    let signature = key
+        .sign_hash_sync(&tx.signature_hash())
+        .unwrap_or_else(|e| panic!("signing a transaction: {e}"));
+    let raw = TxEnvelope::Legacy(tx.into_signed(signature)).encoded_2718();
+    SignedTransaction::decode(&raw).unwrap_or_else(|e| panic!("decoding our own transaction: {e}"))
 }

@@ -26,9 +26,8 @@ use uuid::Uuid;
 
 use crate::{
     Amount, CanonicalMessage, Chain, Commitment, CycleReport, EndpointManifest, Error, EthAddress,
-    ForwardOrder, ForwardReceipt,
-    FreeText, Hash32, ManifestRevocation, NextHop, Pubkey, Signable, Timestamp,
-    canonical::truncate, parse_canonical_u64, parse_uuid,
+    ForwardOrder, ForwardReceipt, FreeText, Hash32, ManifestRevocation, NextHop, Pubkey, Signable,
+    Timestamp, canonical::truncate, parse_canonical_u64, parse_uuid,
 };
 
 /// A canonical message parsed back into its typed fields, one variant per message kind.
@@ -348,7 +347,9 @@ macro_rules! field_value_via_str {
     )*};
 }
 
-field_value_via_str!(Amount, Chain, EthAddress, FreeText, Hash32, Pubkey, Timestamp);
+field_value_via_str!(
+    Amount, Chain, EthAddress, FreeText, Hash32, Pubkey, Timestamp
+);
 
 impl FieldValue for Uuid {
     fn parse_value(raw: &str) -> Result<Self, ValueError> {

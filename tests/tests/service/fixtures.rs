@@ -1,12 +1,16 @@
-//! Agents with real keys, and the signed protocol objects they send: manifests, receipts,
-//! revocations, cycle reports. Everything is signed client-side with `PrivateKeySigner`,
+//! Agents with real keys, and the signed protocol objects they send: manifests, orders and
+//! receipts, revocations, cycle reports, co-signed commitments, MEV evidence. Everything is signed client-side with `PrivateKeySigner`,
 //! exactly as an agent would, and sent as the wire JSON.
 
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::{
+    sync::atomic::{AtomicU64, Ordering},
+    time::{SystemTime, UNIX_EPOCH},
+};
 
 use kagami_core::crypto::{
-    CycleReport, EndpointManifest, EthAddress, ForwardReceipt, Hash32, ManifestRevocation, NextHop,
-    PrivateKeySigner, Signable, Signature, Timestamp, Uuid, sha256,
+    Commitment, CycleReport, EndpointManifest, EthAddress, ForwardOrder, ForwardReceipt, Hash32,
+    ManifestRevocation, NextHop, PrivateKeySigner, Signable, Signature, SignedTransaction,
+    Timestamp, Uuid, sha256,
 };
 use serde_json::{Value, json};
 
@@ -244,39 +248,107 @@ pub(crate) async fn ready_agent(
     (agent, m)
 }
 
-/// A receipt signed client-side by its destination.
+/// One hop of protocol v2, signed client-side: the payer's order and the destination's
+/// receipt v2 naming it.
 #[derive(Debug, Clone)]
-pub(crate) struct SignedReceipt {
-    pub(crate) fields: ForwardReceipt,
-    pub(crate) signature: Signature,
+pub(crate) struct SignedPair {
+    pub(crate) order: ForwardOrder,
+    pub(crate) order_signature: Signature,
+    pub(crate) receipt: ForwardReceipt,
+    pub(crate) receipt_signature: Signature,
 }
 
-impl SignedReceipt {
-    pub(crate) fn hash(&self) -> Hash32 {
-        self.fields.id()
+impl SignedPair {
+    /// Signs `order` with `payer` and a receipt of it (committing to `next_hop`, with
+    /// `receipt_nonce`) with `destination`.
+    pub(crate) fn sign(
+        order: ForwardOrder,
+        payer: &PrivateKeySigner,
+        next_hop: Option<Hash32>,
+        receipt_nonce: u64,
+        destination: &PrivateKeySigner,
+    ) -> Self {
+        let receipt = ForwardReceipt {
+            chain: order.chain.clone(),
+            root_tx: order.root_tx,
+            hop: order.hop,
+            from: order.from,
+            to: order.to,
+            manifest: order.manifest,
+            order: Some(order.id()),
+            next_hop,
+            nonce: receipt_nonce,
+        };
+        Self {
+            order_signature: order.message().sign(payer).unwrap(),
+            receipt_signature: receipt.message().sign(destination).unwrap(),
+            order,
+            receipt,
+        }
     }
 
-    /// The same receipt signed by `signer` instead.
-    pub(crate) fn signed_by(&self, signer: &PrivateKeySigner) -> Self {
+    /// The receipt's id (what the service calls the receipt hash).
+    pub(crate) fn hash(&self) -> Hash32 {
+        self.receipt.id()
+    }
+
+    /// The order's id.
+    pub(crate) fn order_hash(&self) -> Hash32 {
+        self.order.id()
+    }
+
+    /// The same pair with the receipt signed by `signer` instead.
+    pub(crate) fn receipt_signed_by(&self, signer: &PrivateKeySigner) -> Self {
         Self {
-            fields: self.fields.clone(),
-            signature: self.fields.message().sign(signer).unwrap(),
+            receipt_signature: self.receipt.message().sign(signer).unwrap(),
+            ..self.clone()
         }
+    }
+
+    /// The same pair with the order signed by `signer` instead.
+    pub(crate) fn order_signed_by(&self, signer: &PrivateKeySigner) -> Self {
+        Self {
+            order_signature: self.order.message().sign(signer).unwrap(),
+            ..self.clone()
+        }
+    }
+
+    /// The order's wire body.
+    pub(crate) fn order_body(&self) -> Value {
+        let o = &self.order;
+        json!({
+            "chain": o.chain.to_string(),
+            "root_tx_hash": o.root_tx.to_string(),
+            "hop": o.hop,
+            "source_agent_uuid": o.from.to_string(),
+            "dest_agent_uuid": o.to.to_string(),
+            "manifest_hash": o.manifest.to_string(),
+            "amount_usdc": o.amount.to_string(),
+            "order_nonce": o.nonce,
+            "signature": self.order_signature.to_string(),
+        })
+    }
+
+    /// The receipt's wire body (the v2 receipt, naming its order).
+    pub(crate) fn receipt_body(&self) -> Value {
+        let r = &self.receipt;
+        json!({
+            "root_tx_hash": r.root_tx.to_string(),
+            "source_agent_uuid": r.from.to_string(),
+            "dest_agent_uuid": r.to.to_string(),
+            "hop": r.hop,
+            "manifest_hash": r.manifest.to_string(),
+            "order_hash": r.order.map(|h| h.to_string()),
+            "next_hop_hash": r.next_hop.map(|h| h.to_string()),
+            "receipt_nonce": r.nonce,
+            "signature": self.receipt_signature.to_string(),
+            "chain": r.chain.to_string(),
+        })
     }
 
     /// The record-forward body (also one evidence item of a cycle report).
     pub(crate) fn body(&self) -> Value {
-        json!({
-            "root_tx_hash": self.fields.root_tx.to_string(),
-            "source_agent_uuid": self.fields.from.to_string(),
-            "dest_agent_uuid": self.fields.to.to_string(),
-            "hop": self.fields.hop,
-            "manifest_hash": self.fields.manifest.to_string(),
-            "next_hop_hash": self.fields.next_hop.map(|h| h.to_string()),
-            "receipt_nonce": self.fields.nonce,
-            "signature": self.signature.to_string(),
-            "chain": self.fields.chain.to_string(),
-        })
+        json!({ "order": self.order_body(), "receipt": self.receipt_body() })
     }
 }
 
@@ -289,9 +361,36 @@ pub(crate) fn next_hop(root: Hash32, next: &Agent) -> Hash32 {
     .id()
 }
 
-/// The receipt of `from → to` at `hop`, citing `to_manifest`, committing to `next` (or to
-/// nothing), signed by `to`'s operational key.
-pub(crate) fn receipt(
+/// A fresh order nonce (unique in this test process).
+pub(crate) fn order_nonce() -> u64 {
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    NEXT.fetch_add(1, Ordering::Relaxed)
+}
+
+/// The order of `from → to` at `hop` for `amount` USDC, citing `to_manifest`.
+pub(crate) fn order(
+    root: Hash32,
+    hop: u32,
+    from: &Agent,
+    to: &Agent,
+    to_manifest: &SignedManifest,
+    amount: &str,
+) -> ForwardOrder {
+    ForwardOrder {
+        chain: CHAIN.parse().unwrap(),
+        root_tx: root,
+        hop,
+        from: from.uuid,
+        to: to.uuid,
+        manifest: to_manifest.hash(),
+        amount: amount.parse().unwrap(),
+        nonce: order_nonce(),
+    }
+}
+
+/// The hop `from → to` at `hop`, citing `to_manifest`, for 1 USDC: the order signed by
+/// `from`'s operational key, the receipt (committing to `next`, or to nothing) by `to`'s.
+pub(crate) fn pair(
     root: Hash32,
     hop: u32,
     from: &Agent,
@@ -299,35 +398,30 @@ pub(crate) fn receipt(
     to_manifest: &SignedManifest,
     next: Option<&Agent>,
     nonce: u64,
-) -> SignedReceipt {
-    let fields = ForwardReceipt {
-        chain: CHAIN.parse().unwrap(),
-        root_tx: root,
-        hop,
-        from: from.uuid,
-        to: to.uuid,
-        manifest: to_manifest.hash(),
-        order: None,
-        next_hop: next.map(|n| next_hop(root, n)),
+) -> SignedPair {
+    SignedPair::sign(
+        order(root, hop, from, to, to_manifest, "1.000000"),
+        &from.hot,
+        next.map(|n| next_hop(root, n)),
         nonce,
-    };
-    let signature = fields.message().sign(&to.hot).unwrap();
-    SignedReceipt { fields, signature }
+        &to.hot,
+    )
 }
 
-pub(crate) async fn record(app: &TestApp, receipt: &SignedReceipt) -> Reply {
+pub(crate) async fn record(app: &TestApp, pair: &SignedPair) -> Reply {
     app.post(
         "/api/v1/agents/manifests/record-forward",
         Auth::Client,
-        &receipt.body(),
+        &pair.body(),
     )
     .await
 }
 
-/// Records `receipt`, asserting 201 and its protocol hash; returns the body.
-pub(crate) async fn recorded(app: &TestApp, receipt: &SignedReceipt) -> Value {
-    let body = record(app, receipt).await.expect(201);
-    assert_eq!(body["receipt_hash"], receipt.hash().to_string());
+/// Records `pair`, asserting 201 and its protocol hashes; returns the body.
+pub(crate) async fn recorded(app: &TestApp, pair: &SignedPair) -> Value {
+    let body = record(app, pair).await.expect(201);
+    assert_eq!(body["receipt_hash"], pair.hash().to_string());
+    assert_eq!(body["order_hash"], pair.order_hash().to_string());
     assert_eq!(body["hop_irrational"], false);
     body
 }
@@ -381,7 +475,7 @@ pub(crate) fn cycle_report(
     root: Hash32,
     reporter: &PrivateKeySigner,
     signer: &PrivateKeySigner,
-    evidence: &[&SignedReceipt],
+    evidence: &[&SignedPair],
 ) -> Value {
     let reporter_address: EthAddress = EthAddress::from(reporter.address());
     let message = CycleReport {
@@ -396,6 +490,82 @@ pub(crate) fn cycle_report(
         "signature": message.sign(signer).unwrap().to_string(),
         "evidence": evidence.iter().map(|r| r.body()).collect::<Vec<_>>(),
     })
+}
+
+/// A commitment of `payer`'s payment `root` through `first_hop`, locked until `lock_until`.
+pub(crate) fn commitment(
+    root: Hash32,
+    payer: &Agent,
+    first_hop: &Agent,
+    amount: &str,
+    lock_until: Timestamp,
+) -> Commitment {
+    Commitment {
+        chain: CHAIN.parse().unwrap(),
+        root_tx: root,
+        payer: payer.uuid,
+        first_hop: first_hop.uuid,
+        routing: Hash32::from(sha256(&[b"routing:", root.to_string().as_bytes()])),
+        amount: amount.parse().unwrap(),
+        lock_until,
+    }
+}
+
+/// The create-commitment body of `c`, signed by `payer_key` and `first_hop_key`.
+pub(crate) fn commitment_body(
+    c: &Commitment,
+    payer_key: &PrivateKeySigner,
+    first_hop_key: &PrivateKeySigner,
+) -> Value {
+    let message = c.message();
+    json!({
+        "chain": c.chain.to_string(),
+        "root_tx_hash": c.root_tx.to_string(),
+        "payer_agent_uuid": c.payer.to_string(),
+        "first_hop_agent_uuid": c.first_hop.to_string(),
+        "routing_hash": c.routing.to_string(),
+        "amount_usdc": c.amount.to_string(),
+        "lock_until": c.lock_until.to_string(),
+        "payer_signature": message.sign(payer_key).unwrap().to_string(),
+        "first_hop_signature": message.sign(first_hop_key).unwrap().to_string(),
+    })
+}
+
+/// An MEV incident naming `attacker` and the transaction `attack_tx`.
+pub(crate) fn mev_incident(
+    attacker: &Agent,
+    extracted: &str,
+    attack_tx: &SignedTransaction,
+) -> Value {
+    json!({
+        "root_tx_hash": root(&format!("mev-{}", attack_tx.hash)).to_string(),
+        "attack_type": "frontrun",
+        "attacker_agent_uuid": attacker.uuid.to_string(),
+        "extracted_value_usdc": extracted,
+        "block_number": 19_000_000,
+        "tx_index": 4,
+        "evidence_hash": Hash32::from(sha256(&[b"evidence"])).to_string(),
+        "attack_tx": attack_tx.to_hex(),
+    })
+}
+
+/// The ledger (public), asserting 200 and that it balances.
+pub(crate) async fn ledger(app: &TestApp) -> Value {
+    let body = app.get("/api/v1/ledger?limit=1000").await.expect(200);
+    assert_eq!(body["balanced"], true, "{body}");
+    assert_eq!(body["unbalanced_causes"], json!([]), "{body}");
+    body
+}
+
+/// An agent's stake figures: (staked, slashed, available).
+pub(crate) async fn stake_of(app: &TestApp, agent: &Agent) -> (String, String, String) {
+    let d = details(app, agent).await;
+    let s = &d["stake"];
+    (
+        s["staked_usdc"].as_str().unwrap().to_owned(),
+        s["slashed_usdc"].as_str().unwrap().to_owned(),
+        s["available_usdc"].as_str().unwrap().to_owned(),
+    )
 }
 
 /// The forward trail of `root`, asserting 200.

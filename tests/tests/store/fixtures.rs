@@ -1,17 +1,19 @@
-//! Builders for the conformance cases: agents with deterministic keys, signed manifests and
-//! receipts, fixed times.
+//! Builders for the conformance cases: agents with deterministic keys, signed manifests,
+//! orders and receipts, co-signed commitments, signed MEV evidence, fixed times.
+
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use kagami_core::{
     EndpointUri, ManifestRecord, Policy, Usdc,
     crypto::{
-        B256, CycleReport, EndpointManifest, EthAddress, ForwardReceipt, Hash32,
-        ManifestRevocation, NextHop, PrivateKeySigner, Signable, Signature, Signed, Timestamp,
-        sha256,
+        B256, Commitment, CycleReport, EndpointManifest, EthAddress, ForwardOrder, ForwardReceipt,
+        Hash32, ManifestRevocation, NextHop, PrivateKeySigner, Signable, Signature, Signed,
+        Timestamp, sha256,
     },
     settlement::{Operation, hop_cost},
-    wire::{CycleReportSubmission, SignedManifest},
+    wire::{CosignedCommitment, CycleReportSubmission, SignedManifest, SignedPair},
 };
-use kagami_store::{Agent, NewAgent, NewReceipt, Store};
+use kagami_store::{Agent, AttackType, NewAgent, NewMevIncident, NewReceipt, Store, StoredOrder};
 
 /// 2026-01-16T00:00:00Z, the suite's "now".
 pub(crate) const T0: i64 = 1_768_521_600;
@@ -131,8 +133,14 @@ pub(crate) async fn published(store: &Store, agent: &Agent) -> ManifestRecord {
         .manifest
 }
 
-/// A receipt `from → to` at `hop` citing `to`'s manifest, committing to `next` (or none),
-/// signed by `to`'s operational key.
+/// A fresh order nonce (unique in this test process).
+pub(crate) fn order_nonce() -> u64 {
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    NEXT.fetch_add(1, Ordering::Relaxed)
+}
+
+/// The hop `from → to` at `hop` for 1 USDC, citing `to`'s manifest: the order signed by
+/// `from`'s owner, the receipt v2 (committing to `next`, or none) by `to`'s operational key.
 pub(crate) fn receipt(
     root: Hash32,
     hop: u32,
@@ -141,16 +149,21 @@ pub(crate) fn receipt(
     to_manifest: &ManifestRecord,
     next: Option<&Agent>,
     nonce: u64,
-) -> Signed<ForwardReceipt> {
-    let fields = ForwardReceipt {
+) -> SignedPair {
+    let order = ForwardOrder {
         chain: to.chain.clone(),
         root_tx: root,
         hop,
         from: from.uuid,
         to: to.uuid,
         manifest: to_manifest.hash,
-        order: None,
-        next_hop: next.map(|n| {
+        amount: "1.000000".parse().unwrap(),
+        nonce: order_nonce(),
+    };
+    signed_pair(
+        order,
+        &owner_key(from.agent_id),
+        next.map(|n| {
             NextHop {
                 root_tx: root,
                 to: n.uuid,
@@ -158,8 +171,77 @@ pub(crate) fn receipt(
             .id()
         }),
         nonce,
+        &hot_key(to.agent_id),
+    )
+}
+
+/// `order` signed by `payer`, and the receipt of it signed by `destination`.
+pub(crate) fn signed_pair(
+    order: ForwardOrder,
+    payer: &PrivateKeySigner,
+    next_hop: Option<Hash32>,
+    nonce: u64,
+    destination: &PrivateKeySigner,
+) -> SignedPair {
+    let receipt = ForwardReceipt {
+        chain: order.chain.clone(),
+        root_tx: order.root_tx,
+        hop: order.hop,
+        from: order.from,
+        to: order.to,
+        manifest: order.manifest,
+        order: Some(order.id()),
+        next_hop,
+        nonce,
     };
-    Signed::sign(fields, &hot_key(to.agent_id)).unwrap()
+    SignedPair {
+        order: Signed::sign(order, payer).unwrap(),
+        receipt: Signed::sign(receipt, destination).unwrap(),
+    }
+}
+
+/// A commitment of `payer`'s payment `root` through `first_hop`, signed by both owners.
+pub(crate) fn commitment(
+    payer: &Agent,
+    first_hop: &Agent,
+    root: &str,
+    amount: &str,
+    lock_until: Timestamp,
+) -> CosignedCommitment {
+    let fields = Commitment {
+        chain: payer.chain.clone(),
+        root_tx: hash(root),
+        payer: payer.uuid,
+        first_hop: first_hop.uuid,
+        routing: hash("routing"),
+        amount: usdc(amount).into(),
+        lock_until,
+    };
+    CosignedCommitment {
+        payer: Signed::sign(fields.clone(), &owner_key(payer.agent_id)).unwrap(),
+        first_hop: Signed::sign(fields, &owner_key(first_hop.agent_id)).unwrap(),
+    }
+}
+
+/// An MEV incident naming `attacker`, on a transaction signed by its owner (`tx_nonce` tells
+/// transactions apart).
+pub(crate) fn mev(
+    attacker: &Agent,
+    attack_type: AttackType,
+    extracted: &str,
+    tx_nonce: u64,
+) -> NewMevIncident {
+    NewMevIncident {
+        root_tx: hash(&format!("mev {extracted}")),
+        attack_type,
+        attacker: attacker.uuid,
+        victim: None,
+        extracted_value: usdc(extracted),
+        block_number: 19_000_000,
+        tx_index: 0,
+        evidence_hash: hash("evidence"),
+        attack_tx: kagami_tests::signed_transaction(&owner_key(attacker.agent_id), tx_nonce),
+    }
 }
 
 /// The reporter key of watcher `n`.
@@ -173,7 +255,7 @@ pub(crate) fn reporter_address(n: u64) -> EthAddress {
 }
 
 /// Watcher 1's report of a loop on `root` (chain `base`), with `evidence`.
-pub(crate) fn report(root: Hash32, evidence: Vec<Signed<ForwardReceipt>>) -> CycleReportSubmission {
+pub(crate) fn report(root: Hash32, evidence: Vec<SignedPair>) -> CycleReportSubmission {
     let reporter = reporter_address(1);
     let message = CycleReport {
         chain: "base".parse().unwrap(),
@@ -202,8 +284,9 @@ pub(crate) fn revocation(agent: &Agent, manifest: &ManifestRecord) -> Signature 
     .unwrap()
 }
 
-/// What the store records for `receipt`, citing `manifest`.
-pub(crate) fn as_stored(receipt: &Signed<ForwardReceipt>, manifest: &ManifestRecord) -> NewReceipt {
+/// What the store records for `pair`, citing `manifest`.
+pub(crate) fn as_stored(pair: &SignedPair, manifest: &ManifestRecord) -> NewReceipt {
+    let receipt = &pair.receipt;
     let r = receipt.value();
     NewReceipt {
         chain: r.chain.clone(),
@@ -213,6 +296,12 @@ pub(crate) fn as_stored(receipt: &Signed<ForwardReceipt>, manifest: &ManifestRec
         dest: r.to,
         manifest_id: manifest.id,
         manifest_hash: manifest.hash,
+        order: Some(StoredOrder {
+            hash: pair.order.id(),
+            nonce: pair.order.value().nonce,
+            amount: pair.order.value().amount.into(),
+            signature: *pair.order.signature(),
+        }),
         next_hop: r.next_hop,
         nonce: r.nonce,
         receipt_hash: receipt.id(),
