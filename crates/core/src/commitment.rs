@@ -320,4 +320,35 @@ mod tests {
         assert_eq!(CommitmentStatus::parse("Pending"), None);
         assert_eq!(AgentStatus::parse(""), None);
     }
+
+    proptest::proptest! {
+        #[test]
+        fn dispute_slashes_never_exceed_the_cap_or_the_commitments(
+            amounts in proptest::collection::vec(0i64..=10_000_000_000_000, 0..12),
+            staked in 0i64..=10_000_000_000_000,
+            slashed in 0i64..=10_000_000_000_000,
+            locked in 0i64..=10_000_000_000_000,
+        ) {
+            let micros = |m: i64| Usdc::from_micros(m).unwrap();
+            let account = StakeAccount {
+                staked: micros(staked),
+                slashed: micros(slashed.min(staked)),
+                locked: micros(locked),
+            };
+            let due: Vec<(Uuid, Usdc)> = amounts
+                .iter()
+                .enumerate()
+                .map(|(i, m)| (Uuid::from_u128(i as u128), micros(*m)))
+                .collect();
+            let slashes = dispute_slashes(&due, &account);
+            proptest::prop_assert_eq!(slashes.len(), due.len());
+            let mut total = Usdc::ZERO;
+            for ((id, slash), (due_id, amount)) in slashes.iter().zip(&due) {
+                proptest::prop_assert_eq!(id, due_id);
+                proptest::prop_assert!(slash <= amount, "never more than the commitment");
+                total = total.checked_add(*slash).unwrap();
+            }
+            proptest::prop_assert!(total <= account.available().mul_div_floor(1, 2));
+        }
+    }
 }

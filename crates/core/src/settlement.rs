@@ -455,6 +455,35 @@ mod tests {
         }
 
         #[test]
+        fn a_settlement_pays_out_exactly_what_it_slashes(
+            depth in 1u32..12,
+            accounts in proptest::collection::vec((amount(), amount(), amount()), 0..6),
+            reporter in proptest::option::of(any::<bool>()),
+        ) {
+            let accounts: Vec<(Uuid, StakeAccount)> = accounts
+                .into_iter()
+                .enumerate()
+                .map(|(i, (staked, slashed, locked))| {
+                    let slashed = slashed.min(staked);
+                    (Uuid::from_u128(i as u128 + 1), StakeAccount { staked, slashed, locked })
+                })
+                .collect();
+            let plan = plan_loop_settlement(depth, &accounts, reporter.map(|is_liable| Reporter { is_liable }));
+            let sum = plan.slashes.iter().fold(Usdc::ZERO, |s, x| s.checked_add(x.amount).unwrap());
+            prop_assert_eq!(sum, plan.total_slashed);
+            let bounty = plan.bounty.unwrap_or(Usdc::ZERO);
+            prop_assert_eq!(bounty.checked_add(plan.retained), Some(plan.total_slashed));
+            prop_assert!(bounty <= plan.total_slashed);
+            if reporter == Some(true) {
+                prop_assert_eq!(bounty, Usdc::ZERO);
+            }
+            for slash in &plan.slashes {
+                let (_, account) = accounts.iter().find(|(a, _)| *a == slash.agent).unwrap();
+                prop_assert!(slash.amount <= account.available(), "never below zero");
+            }
+        }
+
+        #[test]
         fn hop_cost_grows_with_hop(hop in 0u32..200) {
             for op in [Operation::Verify, Operation::Sign, Operation::Forward, Operation::Settle] {
                 prop_assert!(hop_cost(op, hop).amount <= hop_cost(op, hop + 1).amount);
