@@ -255,7 +255,7 @@ impl From<Rejection> for ApiError {
                     .detail("required_usdc", required.to_string())
             }
             Rejection::Record(RecordRejection::Forward(violation)) => violation_error(&violation),
-            Rejection::Signature { source, .. } => {
+            Rejection::Signature { object, source } => {
                 match &source {
                     kagami_core::crypto::Error::WrongSigner { expected, recovered } => tracing::warn!(
                         signature.expected = %expected,
@@ -264,7 +264,16 @@ impl From<Rejection> for ApiError {
                     ),
                     other => tracing::warn!(error = %other, "signature_verification_failed"),
                 }
-                Self::bad_request(ErrorCode::InvalidSignature, "signature", message)
+                // The body field the signature is in.
+                let field = match object {
+                    "order" => "order.signature",
+                    "receipt" => "receipt.signature",
+                    "payer" => "payer_signature",
+                    "first hop" => "first_hop_signature",
+                    "attack transaction" => "attack_tx",
+                    _ => "signature",
+                };
+                Self::bad_request(ErrorCode::InvalidSignature, field, message)
             }
             Rejection::ChainMismatch { .. } => {
                 Self::bad_request(ErrorCode::ChainMismatch, "chain", message)

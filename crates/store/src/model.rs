@@ -341,6 +341,8 @@ pub enum RecordOutcome {
         slashes: Vec<SlashRecord>,
         /// The receipts invalidated (including this one).
         invalidated: Vec<Hash32>,
+        /// The identical pair had closed the loop before; nothing was written.
+        replayed: bool,
     },
 }
 

@@ -11,6 +11,7 @@
 )]
 
 mod app;
+mod attacks;
 mod fixtures;
 mod ops;
 mod outage;
@@ -50,6 +51,18 @@ macro_rules! on_both_stores {
 }
 
 on_both_stores!(
+    attacks::cycle_framing_without_the_framed_agents_order_fails,
+    attacks::an_honest_forwarder_routed_into_a_cycle_is_not_liable,
+    attacks::extraction_framing_without_the_victims_orders_fails,
+    attacks::only_the_agent_that_signed_a_second_receipt_is_liable,
+    attacks::bounties_never_exceed_what_others_lost,
+    attacks::commitments_the_first_hop_did_not_sign_cannot_cost_it with crate::attacks::fast_routing_changes,
+    attacks::a_routing_change_costs_at_most_half_the_available_stake with crate::attacks::fast_routing_changes,
+    attacks::revoking_first_or_scheduling_ahead_does_not_escape_a_dispute with crate::attacks::fast_routing_changes,
+    attacks::racing_revocations_and_suspensions_serialize,
+    attacks::concurrent_duplicates_of_a_closing_pair_all_get_the_settlement,
+    attacks::mev_incidents_need_the_attackers_transaction_and_slash_once,
+    attacks::a_forged_root_order_cannot_make_anyone_the_root_payer,
     story::the_whole_story_from_registration_to_settlement_and_bounty,
     story::replaying_a_cycle_closing_receipt_answers_the_settlement_again,
     rejections::signatures_that_do_not_match_are_rejected,

@@ -101,16 +101,20 @@ pub(crate) async fn record_forward(
             settlement,
             slashes: _,
             invalidated,
+            replayed,
         } => {
-            telemetry::record_settlement(&settlement);
-            tracing::warn!(
-                forward.root_tx = %settlement.root_tx,
-                settlement.id = %settlement.id,
-                settlement.kind = settlement.kind.as_str(),
-                settlement.depth = settlement.depth,
-                settlement.slashed_usdc = %settlement.total_slashed,
-                "cycle_settled"
-            );
+            if !replayed {
+                telemetry::record_settlement(&settlement);
+                tracing::warn!(
+                    forward.root_tx = %settlement.root_tx,
+                    settlement.id = %settlement.id,
+                    settlement.kind = settlement.kind.as_str(),
+                    settlement.depth = settlement.depth,
+                    settlement.liable = ?settlement.liable,
+                    settlement.slashed_usdc = %settlement.total_slashed,
+                    "cycle_settled"
+                );
+            }
             Ok(settled_response(&receipt, &settlement, &invalidated))
         }
     }

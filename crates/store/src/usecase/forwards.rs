@@ -257,6 +257,7 @@ pub(crate) async fn record<T: Tx>(
                 settlement,
                 slashes,
                 invalidated: detected.receipts,
+                replayed: false,
             })
         }
     }
@@ -282,6 +283,7 @@ async fn replayed<T: Tx>(tx: &T, stored: ReceiptRecord) -> Result<RecordOutcome>
             settlement,
             slashes,
             invalidated,
+            replayed: true,
         });
     }
     Ok(RecordOutcome::Recorded {
