@@ -12,12 +12,15 @@
     reason = "a test harness fails the test by panicking, with the cause"
 )]
 
+mod interloper;
+
 use std::path::{Path, PathBuf};
 
 use alloy_consensus::{SignableTransaction, TxEnvelope, TxLegacy};
 use alloy_eips::eip2718::Encodable2718;
 use alloy_primitives::{Address, TxKind, U256};
 use alloy_signer::SignerSync;
+pub use interloper::Interloper;
 use kagami_crypto::{PrivateKeySigner, SignedTransaction};
 
 use kagami_store::{Store, postgres::PostgresConfig};

@@ -9,6 +9,7 @@
 
 mod cases;
 mod fixtures;
+mod races;
 
 /// Generates, for each case in `cases`, one test on SQLite and one on PostgreSQL.
 macro_rules! conformance {
@@ -79,3 +80,43 @@ mod postgres_only {
         db.cleanup().await;
     }
 }
+
+/// Generates, for each race in `races`, one test per backend with the interloper that backend
+/// needs.
+macro_rules! races {
+    ($($race:ident),* $(,)?) => {
+        mod sqlite_races {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $race() {
+                    let db = kagami_tests::TestSqlite::new();
+                    let hold = |_agent| -> futures::future::BoxFuture<'_, kagami_tests::Interloper> {
+                        Box::pin(async { kagami_tests::Interloper::sqlite(&db) })
+                    };
+                    crate::races::$race(db.store(), &hold).await;
+                }
+            )*
+        }
+
+        mod postgres_races {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $race() {
+                    let Some(db) = kagami_tests::TestPostgres::new().await else { return };
+                    let hold = |agent| -> futures::future::BoxFuture<'_, kagami_tests::Interloper> {
+                        Box::pin(kagami_tests::Interloper::postgres(&db, agent))
+                    };
+                    crate::races::$race(db.store(), &hold).await;
+                    db.cleanup().await;
+                }
+            )*
+        }
+    };
+}
+
+races!(
+    revoke_vs_record,
+    suspend_vs_publish,
+    suspend_vs_record,
+    publish_vs_dispute,
+);
