@@ -9,6 +9,7 @@
 
 mod cases;
 mod fixtures;
+mod ledger;
 mod races;
 
 /// Generates, for each case in `cases`, one test on SQLite and one on PostgreSQL.
@@ -120,3 +121,40 @@ races!(
     suspend_vs_record,
     publish_vs_dispute,
 );
+
+mod ledger_properties {
+    use proptest::prelude::*;
+
+    fn runtime() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap()
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+
+        #[test]
+        fn sqlite_ledger_balances_and_no_stake_goes_below_zero(ops in crate::ledger::ops()) {
+            runtime().block_on(async {
+                let db = kagami_tests::TestSqlite::new();
+                crate::ledger::run(db.store(), ops).await;
+            });
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 12, ..ProptestConfig::default() })]
+
+        #[test]
+        fn postgres_ledger_balances_and_no_stake_goes_below_zero(ops in crate::ledger::ops()) {
+            runtime().block_on(async {
+                let Some(db) = kagami_tests::TestPostgres::new().await else { return };
+                crate::ledger::run(db.store(), ops).await;
+                db.cleanup().await;
+            });
+        }
+    }
+}
