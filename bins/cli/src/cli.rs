@@ -87,7 +87,8 @@ pub(crate) enum Command {
     Cycle(CycleCommand),
     /// Show the forward graph of a payment as a tree.
     Trace(TraceArgs),
-    /// Verify a signature offline: exit status 0 when valid, 1 when not.
+    /// Verify a signature offline: exit status 0 when valid, 1 when not. A Kagami protocol
+    /// message (v1 or v2) must also be its canonical text.
     Verify(VerifyArgs),
     /// Manage agents (admin).
     #[command(subcommand)]
@@ -302,7 +303,8 @@ pub(crate) struct VerifyArgs {
     /// no canonical message ends with one.
     #[arg(long, value_name = "FILE")]
     pub(crate) message: PathBuf,
-    /// The signature: 0x + 130 hex digits (r || s || v).
+    /// The signature: 0x + 130 hex digits (r || s || v). A commitment carries two, the root
+    /// payer's and the first-hop agent's: verify each with its own --expect.
     #[arg(long, value_name = "SIG")]
     pub(crate) signature: String,
     /// The address that must have signed.

@@ -1,7 +1,17 @@
 //! `kagami verify`: offline EIP-191 signature verification of a message file.
+//!
+//! A message whose first line is the tag of a Kagami protocol message (v1 or v2) must also be
+//! that message's canonical text: the verifier rebuilds it from the typed values of its lines,
+//! as the service does, so a genuine signature over text no verifier would rebuild (`amount:
+//! 12.5`, an upper-case UUID, a missing or reordered line) is refused. Any other text is
+//! checked as a plain `personal_sign` message.
 
 use anyhow::{Context, Result};
-use kagami_crypto::{EthAddress, Signature};
+use kagami_crypto::{
+    CanonicalMessage, Commitment, CycleReport, EndpointManifest, EthAddress, ForwardOrder,
+    ForwardReceipt, ManifestRevocation, NextHop, Signable, Signature, parse_canonical_u64,
+    parse_uuid,
+};
 use serde_json::json;
 
 use crate::{Status, cli::VerifyArgs, output::Printer};
@@ -45,6 +55,176 @@ pub(crate) fn verify(message: &[u8], signature: &str, expect: Option<&EthAddress
     }
 }
 
+/// What the message text is, as far as the protocol is concerned.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Form {
+    /// Not a Kagami protocol message this CLI knows (only the signature is checked).
+    Other,
+    /// The canonical text of the protocol message with this tag.
+    Canonical { tag: &'static str },
+    /// Tagged as a protocol message, but not the canonical text of any such message.
+    NotCanonical { tag: &'static str, reason: String },
+}
+
+/// The type tags of every protocol message that is signed, v1 and v2 (a next hop is never
+/// signed on its own, but its text is a protocol message all the same).
+const TAGS: [&str; 8] = [
+    EndpointManifest::TAG,
+    ForwardReceipt::TAG,
+    ForwardReceipt::TAG_V2,
+    ForwardOrder::TAG,
+    Commitment::TAG,
+    NextHop::TAG,
+    CycleReport::TAG,
+    ManifestRevocation::TAG,
+];
+
+/// Classifies `message`: for a known protocol tag, parses every `key: value` line with the
+/// protocol's canonical types, rebuilds the message with `kagami-crypto` and compares bytes.
+pub(crate) fn protocol_form(message: &[u8]) -> Form {
+    let Ok(text) = std::str::from_utf8(message) else {
+        return Form::Other;
+    };
+    let first = text.split('\n').next().unwrap_or_default();
+    let Some(tag) = TAGS.into_iter().find(|t| *t == first) else {
+        return Form::Other;
+    };
+    match rebuild(tag, text) {
+        Ok(rebuilt) if rebuilt.as_str() == text => Form::Canonical { tag },
+        Ok(rebuilt) => Form::NotCanonical {
+            tag,
+            reason: first_difference(text, rebuilt.as_str()),
+        },
+        Err(reason) => Form::NotCanonical { tag, reason },
+    }
+}
+
+/// The protocol message with `tag` built from the values of `text`'s lines, each parsed as
+/// its canonical type (which accepts the documented input variations, e.g. upper-case hex).
+fn rebuild(tag: &str, text: &str) -> Result<CanonicalMessage, String> {
+    let mut lines = Vec::new();
+    for (number, line) in text.split('\n').enumerate().skip(1) {
+        let (key, value) = line
+            .split_once(": ")
+            .ok_or_else(|| format!("line {} is not `key: value`", number + 1))?;
+        lines.push((key, value));
+    }
+    let get = |key: &str| {
+        lines
+            .iter()
+            .find(|(k, _)| *k == key)
+            .map(|(_, v)| *v)
+            .ok_or_else(|| format!("no `{key}` line"))
+    };
+    let value = |key: &str| -> Result<String, String> { get(key).map(str::to_owned) };
+    let uuid = |key: &str| parse_uuid(get(key)?).map_err(|e| format!("{key}: {e}"));
+    let integer = |key: &str| parse_canonical_u64(get(key)?).map_err(|e| format!("{key}: {e}"));
+    let hop = |key: &str| {
+        let hop = integer(key)?;
+        u32::try_from(hop).map_err(|_| format!("{key}: {hop} is out of range"))
+    };
+    macro_rules! parsed {
+        ($key:literal) => {
+            value($key)?
+                .parse()
+                .map_err(|e: kagami_crypto::Error| format!("{}: {e}", $key))?
+        };
+    }
+    let next_hop = || -> Result<_, String> {
+        Ok(match get("next-hop")? {
+            "none" => None,
+            _ => Some(parsed!("next-hop")),
+        })
+    };
+    Ok(match tag {
+        EndpointManifest::TAG => EndpointManifest {
+            chain: parsed!("chain"),
+            agent: uuid("agent")?,
+            endpoint: parsed!("endpoint"),
+            pubkey: parsed!("pubkey"),
+            nonce: integer("nonce")?,
+            valid_from: parsed!("valid-from"),
+            valid_until: parsed!("valid-until"),
+        }
+        .message(),
+        ForwardReceipt::TAG | ForwardReceipt::TAG_V2 => ForwardReceipt {
+            chain: parsed!("chain"),
+            root_tx: parsed!("root-tx"),
+            hop: hop("hop")?,
+            from: uuid("from")?,
+            to: uuid("to")?,
+            manifest: parsed!("manifest"),
+            // The tag decides: a v2 receipt names its order, a v1 receipt has no order line.
+            order: if tag == ForwardReceipt::TAG_V2 {
+                Some(parsed!("order"))
+            } else {
+                None
+            },
+            next_hop: next_hop()?,
+            nonce: integer("nonce")?,
+        }
+        .message(),
+        ForwardOrder::TAG => ForwardOrder {
+            chain: parsed!("chain"),
+            root_tx: parsed!("root-tx"),
+            hop: hop("hop")?,
+            from: uuid("from")?,
+            to: uuid("to")?,
+            manifest: parsed!("manifest"),
+            amount: parsed!("amount"),
+            nonce: integer("nonce")?,
+        }
+        .message(),
+        Commitment::TAG => Commitment {
+            chain: parsed!("chain"),
+            root_tx: parsed!("root-tx"),
+            payer: uuid("payer")?,
+            first_hop: uuid("first-hop")?,
+            routing: parsed!("routing"),
+            amount: parsed!("amount"),
+            lock_until: parsed!("lock-until"),
+        }
+        .message(),
+        NextHop::TAG => NextHop {
+            root_tx: parsed!("root-tx"),
+            to: uuid("to")?,
+        }
+        .message(),
+        CycleReport::TAG => CycleReport {
+            chain: parsed!("chain"),
+            root_tx: parsed!("root-tx"),
+            reporter: parsed!("reporter"),
+        }
+        .message(),
+        ManifestRevocation::TAG => ManifestRevocation {
+            chain: parsed!("chain"),
+            agent: uuid("agent")?,
+            manifest: parsed!("manifest"),
+        }
+        .message(),
+        other => return Err(format!("unknown tag {other:?}")),
+    })
+}
+
+/// Names the first line where `text` departs from the canonical `rebuilt` text.
+fn first_difference(text: &str, rebuilt: &str) -> String {
+    let (ours, canonical): (Vec<&str>, Vec<&str>) =
+        (text.split('\n').collect(), rebuilt.split('\n').collect());
+    let at = ours
+        .iter()
+        .zip(&canonical)
+        .position(|(a, b)| a != b)
+        .unwrap_or(ours.len().min(canonical.len()));
+    match (ours.get(at), canonical.get(at)) {
+        (Some(line), Some(expected)) => {
+            format!("line {} is `{line}`, canonically `{expected}`", at + 1)
+        }
+        (Some(line), None) => format!("line {} `{line}` is not part of the message", at + 1),
+        (None, Some(expected)) => format!("line {} `{expected}` is missing", at + 1),
+        (None, None) => "the text differs from its canonical form".to_owned(),
+    }
+}
+
 pub(crate) fn run(args: &VerifyArgs, out: &Printer) -> Result<Status> {
     let mut message = crate::read_input(&args.message)?;
     if !args.exact {
@@ -66,7 +246,18 @@ pub(crate) fn run(args: &VerifyArgs, out: &Printer) -> Result<Status> {
         .and_then(|text| text.lines().next())
         .filter(|tag| tag.starts_with("Kagami "))
         .map(str::to_owned);
-    let verdict = verify(&message, &args.signature, expect.as_ref());
+    let form = protocol_form(&message);
+    let verdict = match &form {
+        Form::NotCanonical { tag, reason } => Verdict::Invalid {
+            reason: format!("not a canonical {tag} message: {reason}"),
+        },
+        Form::Canonical { .. } | Form::Other => verify(&message, &args.signature, expect.as_ref()),
+    };
+    let canonical = match form {
+        Form::Other => None,
+        Form::Canonical { .. } => Some(true),
+        Form::NotCanonical { .. } => Some(false),
+    };
     let (valid, signer, reason) = match &verdict {
         Verdict::Valid { signer } => (true, Some(signer.to_string()), None),
         Verdict::Invalid { reason } => (false, None, Some(reason.clone())),
@@ -79,6 +270,7 @@ pub(crate) fn run(args: &VerifyArgs, out: &Printer) -> Result<Status> {
             "reason": reason,
             "message_type": kind,
             "message_id": id,
+            "canonical": canonical,
         }),
         || match &verdict {
             Verdict::Valid { signer } => {
@@ -96,9 +288,107 @@ pub(crate) fn run(args: &VerifyArgs, out: &Printer) -> Result<Status> {
 
 #[cfg(test)]
 mod tests {
-    use kagami_crypto::{CycleReport, PrivateKeySigner, Signable};
+    use kagami_crypto::{Hash32, PrivateKeySigner};
 
     use super::*;
+
+    fn order() -> ForwardOrder {
+        ForwardOrder {
+            chain: "base".parse().unwrap(),
+            root_tx: Hash32::from([1; 32]),
+            hop: 0,
+            from: parse_uuid("f47ac10b-58cc-4372-a567-0e02b2c3d479").unwrap(),
+            to: parse_uuid("0b6f2a1c-3d4e-4f50-8a9b-0c1d2e3f4a5b").unwrap(),
+            manifest: Hash32::from([2; 32]),
+            amount: "12.500000".parse().unwrap(),
+            nonce: 1,
+        }
+    }
+
+    fn not_canonical(text: &str) -> String {
+        match protocol_form(text.as_bytes()) {
+            Form::NotCanonical { reason, .. } => reason,
+            other => panic!("{text:?} is {other:?}"),
+        }
+    }
+
+    #[test]
+    fn canonical_protocol_messages_of_v1_and_v2_are_recognised() {
+        let order = order();
+        let receipt = ForwardReceipt {
+            chain: order.chain.clone(),
+            root_tx: order.root_tx,
+            hop: order.hop,
+            from: order.from,
+            to: order.to,
+            manifest: order.manifest,
+            order: Some(order.id()),
+            next_hop: None,
+            nonce: 3,
+        };
+        let commitment = Commitment {
+            chain: order.chain.clone(),
+            root_tx: order.root_tx,
+            payer: order.from,
+            first_hop: order.to,
+            routing: Hash32::from([3; 32]),
+            amount: order.amount,
+            lock_until: "2026-01-16T01:00:00Z".parse().unwrap(),
+        };
+        let legacy = ForwardReceipt {
+            order: None,
+            ..receipt.clone()
+        };
+        for (message, tag) in [
+            (order.message(), ForwardOrder::TAG),
+            (receipt.message(), ForwardReceipt::TAG_V2),
+            (legacy.message(), ForwardReceipt::TAG),
+            (commitment.message(), Commitment::TAG),
+        ] {
+            assert_eq!(
+                protocol_form(message.as_bytes()),
+                Form::Canonical { tag },
+                "{message}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_protocol_message_that_is_not_canonical_is_named_with_its_line() {
+        let text = order().message().to_string();
+        let reason = not_canonical(&text.replace("amount: 12.500000", "amount: 12.5"));
+        assert!(
+            reason.starts_with("amount: invalid amount \"12.5\""),
+            "{reason}"
+        );
+        let reason = not_canonical(&text.replace("f47ac10b", "F47AC10B"));
+        assert_eq!(
+            reason,
+            "line 5 is `from: F47AC10B-58cc-4372-a567-0e02b2c3d479`, \
+             canonically `from: f47ac10b-58cc-4372-a567-0e02b2c3d479`"
+        );
+        let reason = not_canonical(&text.replace("\nnonce: 1", ""));
+        assert_eq!(reason, "no `nonce` line");
+        let reason = not_canonical(&format!("{text}\nnonce: 2"));
+        assert_eq!(reason, "line 10 `nonce: 2` is not part of the message");
+        let reason = not_canonical(&text.replace("hop: 0", "hop 0"));
+        assert_eq!(reason, "line 4 is not `key: value`");
+        // An order line turns a v1 receipt into text that is no v1 receipt.
+        let reason = not_canonical(&text.replace(ForwardOrder::TAG, ForwardReceipt::TAG));
+        assert_eq!(reason, "no `next-hop` line");
+    }
+
+    #[test]
+    fn other_text_is_left_to_the_signature_check() {
+        for text in [
+            "hello",
+            "Kagami forward receipt v3\nchain: base",
+            "Kagami forward order v1\r\nchain: base",
+        ] {
+            assert_eq!(protocol_form(text.as_bytes()), Form::Other, "{text:?}");
+        }
+        assert_eq!(protocol_form(&[0xff, 0xfe]), Form::Other);
+    }
 
     #[test]
     fn a_signature_verifies_and_a_tampered_message_does_not() {

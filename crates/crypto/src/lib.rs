@@ -82,7 +82,8 @@ pub enum Error {
         /// The rejected input.
         value: String,
     },
-    /// Not a canonical USDC amount (`0x.xxxxxx`, exactly six decimals).
+    /// Not a canonical USDC amount (`x.xxxxxx`: no leading zeros, exactly six decimals) or
+    /// above 2^63 − 1 micro-units.
     #[error(
         "invalid amount {value:?}: expected decimal USDC with exactly 6 decimals, e.g. 12.500000"
     )]

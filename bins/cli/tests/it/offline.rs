@@ -12,7 +12,7 @@ use kagami_core::{
 use predicates::prelude::*;
 use serde_json::Value;
 
-use crate::support::{kagami, key_file, stderr, stdout, vectors};
+use crate::support::{kagami, key_file, stderr, stdout, vectors, vectors_v2};
 
 const VECTOR_KEY: &str = "0xde8daaaf89f9bcb999978acd2d34b13ee2100aa52197f6df8fa8d277b167b62c";
 const VECTOR_SIGNER: &str = "0x89d3b8ff32a887f50304fd0e0fea9559ec13b80c";
@@ -457,6 +457,156 @@ fn every_protocol_rejection_is_refused_by_kagami_verify() {
         );
         assert!(stdout(&output).starts_with("invalid: "));
     }
+}
+
+/// Every signature of a v2 vector with its signer: one for orders and receipts, the root
+/// payer's and the first-hop agent's for commitments.
+fn v2_signatures(kind: &str, vector: &Value) -> Vec<(String, String)> {
+    let pair = |entry: &Value| {
+        (
+            entry["signature"].as_str().unwrap().to_owned(),
+            entry["signer"].as_str().unwrap().to_owned(),
+        )
+    };
+    match kind {
+        "commitment" => vec![
+            pair(&vector["signatures"]["payer"]),
+            pair(&vector["signatures"]["first-hop"]),
+        ],
+        _ => vec![pair(vector)],
+    }
+}
+
+#[test]
+fn every_v2_vector_verifies_with_kagami_verify() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut count = 0;
+    for (kind, cases) in vectors_v2()["vectors"].as_object().unwrap() {
+        for (i, vector) in cases.as_array().unwrap().iter().enumerate() {
+            let message = vector["message"].as_str().unwrap();
+            let tag = message.lines().next().unwrap();
+            let id = vector["id"].as_str().unwrap();
+            let path = dir.path().join(format!("{kind}-{i}.txt"));
+            std::fs::write(&path, message).unwrap();
+            for (signature, signer) in v2_signatures(kind, vector) {
+                kagami()
+                    .args(["verify", "--exact", "--message"])
+                    .arg(&path)
+                    .args(["--signature", &signature, "--expect", &signer])
+                    .assert()
+                    .success()
+                    .stdout(format!(
+                        "valid: signed by {signer}\nmessage: {tag}, id {id}\n"
+                    ));
+                // Without --expect it names the signer, and says the text is canonical.
+                let output = kagami()
+                    .args(["verify", "--output", "json", "--message"])
+                    .arg(&path)
+                    .args(["--signature", &signature])
+                    .output()
+                    .unwrap();
+                assert!(output.status.success(), "{}", stdout(&output));
+                let json: Value = serde_json::from_slice(&output.stdout).unwrap();
+                assert_eq!(json["valid"], true);
+                assert_eq!(json["signer"], signer.as_str());
+                assert_eq!(json["canonical"], true);
+                assert_eq!(json["message_type"], tag);
+                assert_eq!(json["message_id"], id);
+                count += 1;
+            }
+        }
+    }
+    // 5 orders, 5 receipts, 4 commitments with two signatures each.
+    assert!(count >= 4 * 3 + 4, "{count} signatures verified");
+}
+
+#[test]
+fn every_v2_rejection_is_refused_by_kagami_verify() {
+    let dir = tempfile::tempdir().unwrap();
+    for (i, rejection) in vectors_v2()["rejections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .enumerate()
+    {
+        let path = dir.path().join(format!("rejection-{i}.txt"));
+        std::fs::write(&path, rejection["message"].as_str().unwrap()).unwrap();
+        let output = kagami()
+            .args(["verify", "--message"])
+            .arg(&path)
+            .args(["--signature", rejection["signature"].as_str().unwrap()])
+            .args(["--expect", rejection["expected_signer"].as_str().unwrap()])
+            .output()
+            .unwrap();
+        let case = &rejection["case"];
+        assert_eq!(output.status.code(), Some(1), "{case}: {}", stdout(&output));
+        let expected = match rejection["error"].as_str().unwrap() {
+            "wrong_signer" => "invalid: signature by ",
+            "invalid_amount" => {
+                "invalid: not a canonical Kagami forward order v1 message: amount: invalid amount \"12.5\""
+            }
+            other => panic!("{case}: unknown error {other}"),
+        };
+        assert!(
+            stdout(&output).starts_with(expected),
+            "{case}: {}",
+            stdout(&output)
+        );
+    }
+}
+
+#[test]
+fn a_genuine_signature_over_non_canonical_protocol_text_is_refused() {
+    // The signature is by the expected key, but over `amount: 12.5`, text no Kagami verifier
+    // rebuilds: valid as personal_sign, invalid as a forward order.
+    let file = vectors_v2();
+    let rejection = file["rejections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["error"] == "invalid_amount")
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("sloppy.txt");
+    std::fs::write(&path, rejection["message"].as_str().unwrap()).unwrap();
+    let output = kagami()
+        .args(["verify", "--output", "json", "--message"])
+        .arg(&path)
+        .args(["--signature", rejection["signature"].as_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let json: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(json["valid"], false);
+    assert_eq!(json["canonical"], false);
+    assert_eq!(json["message_type"], "Kagami forward order v1");
+
+    // Text that is no protocol message is checked as personal_sign only: here the signature
+    // is over other text, so it fails as a signature, not as a canonical form.
+    let plain = dir.path().join("plain.txt");
+    let text = rejection["message"]
+        .as_str()
+        .unwrap()
+        .replace("Kagami forward order v1", "Not a kagami tag");
+    std::fs::write(&plain, text).unwrap();
+    let output = kagami()
+        .args(["verify", "--output", "json", "--message"])
+        .arg(&plain)
+        .args(["--signature", rejection["signature"].as_str().unwrap()])
+        .args(["--expect", rejection["expected_signer"].as_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let json: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert!(
+        json["reason"]
+            .as_str()
+            .unwrap()
+            .starts_with("signature by "),
+        "{json}"
+    );
+    assert_eq!(json["canonical"], Value::Null);
+    assert_eq!(json["message_type"], Value::Null);
 }
 
 #[test]

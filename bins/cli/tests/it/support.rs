@@ -42,6 +42,15 @@ pub(crate) fn vectors() -> Value {
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
 
+/// `crates/crypto/testdata/vectors_v2.json` (protocol v2: orders, v2 receipts, commitments).
+pub(crate) fn vectors_v2() -> Value {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../crates/crypto/testdata/vectors_v2.json"
+    );
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
 /// A stdout that must be UTF-8.
 pub(crate) fn stdout(output: &std::process::Output) -> String {
     String::from_utf8(output.stdout.clone()).unwrap()

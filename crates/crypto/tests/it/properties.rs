@@ -1,9 +1,10 @@
-//! Property tests: round trips, tamper evidence and injective framing.
+//! Property tests: round trips, tamper evidence and injective framing, for v1 and v2.
 
 use kagami_crypto::{
-    CanonicalMessage, Chain, CycleReport, EndpointManifest, Error, EthAddress, ForwardReceipt,
-    FreeText, Hash32, ManifestRevocation, NextHop, ParsedMessage, PrivateKeySigner, Pubkey,
-    Signable, Signature, Timestamp, Uuid, parse_message,
+    Amount, CanonicalMessage, Chain, Commitment, CycleReport, EndpointManifest, Error, EthAddress,
+    ForwardOrder, ForwardReceipt, FreeText, Hash32, ManifestRevocation, NextHop, ParsedMessage,
+    PrivateKeySigner, Pubkey, Signable, Signature, Timestamp, Uuid, parse_canonical_u64,
+    parse_message, parse_uuid,
 };
 use proptest::prelude::*;
 
@@ -34,6 +35,17 @@ fn free_text() -> impl Strategy<Value = FreeText> {
 
 fn timestamp() -> impl Strategy<Value = Timestamp> {
     (Timestamp::MIN_UNIX..=Timestamp::MAX_UNIX).prop_map(|t| Timestamp::from_unix(t).unwrap())
+}
+
+/// Any amount, with the bounds and small values drawn often.
+fn amount() -> impl Strategy<Value = Amount> {
+    prop_oneof![
+        Just(0),
+        Just(Amount::MAX_MICROS),
+        0..2_000_000_u64,
+        0..=Amount::MAX_MICROS,
+    ]
+    .prop_map(|micros| Amount::from_micros(micros).unwrap())
 }
 
 fn signer() -> impl Strategy<Value = PrivateKeySigner> {
@@ -77,7 +89,30 @@ fn manifest() -> impl Strategy<Value = EndpointManifest> {
         )
 }
 
+/// A v1 receipt (`order: None`) or a v2 receipt naming an order, equally often.
 fn receipt() -> impl Strategy<Value = ForwardReceipt> {
+    (
+        (chain(), hash(), any::<u32>(), uuid(), uuid(), hash()),
+        proptest::option::of(hash()),
+        proptest::option::of(hash()),
+        any::<u64>(),
+    )
+        .prop_map(
+            |((chain, root_tx, hop, from, to, manifest), order, next_hop, nonce)| ForwardReceipt {
+                chain,
+                root_tx,
+                hop,
+                from,
+                to,
+                manifest,
+                order,
+                next_hop,
+                nonce,
+            },
+        )
+}
+
+fn order() -> impl Strategy<Value = ForwardOrder> {
     (
         chain(),
         hash(),
@@ -85,20 +120,42 @@ fn receipt() -> impl Strategy<Value = ForwardReceipt> {
         uuid(),
         uuid(),
         hash(),
-        proptest::option::of(hash()),
+        amount(),
         any::<u64>(),
     )
         .prop_map(
-            |(chain, root_tx, hop, from, to, manifest, next_hop, nonce)| ForwardReceipt {
+            |(chain, root_tx, hop, from, to, manifest, amount, nonce)| ForwardOrder {
                 chain,
                 root_tx,
                 hop,
                 from,
                 to,
                 manifest,
-                order: None,
-                next_hop,
+                amount,
                 nonce,
+            },
+        )
+}
+
+fn commitment() -> impl Strategy<Value = Commitment> {
+    (
+        chain(),
+        hash(),
+        uuid(),
+        uuid(),
+        hash(),
+        amount(),
+        timestamp(),
+    )
+        .prop_map(
+            |(chain, root_tx, payer, first_hop, routing, amount, lock_until)| Commitment {
+                chain,
+                root_tx,
+                payer,
+                first_hop,
+                routing,
+                amount,
+                lock_until,
             },
         )
 }
@@ -107,6 +164,8 @@ fn any_message() -> impl Strategy<Value = CanonicalMessage> {
     prop_oneof![
         manifest().prop_map(|m| m.message()),
         receipt().prop_map(|r| r.message()),
+        order().prop_map(|o| o.message()),
+        commitment().prop_map(|c| c.message()),
         (hash(), uuid()).prop_map(|(root_tx, to)| NextHop { root_tx, to }.message()),
         (chain(), hash(), address()).prop_map(|(chain, root_tx, reporter)| CycleReport {
             chain,
@@ -184,25 +243,73 @@ fn manifest_mutations(m: &EndpointManifest, other: &EndpointManifest) -> Vec<End
     out
 }
 
-fn receipt_mutations(r: &ForwardReceipt, other: &ForwardReceipt) -> Vec<ForwardReceipt> {
-    let mut out = Vec::new();
-    macro_rules! swap {
-        ($field:ident) => {
-            if r.$field != other.$field {
-                let mut changed = r.clone();
+/// Every way of changing exactly one field of `value` to the value `other` has there.
+macro_rules! mutations {
+    ($value:expr, $other:expr, [$($field:ident),+ $(,)?]) => {{
+        let (value, other) = ($value, $other);
+        let mut out = Vec::new();
+        $(
+            if value.$field != other.$field {
+                let mut changed = value.clone();
                 changed.$field = other.$field.clone();
                 out.push(changed);
             }
-        };
+        )+
+        out
+    }};
+}
+
+fn receipt_mutations(r: &ForwardReceipt, other: &ForwardReceipt) -> Vec<ForwardReceipt> {
+    mutations!(
+        r,
+        other,
+        [
+            chain, root_tx, hop, from, to, manifest, order, next_hop, nonce
+        ]
+    )
+}
+
+fn order_mutations(o: &ForwardOrder, other: &ForwardOrder) -> Vec<ForwardOrder> {
+    mutations!(
+        o,
+        other,
+        [chain, root_tx, hop, from, to, manifest, amount, nonce]
+    )
+}
+
+fn commitment_mutations(c: &Commitment, other: &Commitment) -> Vec<Commitment> {
+    mutations!(
+        c,
+        other,
+        [
+            chain, root_tx, payer, first_hop, routing, amount, lock_until
+        ]
+    )
+}
+
+/// Spellings of the same amount that are not its canonical text; every one must be refused.
+fn non_canonical_spellings(amount: Amount) -> Vec<String> {
+    let text = amount.to_string();
+    let (whole, fraction) = text.split_once('.').unwrap();
+    let mut out = vec![
+        format!("0{text}"),
+        format!("{text}0"),
+        text[..text.len() - 1].to_owned(),
+        format!("+{text}"),
+        format!("-{text}"),
+        format!(" {text}"),
+        format!("{text} "),
+        format!("{whole}{fraction}"),
+        format!("{whole},{fraction}"),
+        format!(".{fraction}"),
+        format!("{whole}."),
+        whole.to_owned(),
+        format!("{text}e0"),
+    ];
+    let trimmed = fraction.trim_end_matches('0');
+    if trimmed.len() < fraction.len() {
+        out.push(format!("{whole}.{trimmed}"));
     }
-    swap!(chain);
-    swap!(root_tx);
-    swap!(hop);
-    swap!(from);
-    swap!(to);
-    swap!(manifest);
-    swap!(next_hop);
-    swap!(nonce);
     out
 }
 
@@ -264,21 +371,159 @@ proptest! {
     }
 
     #[test]
-    fn receipt_framing_is_injective(r in receipt()) {
+    fn receipt_framing_is_injective_for_v1_and_v2(r in receipt()) {
         let (tag, fields) = parse_lines(&r.message());
-        prop_assert_eq!(tag, ForwardReceipt::TAG);
+        let keys: Vec<&str> = fields.iter().map(|(k, _)| k.as_str()).collect();
+        let value = |key: &str| &fields.iter().find(|(k, _)| k == key).unwrap().1;
+        // The tag says whether an order line is present, and it is present exactly then.
+        prop_assert_eq!(tag == ForwardReceipt::TAG_V2, r.order.is_some());
+        prop_assert_eq!(tag == ForwardReceipt::TAG, r.order.is_none());
+        let expected_keys: &[&str] = if r.order.is_some() {
+            &["chain", "root-tx", "hop", "from", "to", "manifest", "order", "next-hop", "nonce"]
+        } else {
+            &["chain", "root-tx", "hop", "from", "to", "manifest", "next-hop", "nonce"]
+        };
+        prop_assert_eq!(keys, expected_keys);
         let parsed = ForwardReceipt {
-            chain: fields[0].1.parse().unwrap(),
-            root_tx: fields[1].1.parse().unwrap(),
-            hop: fields[2].1.parse().unwrap(),
-            from: kagami_crypto::parse_uuid(&fields[3].1).unwrap(),
-            to: kagami_crypto::parse_uuid(&fields[4].1).unwrap(),
-            manifest: fields[5].1.parse().unwrap(),
-            order: None,
-            next_hop: if fields[6].1 == "none" { None } else { Some(fields[6].1.parse().unwrap()) },
-            nonce: kagami_crypto::parse_canonical_u64(&fields[7].1).unwrap(),
+            chain: value("chain").parse().unwrap(),
+            root_tx: value("root-tx").parse().unwrap(),
+            hop: value("hop").parse().unwrap(),
+            from: parse_uuid(value("from")).unwrap(),
+            to: parse_uuid(value("to")).unwrap(),
+            manifest: value("manifest").parse().unwrap(),
+            order: (tag == ForwardReceipt::TAG_V2).then(|| value("order").parse().unwrap()),
+            next_hop: match value("next-hop").as_str() {
+                "none" => None,
+                hash => Some(hash.parse().unwrap()),
+            },
+            nonce: parse_canonical_u64(value("nonce")).unwrap(),
         };
         prop_assert_eq!(parsed, r);
+    }
+
+    #[test]
+    fn order_framing_is_injective(o in order()) {
+        let (tag, fields) = parse_lines(&o.message());
+        prop_assert_eq!(tag, ForwardOrder::TAG);
+        let keys: Vec<&str> = fields.iter().map(|(k, _)| k.as_str()).collect();
+        prop_assert_eq!(keys, ["chain", "root-tx", "hop", "from", "to", "manifest", "amount", "nonce"]);
+        let parsed = ForwardOrder {
+            chain: fields[0].1.parse().unwrap(),
+            root_tx: fields[1].1.parse().unwrap(),
+            hop: u32::try_from(parse_canonical_u64(&fields[2].1).unwrap()).unwrap(),
+            from: parse_uuid(&fields[3].1).unwrap(),
+            to: parse_uuid(&fields[4].1).unwrap(),
+            manifest: fields[5].1.parse().unwrap(),
+            amount: fields[6].1.parse().unwrap(),
+            nonce: parse_canonical_u64(&fields[7].1).unwrap(),
+        };
+        prop_assert_eq!(parsed, o);
+    }
+
+    #[test]
+    fn commitment_framing_is_injective(c in commitment()) {
+        let (tag, fields) = parse_lines(&c.message());
+        prop_assert_eq!(tag, Commitment::TAG);
+        let keys: Vec<&str> = fields.iter().map(|(k, _)| k.as_str()).collect();
+        prop_assert_eq!(keys, ["chain", "root-tx", "payer", "first-hop", "routing", "amount", "lock-until"]);
+        let parsed = Commitment {
+            chain: fields[0].1.parse().unwrap(),
+            root_tx: fields[1].1.parse().unwrap(),
+            payer: parse_uuid(&fields[2].1).unwrap(),
+            first_hop: parse_uuid(&fields[3].1).unwrap(),
+            routing: fields[4].1.parse().unwrap(),
+            amount: fields[5].1.parse().unwrap(),
+            lock_until: fields[6].1.parse().unwrap(),
+        };
+        prop_assert_eq!(parsed, c);
+    }
+
+    #[test]
+    fn changing_any_order_field_changes_the_id_and_breaks_the_signature(
+        key in signer(), o in order(), other in order()
+    ) {
+        let sig = o.message().sign(&key).unwrap();
+        let payer = EthAddress::from(key.address());
+        for changed in order_mutations(&o, &other) {
+            prop_assert_ne!(changed.id(), o.id());
+            let is_wrong_signer =
+                matches!(changed.message().verify(&sig, &payer), Err(Error::WrongSigner { .. }) | Err(Error::RecoveryFailed));
+            prop_assert!(is_wrong_signer);
+        }
+    }
+
+    #[test]
+    fn changing_any_commitment_field_changes_the_id_and_breaks_both_signatures(
+        payer in signer(), first_hop in signer(), c in commitment(), other in commitment()
+    ) {
+        let message = c.message();
+        let signatures = [
+            (message.sign(&payer).unwrap(), EthAddress::from(payer.address())),
+            (message.sign(&first_hop).unwrap(), EthAddress::from(first_hop.address())),
+        ];
+        for changed in commitment_mutations(&c, &other) {
+            prop_assert_ne!(changed.id(), c.id());
+            for (sig, signer) in &signatures {
+                let is_wrong_signer =
+                    matches!(changed.message().verify(sig, signer), Err(Error::WrongSigner { .. }) | Err(Error::RecoveryFailed));
+                prop_assert!(is_wrong_signer);
+            }
+        }
+    }
+
+    #[test]
+    fn a_receipt_signature_never_carries_over_between_v1_and_v2(
+        key in signer(), r in receipt(), order in hash()
+    ) {
+        // Adding or removing the order line changes the tag and the text, so neither
+        // rendering's signature verifies the other.
+        let v1 = ForwardReceipt { order: None, ..r.clone() };
+        let v2 = ForwardReceipt { order: Some(order), ..r };
+        prop_assert_ne!(v1.id(), v2.id());
+        let signer = EthAddress::from(key.address());
+        let v2_sig = v2.message().sign(&key).unwrap();
+        let v1_sig = v1.message().sign(&key).unwrap();
+        prop_assert!(v1.message().verify(&v2_sig, &signer).is_err());
+        prop_assert!(v2.message().verify(&v1_sig, &signer).is_err());
+    }
+
+    #[test]
+    fn amounts_round_trip_through_their_canonical_text(a in amount()) {
+        let text = a.to_string();
+        prop_assert_eq!(text.parse::<Amount>().unwrap(), a);
+        let (whole, fraction) = text.split_once('.').unwrap();
+        prop_assert_eq!(fraction.len(), 6);
+        prop_assert_eq!(whole.parse::<u64>().unwrap() * 1_000_000 + fraction.parse::<u64>().unwrap(), a.micros());
+        prop_assert_eq!(Amount::from_micros(a.micros()).unwrap(), a);
+    }
+
+    #[test]
+    fn amounts_refuse_every_non_canonical_spelling(a in amount()) {
+        for spelling in non_canonical_spellings(a) {
+            prop_assert_eq!(
+                spelling.parse::<Amount>(),
+                Err(Error::InvalidAmount { value: spelling.clone() })
+            );
+        }
+    }
+
+    #[test]
+    fn only_the_canonical_text_of_an_amount_parses(
+        text in prop_oneof!["[0-9]{1,20}\\.[0-9]{4,8}", "[-+ 0-9.,e]{0,24}"]
+    ) {
+        // Any text that parses is exactly the rendering of what it parsed to.
+        if let Ok(amount) = text.parse::<Amount>() {
+            prop_assert_eq!(amount.to_string(), text);
+        } else {
+            prop_assert_eq!(text.parse::<Amount>(), Err(Error::InvalidAmount { value: text.clone() }));
+        }
+    }
+
+    #[test]
+    fn amounts_above_the_maximum_are_refused(micros in (Amount::MAX_MICROS + 1)..=u64::MAX) {
+        let text = format!("{}.{:06}", micros / 1_000_000, micros % 1_000_000);
+        prop_assert_eq!(text.parse::<Amount>(), Err(Error::InvalidAmount { value: text.clone() }));
+        prop_assert_eq!(Amount::from_micros(micros), Err(Error::InvalidAmount { value: micros.to_string() }));
     }
 
     #[test]

@@ -1,8 +1,9 @@
 //! One test per failure mode, asserting the exact error variant.
 
 use kagami_crypto::{
-    Chain, EndpointManifest, Error, EthAddress, FreeText, Hash32, PrivateKeySigner, Pubkey,
-    Signable, Signature, Timestamp, parse_canonical_u64, parse_uuid,
+    Amount, CanonicalMessage, Chain, Commitment, EndpointManifest, Error, EthAddress, ForwardOrder,
+    ForwardReceipt, FreeText, Hash32, PrivateKeySigner, Pubkey, Signable, Signature, Timestamp,
+    parse_canonical_u64, parse_uuid,
 };
 
 const GOOD_SIG: &str = "0x3f429baca7c5c906e424642bcf3ec39f190da01d40c3a32a5b9d07f1117a5eb55205aadb11aedb80a45b8d2d886295ffdf95ae535cdf9dd0a0e206885ffd89211c";
@@ -358,6 +359,255 @@ fn pubkeys_derive_the_address_they_sign_as() {
     assert_eq!(
         uncompressed.as_str(),
         format!("0x{}", hex::encode(point.as_bytes()))
+    );
+}
+
+fn order() -> ForwardOrder {
+    ForwardOrder {
+        chain: "base".parse().unwrap(),
+        root_tx: "0x1407a8bd91697960b53b5c1e9e868ee6897811a239de01f8f7451518665c7d36"
+            .parse()
+            .unwrap(),
+        hop: 0,
+        from: parse_uuid("f47ac10b-58cc-4372-a567-0e02b2c3d479").unwrap(),
+        to: parse_uuid("0b6f2a1c-3d4e-4f50-8a9b-0c1d2e3f4a5b").unwrap(),
+        manifest: "0xb6fdaabee6c503eef2b75b5759d7e5415b6475a2cffb90dcaed4572c39921ecf"
+            .parse()
+            .unwrap(),
+        amount: "12.500000".parse().unwrap(),
+        nonce: 1,
+    }
+}
+
+/// The v2 receipt that acknowledges [`order`].
+fn receipt_v2() -> ForwardReceipt {
+    let order = order();
+    ForwardReceipt {
+        chain: order.chain.clone(),
+        root_tx: order.root_tx,
+        hop: order.hop,
+        from: order.from,
+        to: order.to,
+        manifest: order.manifest,
+        order: Some(order.id()),
+        next_hop: None,
+        nonce: 1,
+    }
+}
+
+fn commitment() -> Commitment {
+    let order = order();
+    Commitment {
+        chain: order.chain,
+        root_tx: order.root_tx,
+        payer: order.from,
+        first_hop: order.to,
+        routing: Hash32::from([7; 32]),
+        amount: order.amount,
+        lock_until: "2026-01-16T01:00:00Z".parse().unwrap(),
+    }
+}
+
+/// The exact `WrongSigner` error for `signature` over `message` checked against `expected`.
+fn wrong_signer(message: &CanonicalMessage, signature: &Signature, expected: &EthAddress) -> Error {
+    Error::WrongSigner {
+        expected: expected.to_string(),
+        recovered: message.recover(signature).unwrap().to_string(),
+    }
+}
+
+fn invalid_amount(value: &str) -> Error {
+    Error::InvalidAmount {
+        value: value.to_owned(),
+    }
+}
+
+#[test]
+fn amount_with_fewer_than_six_decimals_is_invalid() {
+    for bad in ["12.5", "12.50000", "0.0"] {
+        assert_eq!(bad.parse::<Amount>().unwrap_err(), invalid_amount(bad));
+    }
+}
+
+#[test]
+fn amount_with_more_than_six_decimals_is_invalid() {
+    for bad in ["1.0000000", "0.0000001"] {
+        assert_eq!(bad.parse::<Amount>().unwrap_err(), invalid_amount(bad));
+    }
+}
+
+#[test]
+fn amount_with_a_leading_zero_is_invalid() {
+    for bad in ["012.500000", "00.000000"] {
+        assert_eq!(bad.parse::<Amount>().unwrap_err(), invalid_amount(bad));
+    }
+    assert_eq!(
+        "0.500000".parse::<Amount>().unwrap().micros(),
+        500_000,
+        "a lone 0 is the whole part of amounts below 1"
+    );
+}
+
+#[test]
+fn amount_with_a_sign_is_invalid() {
+    for bad in ["-1.000000", "+1.000000", "-0.000000"] {
+        assert_eq!(bad.parse::<Amount>().unwrap_err(), invalid_amount(bad));
+    }
+}
+
+#[test]
+fn amount_in_exponent_notation_is_invalid() {
+    for bad in ["1e3", "1e3.000000", "1.000000e0"] {
+        assert_eq!(bad.parse::<Amount>().unwrap_err(), invalid_amount(bad));
+    }
+}
+
+#[test]
+fn amount_without_a_whole_part_is_invalid() {
+    assert_eq!(
+        ".500000".parse::<Amount>().unwrap_err(),
+        invalid_amount(".500000")
+    );
+}
+
+#[test]
+fn amount_without_decimals_is_invalid() {
+    for bad in ["1.", "12", ""] {
+        assert_eq!(bad.parse::<Amount>().unwrap_err(), invalid_amount(bad));
+    }
+}
+
+#[test]
+fn amount_with_spaces_or_grouping_is_invalid() {
+    for bad in [" 1.000000", "1.000000 ", "1,000.000000", "1 000.000000"] {
+        assert_eq!(bad.parse::<Amount>().unwrap_err(), invalid_amount(bad));
+    }
+}
+
+#[test]
+fn amount_one_micro_unit_above_the_maximum_is_invalid() {
+    assert_eq!(
+        "9223372036854.775807".parse::<Amount>().unwrap().micros(),
+        Amount::MAX_MICROS
+    );
+    assert_eq!(
+        "9223372036854.775808".parse::<Amount>().unwrap_err(),
+        invalid_amount("9223372036854.775808")
+    );
+}
+
+#[test]
+fn amount_beyond_sixty_four_bits_is_invalid() {
+    for bad in ["18446744073709.551616", "99999999999999999999.000000"] {
+        assert_eq!(bad.parse::<Amount>().unwrap_err(), invalid_amount(bad));
+    }
+}
+
+#[test]
+fn micro_units_above_the_maximum_are_refused() {
+    assert_eq!(
+        Amount::from_micros(Amount::MAX_MICROS + 1).unwrap_err(),
+        invalid_amount("9223372036854775808")
+    );
+    assert_eq!(
+        Amount::from_micros(Amount::MAX_MICROS).unwrap().to_string(),
+        "9223372036854.775807"
+    );
+}
+
+#[test]
+fn a_v2_receipt_signature_does_not_verify_as_the_v1_receipt_of_the_same_fields() {
+    let dest = PrivateKeySigner::random();
+    let expected = EthAddress::from(dest.address());
+    let v2 = receipt_v2();
+    let signature = v2.message().sign(&dest).unwrap();
+    let v1 = ForwardReceipt { order: None, ..v2 }.message();
+    assert!(v1.as_str().starts_with("Kagami forward receipt v1\n"));
+    assert_eq!(
+        v1.verify(&signature, &expected).unwrap_err(),
+        wrong_signer(&v1, &signature, &expected)
+    );
+}
+
+#[test]
+fn a_v1_receipt_signature_does_not_verify_once_an_order_line_is_added() {
+    let dest = PrivateKeySigner::random();
+    let expected = EthAddress::from(dest.address());
+    let v2 = receipt_v2();
+    let v1_signature = ForwardReceipt {
+        order: None,
+        ..v2.clone()
+    }
+    .message()
+    .sign(&dest)
+    .unwrap();
+    let message = v2.message();
+    assert_eq!(
+        message.verify(&v1_signature, &expected).unwrap_err(),
+        wrong_signer(&message, &v1_signature, &expected)
+    );
+}
+
+#[test]
+fn an_order_signature_does_not_survive_a_changed_amount() {
+    let payer = PrivateKeySigner::random();
+    let expected = EthAddress::from(payer.address());
+    let signature = order().message().sign(&payer).unwrap();
+    let inflated = ForwardOrder {
+        amount: "13.500000".parse().unwrap(),
+        ..order()
+    }
+    .message();
+    assert_eq!(
+        inflated.verify(&signature, &expected).unwrap_err(),
+        wrong_signer(&inflated, &signature, &expected)
+    );
+}
+
+#[test]
+fn an_order_signature_is_not_a_receipt_signature() {
+    // Payer and destination may share an owner key; the tags still keep the two apart.
+    let key = PrivateKeySigner::random();
+    let expected = EthAddress::from(key.address());
+    let signature = order().message().sign(&key).unwrap();
+    let receipt = receipt_v2().message();
+    assert_eq!(
+        receipt.verify(&signature, &expected).unwrap_err(),
+        wrong_signer(&receipt, &signature, &expected)
+    );
+}
+
+#[test]
+fn a_commitment_signed_by_the_payer_alone_is_not_signed_by_the_first_hop() {
+    let payer = PrivateKeySigner::random();
+    let first_hop = EthAddress::from(PrivateKeySigner::random().address());
+    let message = commitment().message();
+    let signature = message.sign(&payer).unwrap();
+    message
+        .verify(&signature, &EthAddress::from(payer.address()))
+        .unwrap();
+    assert_eq!(
+        message.verify(&signature, &first_hop).unwrap_err(),
+        Error::WrongSigner {
+            expected: first_hop.to_string(),
+            recovered: EthAddress::from(payer.address()).to_string(),
+        }
+    );
+}
+
+#[test]
+fn a_commitment_signature_does_not_survive_a_later_lock_until() {
+    let first_hop = PrivateKeySigner::random();
+    let expected = EthAddress::from(first_hop.address());
+    let signature = commitment().message().sign(&first_hop).unwrap();
+    let extended = Commitment {
+        lock_until: "2026-01-16T01:00:01Z".parse().unwrap(),
+        ..commitment()
+    }
+    .message();
+    assert_eq!(
+        extended.verify(&signature, &expected).unwrap_err(),
+        wrong_signer(&extended, &signature, &expected)
     );
 }
 
