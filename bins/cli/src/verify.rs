@@ -1,17 +1,13 @@
 //! `kagami verify`: offline EIP-191 signature verification of a message file.
 //!
 //! A message whose first line is the tag of a Kagami protocol message (v1 or v2) must also be
-//! that message's canonical text: the verifier rebuilds it from the typed values of its lines,
-//! as the service does, so a genuine signature over text no verifier would rebuild (`amount:
+//! that message's canonical text (`kagami_crypto::parse_message` accepts exactly the texts the
+//! builders render), so a genuine signature over text no verifier would rebuild (`amount:
 //! 12.5`, an upper-case UUID, a missing or reordered line) is refused. Any other text is
 //! checked as a plain `personal_sign` message.
 
 use anyhow::{Context, Result};
-use kagami_crypto::{
-    CanonicalMessage, Commitment, CycleReport, EndpointManifest, EthAddress, ForwardOrder,
-    ForwardReceipt, ManifestRevocation, NextHop, Signable, Signature, parse_canonical_u64,
-    parse_uuid,
-};
+use kagami_crypto::{EthAddress, ParseError, Signature, parse_message};
 use serde_json::json;
 
 use crate::{Status, cli::VerifyArgs, output::Printer};
@@ -63,165 +59,23 @@ pub(crate) enum Form {
     /// The canonical text of the protocol message with this tag.
     Canonical { tag: &'static str },
     /// Tagged as a protocol message, but not the canonical text of any such message.
-    NotCanonical { tag: &'static str, reason: String },
+    NotCanonical { tag: String, reason: String },
 }
 
-/// The type tags of every protocol message that is signed, v1 and v2 (a next hop is never
-/// signed on its own, but its text is a protocol message all the same).
-const TAGS: [&str; 8] = [
-    EndpointManifest::TAG,
-    ForwardReceipt::TAG,
-    ForwardReceipt::TAG_V2,
-    ForwardOrder::TAG,
-    Commitment::TAG,
-    NextHop::TAG,
-    CycleReport::TAG,
-    ManifestRevocation::TAG,
-];
-
-/// Classifies `message`: for a known protocol tag, parses every `key: value` line with the
-/// protocol's canonical types, rebuilds the message with `kagami-crypto` and compares bytes.
+/// Classifies `message` with the protocol's parser (`kagami_crypto::parse_message`, the exact
+/// inverse of the message builders): a known tag whose text is not the canonical message is
+/// named with the first line at fault.
 pub(crate) fn protocol_form(message: &[u8]) -> Form {
     let Ok(text) = std::str::from_utf8(message) else {
         return Form::Other;
     };
-    let first = text.split('\n').next().unwrap_or_default();
-    let Some(tag) = TAGS.into_iter().find(|t| *t == first) else {
-        return Form::Other;
-    };
-    match rebuild(tag, text) {
-        Ok(rebuilt) if rebuilt.as_str() == text => Form::Canonical { tag },
-        Ok(rebuilt) => Form::NotCanonical {
-            tag,
-            reason: first_difference(text, rebuilt.as_str()),
+    match parse_message(text) {
+        Ok(parsed) => Form::Canonical { tag: parsed.tag() },
+        Err(ParseError::UnknownTag { .. }) => Form::Other,
+        Err(e) => Form::NotCanonical {
+            tag: text.split('\n').next().unwrap_or_default().to_owned(),
+            reason: e.to_string(),
         },
-        Err(reason) => Form::NotCanonical { tag, reason },
-    }
-}
-
-/// The protocol message with `tag` built from the values of `text`'s lines, each parsed as
-/// its canonical type (which accepts the documented input variations, e.g. upper-case hex).
-fn rebuild(tag: &str, text: &str) -> Result<CanonicalMessage, String> {
-    let mut lines = Vec::new();
-    for (number, line) in text.split('\n').enumerate().skip(1) {
-        let (key, value) = line
-            .split_once(": ")
-            .ok_or_else(|| format!("line {} is not `key: value`", number + 1))?;
-        lines.push((key, value));
-    }
-    let get = |key: &str| {
-        lines
-            .iter()
-            .find(|(k, _)| *k == key)
-            .map(|(_, v)| *v)
-            .ok_or_else(|| format!("no `{key}` line"))
-    };
-    let value = |key: &str| -> Result<String, String> { get(key).map(str::to_owned) };
-    let uuid = |key: &str| parse_uuid(get(key)?).map_err(|e| format!("{key}: {e}"));
-    let integer = |key: &str| parse_canonical_u64(get(key)?).map_err(|e| format!("{key}: {e}"));
-    let hop = |key: &str| {
-        let hop = integer(key)?;
-        u32::try_from(hop).map_err(|_| format!("{key}: {hop} is out of range"))
-    };
-    macro_rules! parsed {
-        ($key:literal) => {
-            value($key)?
-                .parse()
-                .map_err(|e: kagami_crypto::Error| format!("{}: {e}", $key))?
-        };
-    }
-    let next_hop = || -> Result<_, String> {
-        Ok(match get("next-hop")? {
-            "none" => None,
-            _ => Some(parsed!("next-hop")),
-        })
-    };
-    Ok(match tag {
-        EndpointManifest::TAG => EndpointManifest {
-            chain: parsed!("chain"),
-            agent: uuid("agent")?,
-            endpoint: parsed!("endpoint"),
-            pubkey: parsed!("pubkey"),
-            nonce: integer("nonce")?,
-            valid_from: parsed!("valid-from"),
-            valid_until: parsed!("valid-until"),
-        }
-        .message(),
-        ForwardReceipt::TAG | ForwardReceipt::TAG_V2 => ForwardReceipt {
-            chain: parsed!("chain"),
-            root_tx: parsed!("root-tx"),
-            hop: hop("hop")?,
-            from: uuid("from")?,
-            to: uuid("to")?,
-            manifest: parsed!("manifest"),
-            // The tag decides: a v2 receipt names its order, a v1 receipt has no order line.
-            order: if tag == ForwardReceipt::TAG_V2 {
-                Some(parsed!("order"))
-            } else {
-                None
-            },
-            next_hop: next_hop()?,
-            nonce: integer("nonce")?,
-        }
-        .message(),
-        ForwardOrder::TAG => ForwardOrder {
-            chain: parsed!("chain"),
-            root_tx: parsed!("root-tx"),
-            hop: hop("hop")?,
-            from: uuid("from")?,
-            to: uuid("to")?,
-            manifest: parsed!("manifest"),
-            amount: parsed!("amount"),
-            nonce: integer("nonce")?,
-        }
-        .message(),
-        Commitment::TAG => Commitment {
-            chain: parsed!("chain"),
-            root_tx: parsed!("root-tx"),
-            payer: uuid("payer")?,
-            first_hop: uuid("first-hop")?,
-            routing: parsed!("routing"),
-            amount: parsed!("amount"),
-            lock_until: parsed!("lock-until"),
-        }
-        .message(),
-        NextHop::TAG => NextHop {
-            root_tx: parsed!("root-tx"),
-            to: uuid("to")?,
-        }
-        .message(),
-        CycleReport::TAG => CycleReport {
-            chain: parsed!("chain"),
-            root_tx: parsed!("root-tx"),
-            reporter: parsed!("reporter"),
-        }
-        .message(),
-        ManifestRevocation::TAG => ManifestRevocation {
-            chain: parsed!("chain"),
-            agent: uuid("agent")?,
-            manifest: parsed!("manifest"),
-        }
-        .message(),
-        other => return Err(format!("unknown tag {other:?}")),
-    })
-}
-
-/// Names the first line where `text` departs from the canonical `rebuilt` text.
-fn first_difference(text: &str, rebuilt: &str) -> String {
-    let (ours, canonical): (Vec<&str>, Vec<&str>) =
-        (text.split('\n').collect(), rebuilt.split('\n').collect());
-    let at = ours
-        .iter()
-        .zip(&canonical)
-        .position(|(a, b)| a != b)
-        .unwrap_or(ours.len().min(canonical.len()));
-    match (ours.get(at), canonical.get(at)) {
-        (Some(line), Some(expected)) => {
-            format!("line {} is `{line}`, canonically `{expected}`", at + 1)
-        }
-        (Some(line), None) => format!("line {} `{line}` is not part of the message", at + 1),
-        (None, Some(expected)) => format!("line {} `{expected}` is missing", at + 1),
-        (None, None) => "the text differs from its canonical form".to_owned(),
     }
 }
 
@@ -288,7 +142,10 @@ pub(crate) fn run(args: &VerifyArgs, out: &Printer) -> Result<Status> {
 
 #[cfg(test)]
 mod tests {
-    use kagami_crypto::{Hash32, PrivateKeySigner};
+    use kagami_crypto::{
+        Commitment, CycleReport, EndpointManifest, ForwardOrder, ForwardReceipt, Hash32,
+        ManifestRevocation, NextHop, PrivateKeySigner, Signable, parse_uuid,
+    };
 
     use super::*;
 
