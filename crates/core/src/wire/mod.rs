@@ -340,13 +340,11 @@ impl ForwardOrderRequest {
             .manifest_hash
             .parse()
             .map_err(ValidationError::format("order.manifest_hash"))?;
-        let amount: crate::Usdc =
-            self.amount_usdc
-                .parse()
-                .map_err(|source| ValidationError::Amount {
-                    field: "order.amount_usdc",
-                    source,
-                })?;
+        // Signed, so canonical: exactly six decimals (`kagami_crypto::Amount`).
+        let amount: kagami_crypto::Amount = self
+            .amount_usdc
+            .parse()
+            .map_err(ValidationError::format("order.amount_usdc"))?;
         let nonce = check_nonce("order.order_nonce", self.order_nonce)?;
         let signature: Signature = self
             .signature
@@ -359,7 +357,7 @@ impl ForwardOrderRequest {
             from,
             to,
             manifest,
-            amount: amount.into(),
+            amount,
             nonce,
         };
         Ok((order, signature))
@@ -494,14 +492,12 @@ impl crate::wire::CommitmentRequest {
             .routing_hash
             .parse()
             .map_err(ValidationError::format("routing_hash"))?;
-        let amount: crate::Usdc =
-            self.amount_usdc
-                .parse()
-                .map_err(|source| ValidationError::Amount {
-                    field: "amount_usdc",
-                    source,
-                })?;
-        if amount < policy.high_value_threshold {
+        // Signed, so canonical: exactly six decimals (`kagami_crypto::Amount`).
+        let amount: kagami_crypto::Amount = self
+            .amount_usdc
+            .parse()
+            .map_err(ValidationError::format("amount_usdc"))?;
+        if crate::Usdc::from(amount) < policy.high_value_threshold {
             return Err(ValidationError::OutOfRange {
                 field: "amount_usdc",
                 reason: format!(
@@ -529,7 +525,7 @@ impl crate::wire::CommitmentRequest {
                 payer,
                 first_hop,
                 routing,
-                amount: amount.into(),
+                amount,
                 lock_until,
             },
             payer_signature,
