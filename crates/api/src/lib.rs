@@ -182,11 +182,27 @@ impl Application {
     }
 }
 
+/// The OpenAPI document, built once, and its JSON.
+pub(crate) fn openapi_json() -> &'static str {
+    static JSON: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+        ApiDoc::openapi()
+            .to_json()
+            .unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))
+    });
+    &JSON
+}
+
+/// The path templates of every endpoint, collected once: unknown routes and wrong methods are
+/// answered for the price of a few string comparisons.
+fn path_templates() -> &'static [String] {
+    static PATHS: std::sync::LazyLock<Vec<String>> =
+        std::sync::LazyLock::new(|| ApiDoc::openapi().paths.paths.keys().cloned().collect());
+    &PATHS
+}
+
 async fn route_not_found(req: actix_web::HttpRequest) -> HttpResponse {
-    let known_path = ApiDoc::openapi()
-        .paths
-        .paths
-        .keys()
+    let known_path = path_templates()
+        .iter()
         .any(|template| path_matches(template, req.path()));
     let err = if known_path {
         ApiError::new(

@@ -4,7 +4,6 @@ use std::time::Duration;
 
 use actix_web::{HttpResponse, get, web};
 use kagami_core::wire::{HealthResponse, ReadyResponse};
-use utoipa::OpenApi;
 
 use crate::{AppState, telemetry};
 
@@ -73,5 +72,7 @@ pub(crate) async fn metrics(state: web::Data<AppState>) -> HttpResponse {
 #[utoipa::path(tag = "operations", responses((status = 200, description = "OpenAPI 3.1 JSON", content_type = "application/json")))]
 #[get("/openapi.json")]
 pub(crate) async fn openapi() -> HttpResponse {
-    HttpResponse::Ok().json(crate::ApiDoc::openapi())
+    HttpResponse::Ok()
+        .content_type("application/json")
+        .body(crate::openapi_json())
 }
