@@ -276,3 +276,106 @@ async fn a_database_locked_by_another_writer_is_busy_after_the_busy_timeout() {
     other.execute_batch("ROLLBACK").unwrap();
     agent(&store, 1, "0").await;
 }
+
+/// A database written by protocol v1 (every loop agent slashed, a bounty above what its
+/// settlement slashed, incident and dispute slashes), upgraded to v2: every slash kept,
+/// bounties capped at their settlement's slashes, the ledger balanced per cause, and the
+/// backfilled payouts readable by the store's row mapping.
+#[test]
+fn upgrading_a_v1_database_keeps_every_slash_and_balances_the_ledger() {
+    let conn = rusqlite::Connection::open_in_memory().unwrap();
+    conn.execute_batch(include_str!("../../../../migrations/sqlite/V1__schema.sql"))
+        .unwrap();
+    let (a, b, c) = (
+        "00000000-0000-4000-8000-00000000000a",
+        "00000000-0000-4000-8000-00000000000b",
+        "00000000-0000-4000-8000-00000000000c",
+    );
+    let (s1, s2, inc, com) = (
+        "00000000-0000-4000-8000-000000000101",
+        "00000000-0000-4000-8000-000000000102",
+        "00000000-0000-4000-8000-000000000201",
+        "00000000-0000-4000-8000-000000000301",
+    );
+    let addr = |n: u8| format!("0x{}", format!("{n:02x}").repeat(20));
+    let h = |n: u8| format!("0x{}", format!("{n:02x}").repeat(32));
+    let mut sql = String::new();
+    for (id, n) in [(a, 1u8), (b, 2), (c, 3)] {
+        sql += &format!(
+            "INSERT INTO erc8004_agents (id, agent_id, chain, registry_address, owner_address, \
+             status, created_at, updated_at) VALUES ('{id}', {n}, 'base', '{}', '{}', 'active', \
+             {T0}, {T0});
+             INSERT INTO erc8004_agent_stakes (agent_uuid, staked, slashed, updated_at) \
+             VALUES ('{id}', 1000000000, 0, {T0});",
+            addr(0x80),
+            addr(n)
+        );
+    }
+    sql += &format!(
+        "INSERT INTO erc8004_settlements (id, root_tx_hash, kind, cycle_agents, depth, \
+             total_slashed, reporter_address, bounty, status, created_at) VALUES \
+             ('{s1}', '{}', 'cycle', '[\"{a}\",\"{b}\"]', 2, 200000000, '{}', 250000000, \
+              'provisional', {T0}), \
+             ('{s2}', '{}', 'extraction_loop', '[\"{c}\"]', 1, 50000000, NULL, NULL, \
+              'provisional', {T0});
+         INSERT INTO erc8004_mev_incidents (id, root_tx_hash, attack_type, attacker_agent_uuid, \
+             extracted_value, block_number, tx_index, evidence_hash, slashed_amount, created_at) \
+             VALUES ('{inc}', '{}', 'frontrun', '{a}', 15000000, 1, 0, '{}', 30000000, {T0});
+         INSERT INTO erc8004_onchain_commitments (id, root_tx_hash, commitment_hash, chain, \
+             first_hop_agent, routing_hash, amount, time_lock_until, status, created_at, \
+             updated_at) VALUES ('{com}', '{}', '{}', 'base', '{b}', '{}', 10000000000, {T0}, \
+             'disputed', {T0}, {T0});
+         INSERT INTO erc8004_slashes (id, agent_uuid, amount, reason, settlement_id, \
+             incident_id, commitment_id, created_at) VALUES \
+             ('00000000-0000-4000-8000-000000000401', '{a}', 100000000, 'cycle_detected', '{s1}', NULL, NULL, {T0}), \
+             ('00000000-0000-4000-8000-000000000402', '{b}', 100000000, 'cycle_detected', '{s1}', NULL, NULL, {T0}), \
+             ('00000000-0000-4000-8000-000000000403', '{c}', 50000000, 'extraction_loop_detected', '{s2}', NULL, NULL, {T0}), \
+             ('00000000-0000-4000-8000-000000000404', '{a}', 30000000, 'mev_incident', NULL, '{inc}', NULL, {T0}), \
+             ('00000000-0000-4000-8000-000000000405', '{b}', 20000000, 'commitment_dispute', NULL, NULL, '{com}', {T0});",
+        h(1),
+        addr(0x99),
+        h(2),
+        h(3),
+        h(4),
+        h(5),
+        h(6),
+        h(7),
+    );
+    conn.execute_batch(&sql).unwrap();
+    conn.execute_batch(include_str!(
+        "../../../../migrations/sqlite/V2__protocol_v2.sql"
+    ))
+    .unwrap();
+    let one = |sql: &str| -> i64 { conn.query_row(sql, [], |r| r.get(0)).unwrap() };
+    assert_eq!(one("SELECT sum(amount) FROM erc8004_slashes"), 300_000_000);
+    assert_eq!(one("SELECT sum(amount) FROM kagami_payouts"), 300_000_000);
+    assert_eq!(
+        one(&format!(
+            "SELECT amount FROM kagami_payouts WHERE kind = 'bounty' AND settlement_id = '{s1}'"
+        )),
+        200_000_000,
+        "the minted 50 USDC is not paid"
+    );
+    assert_eq!(
+        one(
+            "SELECT count(*) FROM (SELECT coalesce(settlement_id, incident_id, commitment_id), \
+             sum(CASE WHEN entry = 'slash' THEN amount ELSE -amount END) AS net \
+             FROM kagami_ledger GROUP BY 1) WHERE net <> 0"
+        ),
+        0,
+        "every cause balances"
+    );
+    // The store reads what the migration wrote.
+    let mut statement = conn
+        .prepare(
+            "SELECT id, entry, agent_uuid, reporter_address, amount, settlement_id, \
+             incident_id, commitment_id, created_at FROM kagami_ledger",
+        )
+        .unwrap();
+    let entries: Vec<_> = statement
+        .query_map([], super::rows::ledger_row)
+        .unwrap()
+        .collect::<rusqlite::Result<_>>()
+        .unwrap();
+    assert_eq!(entries.len(), 5 + 4);
+}
