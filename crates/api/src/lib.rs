@@ -7,7 +7,7 @@ mod handlers;
 pub mod telemetry;
 mod views;
 
-use std::net::TcpListener;
+use std::{net::TcpListener, time::Duration};
 
 use actix_web::{App, HttpResponse, HttpServer, dev::Server, http::StatusCode, middleware, web};
 use kagami_core::wire::ErrorCode;
@@ -130,8 +130,7 @@ impl Application {
             store,
             config,
         });
-        spawn_refresher(state.clone());
-        spawn_dispute_sweeper(state.clone());
+        spawn_background_jobs(&state);
         let body_limit = state.config.max_body_bytes;
         let shutdown = state.config.shutdown_timeout;
         let workers = state.config.workers;
@@ -229,9 +228,13 @@ fn path_matches(template: &str, path: &str) -> bool {
             .all(|(a, b)| (a.starts_with('{') && a.ends_with('}')) || a == b)
 }
 
-/// Refreshes the flip-metrics view periodically (a no-op on the embedded store).
-fn spawn_refresher(state: web::Data<AppState>) {
-    let interval = state.config.flip_metrics_refresh;
+/// Runs `job` every `interval` in the background (never when the interval is zero), logging
+/// its failures as `what failed`.
+fn spawn_every<F, Fut>(state: web::Data<AppState>, interval: Duration, what: &'static str, job: F)
+where
+    F: Fn(web::Data<AppState>) -> Fut + Send + 'static,
+    Fut: Future<Output = Result<(), kagami_store::StoreError>> + Send,
+{
     if interval.is_zero() {
         return;
     }
@@ -240,30 +243,27 @@ fn spawn_refresher(state: web::Data<AppState>) {
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             ticker.tick().await;
-            if let Err(e) = state.store.refresh_flip_metrics().await {
-                tracing::warn!(error.cause = %error::chain(&e), "flip metrics refresh failed");
+            if let Err(e) = job(state.clone()).await {
+                tracing::warn!(error.cause = %error::chain(&e), "{what} failed");
             }
         }
     });
 }
 
-/// Settles the disputes that fell due without any request touching the agent (a manifest
-/// that takes effect during a time lock), and refreshes the ledger gauges, every
-/// `dispute_sweep_interval`.
-fn spawn_dispute_sweeper(state: web::Data<AppState>) {
-    let interval = state.config.dispute_sweep_interval;
-    if interval.is_zero() {
-        return;
-    }
-    tokio::spawn(async move {
-        let mut ticker = tokio::time::interval(interval);
-        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            ticker.tick().await;
-            if let Err(e) = sweep_disputes(&state).await {
-                tracing::warn!(error.cause = %error::chain(&e), "dispute sweep failed");
-            }
-        }
+/// The background jobs: the flip-metrics view refresh (a no-op on the embedded store), and
+/// the dispute sweep — settling disputes that fell due without any request touching the agent
+/// (a manifest that takes effect during a time lock) — which also refreshes the ledger gauges.
+fn spawn_background_jobs(state: &web::Data<AppState>) {
+    let refresh = state.config.flip_metrics_refresh;
+    spawn_every(
+        state.clone(),
+        refresh,
+        "flip metrics refresh",
+        |state| async move { state.store.refresh_flip_metrics().await },
+    );
+    let sweep = state.config.dispute_sweep_interval;
+    spawn_every(state.clone(), sweep, "dispute sweep", |state| async move {
+        sweep_disputes(&state).await
     });
 }
 

@@ -256,6 +256,29 @@ pub struct ForwardReceipt {
 impl ForwardReceipt {
     /// The v2 type tag, used when the receipt binds an order.
     pub const TAG_V2: &'static str = "Kagami forward receipt v2";
+
+    /// The receipt v2 of `order`: its chain, root, hop, payer, destination and manifest, and
+    /// its id, with the destination's choice of `next_hop` and `nonce` — the only receipt
+    /// that makes a hop with `order` (`docs/PROTOCOL.md`, section 11.6).
+    pub fn for_order(order: &ForwardOrder, next_hop: Option<Hash32>, nonce: u64) -> Self {
+        Self {
+            chain: order.chain.clone(),
+            root_tx: order.root_tx,
+            hop: order.hop,
+            from: order.from,
+            to: order.to,
+            manifest: order.manifest,
+            order: Some(order.id()),
+            next_hop,
+            nonce,
+        }
+    }
+
+    /// Whether this receipt acknowledges exactly `order`: it names the order's id and agrees
+    /// with it on chain, root, hop, payer, destination and manifest.
+    pub fn acknowledges(&self, order: &ForwardOrder) -> bool {
+        *self == Self::for_order(order, self.next_hop, self.nonce)
+    }
 }
 
 impl Signable for ForwardReceipt {

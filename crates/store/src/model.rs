@@ -98,6 +98,18 @@ pub struct StoredOrder {
     pub signature: Signature,
 }
 
+impl StoredOrder {
+    /// What is stored of a signed order.
+    pub fn of(order: &kagami_core::crypto::Signed<kagami_core::crypto::ForwardOrder>) -> Self {
+        Self {
+            hash: order.id(),
+            nonce: order.value().nonce,
+            amount: order.value().amount.into(),
+            signature: *order.signature(),
+        }
+    }
+}
+
 /// A receipt's fields as stored: the signed fields, the destination's signature, the order
 /// it acknowledges (none for a v1 receipt), the store id of the manifest it cites and the
 /// cost figures derived from its hop.
@@ -323,6 +335,10 @@ pub struct SlashRecord {
 
 /// The result of recording a receipt.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[expect(
+    clippy::large_enum_variant,
+    reason = "one per request, moved once into the answer; never stored in bulk"
+)]
 pub enum RecordOutcome {
     /// Stored as valid, stake locked.
     Recorded {

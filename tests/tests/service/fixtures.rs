@@ -268,17 +268,7 @@ impl SignedPair {
         receipt_nonce: u64,
         destination: &PrivateKeySigner,
     ) -> Self {
-        let receipt = ForwardReceipt {
-            chain: order.chain.clone(),
-            root_tx: order.root_tx,
-            hop: order.hop,
-            from: order.from,
-            to: order.to,
-            manifest: order.manifest,
-            order: Some(order.id()),
-            next_hop,
-            nonce: receipt_nonce,
-        };
+        let receipt = ForwardReceipt::for_order(&order, next_hop, receipt_nonce);
         Self {
             order_signature: order.message().sign(payer).unwrap(),
             receipt_signature: receipt.message().sign(destination).unwrap(),

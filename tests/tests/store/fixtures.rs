@@ -183,17 +183,7 @@ pub(crate) fn signed_pair(
     nonce: u64,
     destination: &PrivateKeySigner,
 ) -> SignedPair {
-    let receipt = ForwardReceipt {
-        chain: order.chain.clone(),
-        root_tx: order.root_tx,
-        hop: order.hop,
-        from: order.from,
-        to: order.to,
-        manifest: order.manifest,
-        order: Some(order.id()),
-        next_hop,
-        nonce,
-    };
+    let receipt = ForwardReceipt::for_order(&order, next_hop, nonce);
     SignedPair {
         order: Signed::sign(order, payer).unwrap(),
         receipt: Signed::sign(receipt, destination).unwrap(),
@@ -296,12 +286,7 @@ pub(crate) fn as_stored(pair: &SignedPair, manifest: &ManifestRecord) -> NewRece
         dest: r.to,
         manifest_id: manifest.id,
         manifest_hash: manifest.hash,
-        order: Some(StoredOrder {
-            hash: pair.order.id(),
-            nonce: pair.order.value().nonce,
-            amount: pair.order.value().amount.into(),
-            signature: *pair.order.signature(),
-        }),
+        order: Some(StoredOrder::of(&pair.order)),
         next_hop: r.next_hop,
         nonce: r.nonce,
         receipt_hash: receipt.id(),

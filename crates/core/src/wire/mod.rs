@@ -194,16 +194,7 @@ impl RecordForwardRequest {
             .map_err(ValidationError::format("source_agent_uuid"))?;
         let to = parse_uuid(&self.dest_agent_uuid)
             .map_err(ValidationError::format("dest_agent_uuid"))?;
-        let hop = u32::try_from(self.hop)
-            .ok()
-            .filter(|h| *h <= policy.max_hop_depth)
-            .ok_or_else(|| ValidationError::OutOfRange {
-                field: "hop",
-                reason: format!(
-                    "hop {} exceeds the maximum hop depth {}",
-                    self.hop, policy.max_hop_depth
-                ),
-            })?;
+        let hop = parse_hop("hop", self.hop, policy)?;
         let manifest: Hash32 = self
             .manifest_hash
             .parse()
@@ -244,6 +235,20 @@ impl RecordForwardRequest {
             signature,
         })
     }
+}
+
+/// A hop number within the policy's depth.
+fn parse_hop(field: &'static str, hop: u64, policy: &Policy) -> Result<u32, ValidationError> {
+    u32::try_from(hop)
+        .ok()
+        .filter(|h| *h <= policy.max_hop_depth)
+        .ok_or_else(|| ValidationError::OutOfRange {
+            field,
+            reason: format!(
+                "hop {hop} exceeds the maximum hop depth {}",
+                policy.max_hop_depth
+            ),
+        })
 }
 
 /// The paying agent's order of one hop, as sent (part of a record-forward body and of a
@@ -322,16 +327,7 @@ impl ForwardOrderRequest {
             .root_tx_hash
             .parse()
             .map_err(ValidationError::format("order.root_tx_hash"))?;
-        let hop = u32::try_from(self.hop)
-            .ok()
-            .filter(|h| *h <= policy.max_hop_depth)
-            .ok_or_else(|| ValidationError::OutOfRange {
-                field: "order.hop",
-                reason: format!(
-                    "hop {} exceeds the maximum hop depth {}",
-                    self.hop, policy.max_hop_depth
-                ),
-            })?;
+        let hop = parse_hop("order.hop", self.hop, policy)?;
         let from = parse_uuid(&self.source_agent_uuid)
             .map_err(ValidationError::format("order.source_agent_uuid"))?;
         let to = parse_uuid(&self.dest_agent_uuid)

@@ -133,7 +133,6 @@ async fn admit<T: Tx>(
     if status != ManifestStatus::Active {
         return Err(Rejection::ManifestNotEffective { status }.into());
     }
-    let order = pair.order.value();
     Ok(Admitted {
         receipt: NewReceipt {
             chain: r.chain.clone(),
@@ -143,12 +142,7 @@ async fn admit<T: Tx>(
             dest: r.to,
             manifest_id: manifest.id,
             manifest_hash: manifest.hash,
-            order: Some(StoredOrder {
-                hash: pair.order.id(),
-                nonce: order.nonce,
-                amount: order.amount.into(),
-                signature: *pair.order.signature(),
-            }),
+            order: Some(StoredOrder::of(&pair.order)),
             next_hop: r.next_hop,
             nonce: r.nonce,
             receipt_hash: pair.receipt.id(),
