@@ -73,7 +73,7 @@ on_both_stores!(
     rejections::api_keys_and_roles_are_enforced,
     rejections::authorization_is_decided_before_the_body_is_validated,
     rejections::registration_and_publication_preconditions_answer_their_codes,
-    rejections::money_is_a_decimal_string_and_commitments_start_at_ten_thousand,
+    rejections::money_is_a_decimal_string_and_commitments_start_at_ten_thousand with crate::attacks::fast_routing_changes,
     rejections::a_registration_file_with_nul_is_a_400_on_every_store,
     ops::request_ids_are_echoed,
     ops::health_and_readiness_report_the_database,

@@ -94,9 +94,9 @@ pub(crate) async fn signatures_that_do_not_match_are_rejected(app: &TestApp) {
     assert_eq!(verdict["reason"], "invalid_signature", "{verdict}");
 
     // Receipts: tampered after signing, or signed by someone other than the destination.
-    let genuine = receipt(root, 0, &a, &b, &mb, None, 1);
+    let genuine = pair(root, 0, &a, &b, &mb, None, 1);
     let mut tampered = genuine.body();
-    tampered["receipt_nonce"] = 2.into();
+    tampered["receipt"]["receipt_nonce"] = 2.into();
     app.post(
         "/api/v1/agents/manifests/record-forward",
         Auth::Client,
@@ -105,7 +105,7 @@ pub(crate) async fn signatures_that_do_not_match_are_rejected(app: &TestApp) {
     .await
     .expect_error(400, "invalid_signature");
     let mut tampered = genuine.body();
-    tampered["next_hop_hash"] = next_hop(root, &a).to_string().into();
+    tampered["receipt"]["next_hop_hash"] = next_hop(root, &a).to_string().into();
     app.post(
         "/api/v1/agents/manifests/record-forward",
         Auth::Client,
@@ -113,12 +113,32 @@ pub(crate) async fn signatures_that_do_not_match_are_rejected(app: &TestApp) {
     )
     .await
     .expect_error(400, "invalid_signature");
+    let mut tampered = genuine.body();
+    // The order's amount changed after signing: it is another order, which the receipt does
+    // not acknowledge.
+    tampered["order"]["amount_usdc"] = "2.000000".into();
+    let body = app
+        .post(
+            "/api/v1/agents/manifests/record-forward",
+            Auth::Client,
+            &tampered,
+        )
+        .await
+        .expect_error(400, "order_mismatch");
+    assert_eq!(body["field"], "receipt.order_hash", "{body}");
     for signer in [&a.hot, &a.owner, &stranger] {
-        let forged = genuine.signed_by(signer);
+        let forged = genuine.receipt_signed_by(signer);
         let body = record(app, &forged)
             .await
             .expect_error(400, "invalid_signature");
-        assert_eq!(body["field"], "signature", "{body}");
+        assert_eq!(body["field"], "receipt.signature", "{body}");
+    }
+    for signer in [&b.hot, &b.owner, &stranger] {
+        let forged = genuine.order_signed_by(signer);
+        let body = record(app, &forged)
+            .await
+            .expect_error(400, "invalid_signature");
+        assert_eq!(body["field"], "order.signature", "{body}");
     }
     assert_eq!(
         trail(app, root).await["receipts"],
@@ -140,13 +160,21 @@ pub(crate) async fn signatures_that_do_not_match_are_rejected(app: &TestApp) {
         "active"
     );
 
-    // The destination's owner may sign its receipt instead of the operational key.
-    recorded(app, &genuine.signed_by(&b.owner)).await;
+    // The destination's owner may sign its receipt, and the payer's owner its order, instead
+    // of their operational keys.
+    recorded(
+        app,
+        &genuine
+            .receipt_signed_by(&b.owner)
+            .order_signed_by(&a.owner),
+    )
+    .await;
 }
 
 // ---- manifest windows ------------------------------------------------------------------
 
 pub(crate) async fn manifests_outside_their_window_cannot_back_a_receipt(app: &TestApp) {
+    // A publishes no manifest: its owner signs its orders.
     let a = register(app, 1, "1000").await;
     let pending = register(app, 2, "1000").await;
     let expiring = register(app, 3, "1000").await;
@@ -162,7 +190,7 @@ pub(crate) async fn manifests_outside_their_window_cannot_back_a_receipt(app: &T
     assert_eq!(published(app, &mp).await["status"], "pending");
     let body = record(
         app,
-        &receipt(root("pending"), 0, &a, &pending, &mp, None, 1),
+        &pair(root("pending"), 0, &a, &pending, &mp, None, 1).order_signed_by(&a.owner),
     )
     .await
     .expect_error(422, "manifest_not_effective");
@@ -199,7 +227,7 @@ pub(crate) async fn manifests_outside_their_window_cannot_back_a_receipt(app: &T
         Timestamp::from_unix(until).unwrap(),
     );
     published(app, &me).await;
-    let in_time = receipt(root("in-time"), 0, &a, &expiring, &me, None, 1);
+    let in_time = pair(root("in-time"), 0, &a, &expiring, &me, None, 1).order_signed_by(&a.owner);
     let in_time_body = recorded(app, &in_time).await;
     while now() < until {
         tokio::time::sleep(Duration::from_millis(100)).await;
@@ -215,7 +243,7 @@ pub(crate) async fn manifests_outside_their_window_cannot_back_a_receipt(app: &T
         in_time_body,
         "a replay is a safe retry even after expiry"
     );
-    let too_late = receipt(root("too-late"), 0, &a, &expiring, &me, None, 2);
+    let too_late = pair(root("too-late"), 0, &a, &expiring, &me, None, 2).order_signed_by(&a.owner);
     let body = record(app, &too_late)
         .await
         .expect_error(422, "manifest_not_effective");
@@ -268,7 +296,7 @@ pub(crate) async fn revoked_manifest_is_not_effective(app: &TestApp) {
     assert_eq!(verdict["reason"], "manifest_not_effective");
     assert_eq!(verdict["manifest_status"], "revoked");
     assert_eq!(verdict["manifest_hash"], mb.hash().to_string());
-    let body = record(app, &receipt(root, 0, &a, &b, &mb, None, 1))
+    let body = record(app, &pair(root, 0, &a, &b, &mb, None, 1))
         .await
         .expect_error(422, "manifest_not_effective");
     assert_eq!(body["manifest_status"], "revoked", "{body}");
@@ -312,12 +340,12 @@ pub(crate) async fn forward_rule_violations_answer_their_codes_and_write_nothing
         assert!(verdict["message"].is_string(), "{verdict}");
     }
 
-    let deep = receipt(rules, 11, &a, &b, &mb, None, 1);
+    let deep = pair(rules, 11, &a, &b, &mb, None, 1);
     let body = record(app, &deep)
         .await
         .expect_error(400, "hop_limit_exceeded");
-    assert_eq!(body["field"], "hop", "{body}");
-    let body = record(app, &receipt(rules, 1, &a, &b, &mb, None, 1))
+    assert_eq!(body["field"], "order.hop", "{body}");
+    let body = record(app, &pair(rules, 1, &a, &b, &mb, None, 1))
         .await
         .expect_error(422, "previous_hop_missing");
     assert_eq!(
@@ -325,10 +353,10 @@ pub(crate) async fn forward_rule_violations_answer_their_codes_and_write_nothing
         (&Value::from("hop"), &Value::from(1)),
         "{body}"
     );
-    record(app, &receipt(rules, 0, &a, &a, &ma, None, 1))
+    record(app, &pair(rules, 0, &a, &a, &ma, None, 1))
         .await
         .expect_error(422, "self_forward");
-    let body = record(app, &receipt(rules, 0, &a, &poor, &mpoor, None, 1))
+    let body = record(app, &pair(rules, 0, &a, &poor, &mpoor, None, 1))
         .await
         .expect_error(422, "insufficient_stake");
     assert_eq!(
@@ -342,9 +370,9 @@ pub(crate) async fn forward_rule_violations_answer_their_codes_and_write_nothing
         (&Value::from(false), &Value::from("insufficient_stake")),
         "{verdict}"
     );
-    let mut foreign = receipt(rules, 0, &a, &b, &mb, None, 1);
-    foreign.fields.manifest = mc.hash();
-    let foreign = foreign.signed_by(&b.hot);
+    let mut cites_c = order(rules, 0, &a, &b, &mb, "1.000000");
+    cites_c.manifest = mc.hash();
+    let foreign = SignedPair::sign(cites_c, &a.hot, None, 1, &b.hot);
     record(app, &foreign)
         .await
         .expect_error(422, "manifest_not_destinations");
@@ -355,14 +383,14 @@ pub(crate) async fn forward_rule_violations_answer_their_codes_and_write_nothing
     );
 
     // B commits to pay C next; paying D instead breaks the commitment.
-    recorded(app, &receipt(rules, 0, &a, &b, &mb, Some(&c), 1)).await;
+    recorded(app, &pair(rules, 0, &a, &b, &mb, Some(&c), 1)).await;
     let verdict = verify(app, rules, &b, &d, &md).await;
     assert_eq!(
         (&verdict["safe"], &verdict["reason"]),
         (&Value::from(false), &Value::from("next_hop_mismatch")),
         "{verdict}"
     );
-    let body = record(app, &receipt(rules, 1, &b, &d, &md, None, 1))
+    let body = record(app, &pair(rules, 1, &b, &d, &md, None, 1))
         .await
         .expect_error(409, "next_hop_mismatch");
     assert_eq!(
@@ -376,14 +404,14 @@ pub(crate) async fn forward_rule_violations_answer_their_codes_and_write_nothing
         "{body}"
     );
     // A destination nonce signs one receipt only.
-    let reused = receipt(root("rules-2"), 0, &a, &b, &mb, None, 1);
+    let reused = pair(root("rules-2"), 0, &a, &b, &mb, None, 1);
     record(app, &reused)
         .await
         .expect_error(409, "receipt_nonce_used");
     assert_eq!(trail(app, root("rules-2")).await["receipts"], json!([]));
     // The commitment kept: paying C is fine.
     assert_eq!(verify(app, rules, &b, &c, &mc).await["safe"], true);
-    recorded(app, &receipt(rules, 1, &b, &c, &mc, Some(&d), 1)).await;
+    recorded(app, &pair(rules, 1, &b, &c, &mc, Some(&d), 1)).await;
 
     let trail_now = trail(app, rules).await;
     assert_eq!(
@@ -421,7 +449,7 @@ pub(crate) async fn forward_rule_violations_answer_their_codes_and_write_nothing
         uuids(&[&a, &b, &c]),
         "{verdict}"
     );
-    let twice = receipt(rules, 0, &a, &c, &mc, None, 2);
+    let twice = pair(rules, 0, &a, &c, &mc, None, 2);
     let body = record(app, &twice)
         .await
         .expect_error(409, "extraction_loop_detected");
@@ -624,7 +652,11 @@ pub(crate) async fn api_keys_and_roles_are_enforced(app: &TestApp) {
         (
             Method::POST,
             "/api/v1/mev/incidents".to_owned(),
-            mev_incident(&a, "100"),
+            mev_incident(
+                &a,
+                "100.000000",
+                &kagami_tests::signed_transaction(&a.hot, 1),
+            ),
         ),
     ];
     for (method, path, body) in &admin_only {
@@ -902,44 +934,48 @@ pub(crate) async fn money_is_a_decimal_string_and_commitments_start_at_ten_thous
         "1500.250000"
     );
 
-    // Commitments: high-value flows only, amounts as strings.
-    let commitment = |root_tag: &str, amount: Value| {
-        json!({
-            "root_tx_hash": root(root_tag).to_string(),
-            "first_hop_agent_uuid": a.uuid.to_string(),
-            "routing_hash": root("routing").to_string(),
-            "amount_usdc": amount,
-            "chain": CHAIN,
-        })
+    // Commitments: high-value flows only, co-signed by the payer and the first hop, amounts
+    // as canonical strings.
+    let (payer, _) = ready_agent(app, 90, "0").await;
+    let lock_until = from_now(300);
+    let commitment = |root_tag: &str, amount: &str| {
+        let c = crate::fixtures::commitment(root(root_tag), &payer, &a, amount, lock_until);
+        commitment_body(&c, &payer.hot, &a.hot)
     };
     let path = "/api/v1/agents/manifests/onchain-commitment";
     let body = app
-        .post(path, Auth::Client, &commitment("c1", "9999.999999".into()))
+        .post(path, Auth::Client, &commitment("c1", "9999.999999"))
         .await
         .expect_error(400, "amount_below_threshold");
     assert_eq!(body["field"], "amount_usdc", "{body}");
-    app.post(path, Auth::Client, &commitment("c1", json!(10000)))
+    let mut number = commitment("c1", "10000.000000");
+    number["amount_usdc"] = json!(10000);
+    app.post(path, Auth::Client, &number)
         .await
         .expect_error(400, "malformed_json");
-    app.post(path, Auth::Public, &commitment("c1", "10000".into()))
+    // Not the six-decimal text that was signed.
+    let mut loose = commitment("c1", "10000.000000");
+    loose["amount_usdc"] = "10000".into();
+    let body = app
+        .post(path, Auth::Client, &loose)
+        .await
+        .expect_error(400, "invalid_field");
+    assert_eq!(body["field"], "amount_usdc", "{body}");
+    app.post(path, Auth::Public, &commitment("c1", "10000.000000"))
         .await
         .expect_error(401, "missing_api_key");
     let created = app
-        .post(path, Auth::Client, &commitment("c1", "10000".into()))
+        .post(path, Auth::Client, &commitment("c1", "10000.000000"))
         .await
         .expect(201);
     assert_eq!(created["status"], "pending", "{created}");
     assert_eq!(created["amount_usdc"], "10000.000000");
-    let lock: Timestamp = created["time_lock_until"]
-        .as_str()
-        .unwrap()
-        .parse()
-        .unwrap();
-    assert!(
-        (lock.unix() - now() - 300).abs() <= 5,
-        "five-minute time lock: {created}"
+    assert_eq!(
+        created["time_lock_until"],
+        lock_until.to_string(),
+        "the lock both agents signed: {created}"
     );
-    app.post(path, Auth::Client, &commitment("c1", "20000".into()))
+    app.post(path, Auth::Client, &commitment("c1", "20000.000000"))
         .await
         .expect_error(409, "commitment_exists");
     let id = created["commitment_id"].as_str().unwrap();
@@ -975,32 +1011,50 @@ pub(crate) async fn money_is_a_decimal_string_and_commitments_start_at_ten_thous
     .await
     .expect_error(404, "commitment_not_found");
 
-    // An endpoint flip of the first hop during a time lock disputes the commitment and
-    // slashes min(50 % of available, amount).
+    // An endpoint flip of the first hop during a time lock disputes the commitment when it
+    // takes effect, and slashes min(50 % of available, amount).
     let (f, _) = ready_agent(app, 2, "1000").await;
-    let mut locked = commitment("c2", "10000".into());
-    locked["first_hop_agent_uuid"] = f.uuid.to_string().into();
+    let c2 = crate::fixtures::commitment(root("c2"), &payer, &f, "10000.000000", lock_until);
+    let locked = commitment_body(&c2, &payer.hot, &f.hot);
     let disputed = app.post(path, Auth::Client, &locked).await.expect(201);
     let moved = manifest(
         &f,
         2,
         "https://moved.example/x402",
-        from_now(15),
+        from_now(2),
         from_now(3600),
     );
     let flipped = published(app, &moved).await;
     assert_eq!(
-        flipped["disputed_commitments"],
-        json!([disputed["commitment_id"]]),
-        "{flipped}"
+        (&flipped["status"], &flipped["disputed_commitments"]),
+        (&Value::from("pending"), &json!([])),
+        "not in force yet, so the routing has not changed: {flipped}"
     );
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    while details(app, &f).await["stake"]["slashed_usdc"] != "500.000000" {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the change took effect and was never disputed"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let id = disputed["commitment_id"].as_str().unwrap();
+    app.post(
+        &format!("/api/v1/commitments/{id}/confirm"),
+        Auth::Admin,
+        &json!({ "onchain_tx_hash": root("onchain-2").to_string() }),
+    )
+    .await
+    .expect_error(409, "invalid_commitment_state");
     assert_eq!(
-        details(app, &f).await["stake"]["slashed_usdc"],
-        "500.000000"
+        details(app, &payer).await["stake"]["slashed_usdc"],
+        "0.000000",
+        "the payer loses nothing"
     );
 
     // MEV incidents slash min(2 × extracted, available); a stake cannot go below what is slashed.
-    let incident = mev_incident(&a, "100");
+    let attack_tx = kagami_tests::signed_transaction(&a.hot, 1);
+    let incident = mev_incident(&a, "100.000000", &attack_tx);
     let recorded_incident = app
         .post("/api/v1/mev/incidents", Auth::Admin, &incident)
         .await
@@ -1027,19 +1081,6 @@ pub(crate) async fn money_is_a_decimal_string_and_commitments_start_at_ten_thous
         (&Value::from("0.000000"), &Value::Null),
         "{stake}"
     );
-}
-
-/// An MEV incident body against `attacker`.
-fn mev_incident(attacker: &Agent, extracted: &str) -> Value {
-    json!({
-        "root_tx_hash": root("mev").to_string(),
-        "attack_type": "frontrun",
-        "attacker_agent_uuid": attacker.uuid.to_string(),
-        "extracted_value_usdc": extracted,
-        "block_number": 1,
-        "tx_index": 0,
-        "evidence_hash": root("evidence").to_string(),
-    })
 }
 
 /// A registration file no database can store (U+0000 in a string or a key) is refused the same

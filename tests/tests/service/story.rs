@@ -139,7 +139,7 @@ pub(crate) async fn the_whole_story_from_registration_to_settlement_and_bounty(a
     );
     assert!(verdict.get("reason").is_none(), "{verdict}");
 
-    let ab = receipt(root1, 0, &a, &b, &mb, Some(&c), 1);
+    let ab = pair(root1, 0, &a, &b, &mb, Some(&c), 1);
     let ab_body = recorded(app, &ab).await;
     assert_eq!(ab_body["computational_cost_usdc"], "0.005000");
     let ab_replay = record(app, &ab).await.expect(200);
@@ -154,7 +154,7 @@ pub(crate) async fn the_whole_story_from_registration_to_settlement_and_bounty(a
         (&Value::from(true), &Value::from(1)),
         "{verdict}"
     );
-    let bc = receipt(root1, 1, &b, &c, &mc, Some(&a), 1);
+    let bc = pair(root1, 1, &b, &c, &mc, Some(&a), 1);
     let bc_body = recorded(app, &bc).await;
     assert_eq!(bc_body["computational_cost_usdc"], "0.005750");
     // Each destination has the per-hop minimum locked for this payment.
@@ -173,15 +173,18 @@ pub(crate) async fn the_whole_story_from_registration_to_settlement_and_bounty(a
 
     // ---- recording it anyway: stored as evidence, settled at once ----------------------
     let before = app.metrics().await;
-    let ca = receipt(root1, 2, &c, &a, &ma, None, 1);
+    let ca = pair(root1, 2, &c, &a, &ma, None, 1);
     let settled = record(app, &ca)
         .await
         .expect_error(409, "circular_dependency");
     let settlement_id = settled["settlement_id"].as_str().unwrap().to_owned();
     assert_eq!(sorted(&settled["cycle_agents"]), uuids(&[&a, &b, &c]));
     assert_eq!(settled["cycle_depth"], 3);
-    // 30 % (10 % per cycle agent) of each available stake: 300 + 600 + 1200.
-    assert_eq!(settled["slashed_usdc"], "2100.000000");
+    // Only C, the payer of the closing hop, signed into the cycle (PROTOCOL.md 12.3): it
+    // loses 30 % (10 % per cycle agent) of its available stake. A, the root payer, and B,
+    // which forwarded as its receipt committed, lose nothing.
+    assert_eq!(settled["liable_agents"], serde_json::json!([c.label()]));
+    assert_eq!(settled["slashed_usdc"], "1200.000000");
     let invalid = sorted(&settled["invalid_receipts"]);
     for r in [&ab, &bc] {
         assert!(invalid.contains(&r.hash().to_string()), "{settled}");
@@ -198,7 +201,7 @@ pub(crate) async fn the_whole_story_from_registration_to_settlement_and_bounty(a
     assert_eq!(hops, [0, 1, 2], "{trail1}");
     for (r, signed) in receipts.iter().zip([&ab, &bc, &ca]) {
         assert_eq!(r["receipt_hash"], signed.hash().to_string());
-        assert_eq!(r["signature"], signed.signature.to_string());
+        assert_eq!(r["signature"], signed.receipt_signature.to_string());
         assert_eq!(
             r["is_valid"], false,
             "every receipt of the cycle is invalidated: {r}"
@@ -219,21 +222,18 @@ pub(crate) async fn the_whole_story_from_registration_to_settlement_and_bounty(a
     assert_eq!(s["settlement_id"], settlement_id.as_str());
     assert_eq!(s["kind"], "cycle");
     assert_eq!(s["cycle_depth"], 3);
-    assert_eq!(s["total_slashed_usdc"], "2100.000000");
+    assert_eq!(s["total_slashed_usdc"], "1200.000000");
     assert_eq!(
         (&s["reporter_address"], &s["bounty_usdc"]),
         (&Value::Null, &Value::Null),
         "recorded, not reported: {s}"
     );
     assert_eq!(s["status"], "provisional");
-    assert_eq!(
-        slashes(s),
-        expected_slashes(&[(&a, "300.000000"), (&b, "600.000000"), (&c, "1200.000000")])
-    );
+    assert_eq!(slashes(s), expected_slashes(&[(&c, "1200.000000")]));
 
     for (agent, staked, slashed, available, tier) in [
-        (&a, "1000.000000", "300.000000", "700.000000", "bronze"),
-        (&b, "2000.000000", "600.000000", "1400.000000", "silver"),
+        (&a, "1000.000000", "0.000000", "1000.000000", "silver"),
+        (&b, "2000.000000", "0.000000", "2000.000000", "silver"),
         (&c, "4000.000000", "1200.000000", "2800.000000", "silver"),
         (&d, "500.000000", "0.000000", "500.000000", "bronze"),
     ] {
@@ -256,8 +256,8 @@ pub(crate) async fn the_whole_story_from_registration_to_settlement_and_bounty(a
         "settlements counter did not grow"
     );
     assert!(
-        delta("kagami_slashed_usdc_total") >= 2_100_000_000.0,
-        "slashed micro-USDC counter did not grow by 2100 USDC"
+        delta("kagami_slashed_usdc_total") >= 1_200_000_000.0,
+        "slashed micro-USDC counter did not grow by 1200 USDC"
     );
 
     // A settled payment is over: nothing more is safe, reported or recorded on it.
@@ -281,7 +281,7 @@ pub(crate) async fn the_whole_story_from_registration_to_settlement_and_bounty(a
         again.expect_error(409, "already_settled")["settlement_id"],
         settlement_id.as_str()
     );
-    let late = receipt(root1, 0, &b, &d, &md, None, 1);
+    let late = pair(root1, 0, &b, &d, &md, None, 1);
     let late_body = record(app, &late)
         .await
         .expect_error(409, "already_settled");
@@ -297,9 +297,9 @@ pub(crate) async fn the_whole_story_from_registration_to_settlement_and_bounty(a
 
     // ---- the second payment: nobody records the closing receipt; a watcher reports it --
     let root2 = root("story-2");
-    recorded(app, &receipt(root2, 0, &a, &b, &mb, Some(&c), 2)).await;
-    recorded(app, &receipt(root2, 1, &b, &c, &mc, Some(&a), 2)).await;
-    let closing = receipt(root2, 2, &c, &a, &ma, None, 2);
+    recorded(app, &pair(root2, 0, &a, &b, &mb, Some(&c), 2)).await;
+    recorded(app, &pair(root2, 1, &b, &c, &mc, Some(&a), 2)).await;
+    let closing = pair(root2, 2, &c, &a, &ma, None, 2);
     let watcher = PrivateKeySigner::random();
 
     // A copied report (the watcher's signature, someone else's address) earns nothing.
@@ -313,7 +313,7 @@ pub(crate) async fn the_whole_story_from_registration_to_settlement_and_bounty(a
     .await
     .expect_error(400, "invalid_signature");
     // Evidence with a forged signature is refused, naming the item.
-    let forged = closing.signed_by(&thief);
+    let forged = closing.receipt_signed_by(&thief);
     let forged_report = cycle_report(root2, &watcher, &watcher, &[&forged]);
     let refused = app
         .post(
@@ -340,7 +340,10 @@ pub(crate) async fn the_whole_story_from_registration_to_settlement_and_bounty(a
         )
         .await
         .expect_error(400, "invalid_evidence");
-    assert_eq!(refused["field"], "evidence[0].root_tx_hash", "{refused}");
+    assert_eq!(
+        refused["field"], "evidence[0].receipt.root_tx_hash",
+        "{refused}"
+    );
     // Without the closing receipt there is no cycle.
     let empty = cycle_report(root2, &watcher, &watcher, &[]);
     app.post(
@@ -369,10 +372,10 @@ pub(crate) async fn the_whole_story_from_registration_to_settlement_and_bounty(a
     assert_eq!(reported["reported"], true);
     assert_eq!(sorted(&reported["cycle_agents"]), uuids(&[&a, &b, &c]));
     assert_eq!(reported["cycle_depth"], 3);
-    // 30 % of what is left after the first settlement: 210 + 420 + 840.
-    assert_eq!(reported["slashed_usdc"], "1470.000000");
-    // min(1000, 50 × (1 + 0.5 × 3) + 10 % × 1470) = 125 + 147.
-    assert_eq!(reported["bounty_usdc"], "272.000000");
+    // C again, alone: 30 % of what it has left after the first settlement, 2800.
+    assert_eq!(reported["slashed_usdc"], "840.000000");
+    // min(1000, 50 + 25 × 3 + 10 % × 840, 840) = 125 + 84: paid out of C's slash.
+    assert_eq!(reported["bounty_usdc"], "209.000000");
     let report_settlement = reported["settlement_id"].as_str().unwrap().to_owned();
     assert_ne!(report_settlement, settlement_id);
 
@@ -389,12 +392,9 @@ pub(crate) async fn the_whole_story_from_registration_to_settlement_and_bounty(a
     let s = &trail2["settlement"];
     assert_eq!(s["settlement_id"], report_settlement.as_str());
     assert_eq!(s["reporter_address"], address(&watcher));
-    assert_eq!(s["bounty_usdc"], "272.000000");
-    assert_eq!(s["total_slashed_usdc"], "1470.000000");
-    assert_eq!(
-        slashes(s),
-        expected_slashes(&[(&a, "210.000000"), (&b, "420.000000"), (&c, "840.000000")])
-    );
+    assert_eq!(s["bounty_usdc"], "209.000000");
+    assert_eq!(s["total_slashed_usdc"], "840.000000");
+    assert_eq!(slashes(s), expected_slashes(&[(&c, "840.000000")]));
     assert_eq!(
         details(app, &c).await["stake"]["slashed_usdc"],
         "2040.000000"
@@ -408,7 +408,22 @@ pub(crate) async fn the_whole_story_from_registration_to_settlement_and_bounty(a
     );
     let grew = sample(&after, "kagami_slashed_usdc_total", "").unwrap_or(0.0)
         - sample(&before, "kagami_slashed_usdc_total", "").unwrap_or(0.0);
-    assert!(grew >= 1_470_000_000.0);
+    assert!(grew >= 840_000_000.0);
+
+    // Every slash is accounted for: 1200 retained, 840 = 209 to the watcher + 631 retained.
+    let ledger = ledger(app).await;
+    let entries = ledger["entries"].as_array().unwrap();
+    let bounty = entries
+        .iter()
+        .find(|e| e["entry"] == "bounty" && e["cause_id"] == report_settlement.as_str())
+        .unwrap_or_else(|| panic!("no bounty entry: {ledger}"));
+    assert_eq!(bounty["reporter_address"], address(&watcher));
+    assert_eq!(bounty["amount_usdc"], "209.000000");
+    let retained = entries
+        .iter()
+        .find(|e| e["entry"] == "retained" && e["cause_id"] == report_settlement.as_str())
+        .unwrap_or_else(|| panic!("no retained entry: {ledger}"));
+    assert_eq!(retained["amount_usdc"], "631.000000");
 
     let again = app
         .post(
@@ -484,8 +499,8 @@ pub(crate) async fn replaying_a_cycle_closing_receipt_answers_the_settlement_aga
     let (a, ma) = ready_agent(app, 1, "1000").await;
     let (b, mb) = ready_agent(app, 2, "1000").await;
     let root = root("replayed-cycle");
-    recorded(app, &receipt(root, 0, &a, &b, &mb, Some(&a), 1)).await;
-    let closing = receipt(root, 1, &b, &a, &ma, None, 1);
+    recorded(app, &pair(root, 0, &a, &b, &mb, Some(&a), 1)).await;
+    let closing = pair(root, 1, &b, &a, &ma, None, 1);
     let first = record(app, &closing)
         .await
         .expect_error(409, "circular_dependency");

@@ -5,10 +5,11 @@ use kagami_core::{
     RecordRejection, StakeBelowSlashed, Usdc,
     crypto::{Hash32, Uuid},
     decide::flip_hash,
+    wire::SignedPair,
 };
 use kagami_store::{
-    Agent, AgentStatus, AttackType, CommitmentStatus, ConflictKind, Entity, NewCommitment,
-    NewMevIncident, RecordOutcome, Rejection, Role, SettlementStatus, Store, StoreError,
+    Agent, AgentStatus, AttackType, Cause, CommitmentStatus, ConflictKind, Entity, RecordOutcome,
+    Rejection, Role, SettlementStatus, Store, StoreError,
 };
 
 use crate::fixtures::*;
@@ -108,10 +109,10 @@ pub(crate) async fn money_round_trips_exactly(store: Store) {
 pub(crate) async fn stake_cannot_be_set_below_what_is_slashed(store: Store) {
     let a = agent(&store, 1, "1000").await;
     let incident = store
-        .record_mev_incident(mev(&a, AttackType::Frontrun, "100"), now())
+        .record_mev_incident(mev(&a, AttackType::Frontrun, "100", 1), now())
         .await
         .unwrap();
-    assert_eq!(incident.slashed_amount, usdc("200"));
+    assert_eq!(incident.incident.slashed_amount, usdc("200"));
     let err = store
         .set_stake(a.uuid, usdc("199.999999"), now())
         .await
@@ -323,8 +324,13 @@ pub(crate) async fn endpoint_flip_during_a_time_lock_disputes_the_commitment_and
         )
         .await
         .unwrap();
+    let payer = agent(&store, 2, "0").await;
     let c = store
-        .create_commitment(commitment(&a, "root-1", "10000", t(300)), now())
+        .create_commitment(
+            commitment(&payer, &a, "root-1", "10000", t(300)),
+            now(),
+            &policy(),
+        )
         .await
         .unwrap();
     assert_eq!(c.status, CommitmentStatus::Pending);
@@ -352,17 +358,16 @@ pub(crate) async fn endpoint_flip_during_a_time_lock_disputes_the_commitment_and
         store.commitment(c.id).await.unwrap().unwrap().status,
         CommitmentStatus::Disputed
     );
+    // The first hop co-signed: it loses min(amount, half its available stake); the payer
+    // loses nothing.
     let stake = store.stake(a.uuid, t(40)).await.unwrap().unwrap();
     assert_eq!(stake.slashed, usdc("500"));
+    assert!(store.slashes_of(payer.uuid).await.unwrap().is_empty());
     let ledger = store.slashes_of(a.uuid).await.unwrap();
     assert_eq!(ledger.len(), 1);
     assert_eq!(
-        (
-            ledger[0].amount,
-            ledger[0].reason.as_str(),
-            ledger[0].commitment_id
-        ),
-        (usdc("500"), "commitment_dispute", Some(c.id))
+        (ledger[0].amount, ledger[0].reason.as_str(), ledger[0].cause),
+        (usdc("500"), "commitment_dispute", Cause::Commitment(c.id))
     );
 }
 
@@ -385,12 +390,13 @@ async fn chain(
     root: Hash32,
     t3: &[(Agent, ManifestRecord); 3],
     c_next: Option<&Agent>,
-) {
+) -> [SignedPair; 2] {
     let [(a, _), (b, mb), (c, mc)] = t3;
-    for r in [
+    let pairs = [
         receipt(root, 0, a, b, mb, Some(c), 1),
         receipt(root, 1, b, c, mc, c_next, 1),
-    ] {
+    ];
+    for r in pairs.clone() {
         let out = store.record_forward(r, now(), &policy()).await.unwrap();
         assert!(
             matches!(
@@ -403,12 +409,13 @@ async fn chain(
             "{out:?}"
         );
     }
+    pairs
 }
 
 pub(crate) async fn recording_a_chain_locks_stake_on_each_destination(store: Store) {
     let t3 = trio(&store).await;
     let root = hash("root");
-    chain(&store, root, &t3, None).await;
+    let [ab, _] = chain(&store, root, &t3, None).await;
     let [(a, _), (b, _), (c, _)] = &t3;
     for agent in [b, c] {
         assert_eq!(
@@ -453,10 +460,7 @@ pub(crate) async fn recording_a_chain_locks_stake_on_each_destination(store: Sto
             .collect::<Vec<_>>(),
         vec![(0, true), (1, true)]
     );
-    assert_eq!(
-        trail.receipts[0].receipt,
-        as_stored(&receipt(root, 0, a, b, &t3[1].1, Some(c), 1), &t3[1].1)
-    );
+    assert_eq!(trail.receipts[0].receipt, as_stored(&ab, &t3[1].1));
     assert_eq!(trail.receipts[0].created_at, now());
     assert_eq!(trail.settlement, None);
 }
@@ -530,6 +534,7 @@ pub(crate) async fn closing_a_cycle_settles_it_atomically(store: Store) {
         settlement,
         slashes,
         invalidated,
+        replayed: false,
     } = store
         .record_forward(closing.clone(), t(5), &policy())
         .await
@@ -546,21 +551,19 @@ pub(crate) async fn closing_a_cycle_settles_it_atomically(store: Store) {
         (settlement.reporter, settlement.bounty, settlement.status),
         (None, None, SettlementStatus::Provisional)
     );
-    // 30 % (depth 3) of 1000 available each; B's and C's locks are on this root, so excluded.
+    // Only C, the payer of the closing hop, signed into the cycle: 30 % (depth 3) of its
+    // 1000 available (its lock is on this root, so excluded). A and B lose nothing.
+    assert_eq!(settlement.liable, vec![c.uuid]);
     assert_eq!(
         slashes
             .iter()
             .map(|s| (s.agent, s.amount))
             .collect::<Vec<_>>(),
-        vec![
-            (a.uuid, usdc("300")),
-            (b.uuid, usdc("300")),
-            (c.uuid, usdc("300"))
-        ]
+        vec![(c.uuid, usdc("300"))]
     );
-    assert_eq!(settlement.total_slashed, usdc("900"));
+    assert_eq!(settlement.total_slashed, usdc("300"));
     assert_eq!(invalidated.len(), 3);
-    assert!(invalidated.contains(&closing.id()));
+    assert!(invalidated.contains(&closing.receipt.id()));
     let trail = store.forward_trail(&root).await.unwrap();
     assert!(
         trail
@@ -569,21 +572,21 @@ pub(crate) async fn closing_a_cycle_settles_it_atomically(store: Store) {
             .all(|r| !r.is_valid && r.invalidated_at == Some(t(5)))
     );
     assert_eq!(trail.settlement.as_ref().map(|s| s.id), Some(settlement.id));
-    assert_eq!(trail.slashes.len(), 3);
-    for agent in [a, b, c] {
+    assert_eq!(trail.slashes.len(), 1);
+    for (agent, slashed) in [(a, "0"), (b, "0"), (c, "300")] {
         let stake = store.stake(agent.uuid, t(5)).await.unwrap().unwrap();
         assert_eq!(
             (stake.slashed, stake.locked),
-            (usdc("300"), Usdc::ZERO),
+            (usdc(slashed), Usdc::ZERO),
             "locks released"
         );
-        let ledger = store.slashes_of(agent.uuid).await.unwrap();
-        assert_eq!(ledger.len(), 1);
-        assert_eq!(
-            (ledger[0].settlement_id, ledger[0].reason.as_str()),
-            (Some(settlement.id), "cycle_detected")
-        );
     }
+    let ledger = store.slashes_of(c.uuid).await.unwrap();
+    assert_eq!(ledger.len(), 1);
+    assert_eq!(
+        (ledger[0].cause, ledger[0].reason.as_str()),
+        (Cause::Settlement(settlement.id), "cycle_detected")
+    );
     assert_eq!(store.settlement_of(&root).await.unwrap(), Some(settlement));
 }
 
@@ -735,6 +738,8 @@ pub(crate) async fn paying_an_agent_twice_settles_an_extraction_loop(store: Stor
     };
     assert_eq!(settlement.kind, LoopKind::ExtractionLoop);
     assert_eq!(settlement.cycle_agents, vec![b.uuid, c.uuid, d.uuid]);
+    // D signed two receipts of one payment; the payers B and C each paid once.
+    assert_eq!(settlement.liable, vec![d.uuid]);
     assert_eq!(invalidated.len(), 2);
     let trail = store.forward_trail(&root).await.unwrap();
     assert_eq!(trail.receipts.iter().filter(|r| !r.is_valid).count(), 2);
@@ -760,16 +765,19 @@ pub(crate) async fn reported_evidence_settles_with_a_bounty(store: Store) {
         .await
         .unwrap();
     assert_eq!(settlement.reporter, Some(reporter));
-    // 50 × (1 + 0.5 × 3) + 10 % × 900 = 125 + 90.
-    assert_eq!(settlement.bounty, Some(usdc("215")));
-    assert_eq!(settlement.total_slashed, usdc("900"));
-    assert_eq!(slashes.len(), 3);
+    // C alone is liable: 30 % of 1000. min(1000, 50 + 25 × 3 + 10 % × 300, 300) = 125 + 30.
+    assert_eq!(settlement.bounty, Some(usdc("155")));
+    assert_eq!(settlement.total_slashed, usdc("300"));
+    assert_eq!(
+        slashes.iter().map(|s| s.agent).collect::<Vec<_>>(),
+        vec![c.uuid]
+    );
     let trail = store.forward_trail(&root).await.unwrap();
     assert_eq!(trail.receipts.len(), 3);
     let stored = trail
         .receipts
         .iter()
-        .find(|r| r.receipt.receipt_hash == evidence.id())
+        .find(|r| r.receipt.receipt_hash == evidence.receipt.id())
         .unwrap();
     assert_eq!(stored.receipt, as_stored(&evidence, ma));
     assert!(trail.receipts.iter().all(|r| !r.is_valid));
@@ -807,40 +815,16 @@ pub(crate) async fn report_without_a_loop_writes_nothing(store: Store) {
 
 // ---- commitments, MEV, keys, metrics ---------------------------------------------------
 
-fn commitment(
-    first_hop: &Agent,
-    root: &str,
-    amount: &str,
-    until: kagami_core::crypto::Timestamp,
-) -> NewCommitment {
-    NewCommitment {
-        root_tx: hash(root),
-        commitment_hash: hash(&format!("commitment {root}")),
-        chain: "base".parse().unwrap(),
-        first_hop_agent: first_hop.uuid,
-        routing_hash: hash("routing"),
-        amount: usdc(amount),
-        time_lock_until: until,
-    }
-}
-
-fn mev(attacker: &Agent, attack_type: AttackType, extracted: &str) -> NewMevIncident {
-    NewMevIncident {
-        root_tx: hash(&format!("mev {extracted}")),
-        attack_type,
-        attacker: attacker.uuid,
-        victim: None,
-        extracted_value: usdc(extracted),
-        block_number: 19_000_000,
-        tx_index: 0,
-        evidence_hash: hash("evidence"),
-    }
-}
-
 pub(crate) async fn commitments_move_through_their_states_only_in_order(store: Store) {
     let a = agent(&store, 1, "1000").await;
+    published(&store, &a).await;
+    let payer = agent(&store, 2, "0").await;
     let c = store
-        .create_commitment(commitment(&a, "root", "10000.5", t(300)), now())
+        .create_commitment(
+            commitment(&payer, &a, "root", "10000.5", t(300)),
+            now(),
+            &policy(),
+        )
         .await
         .unwrap();
     assert_eq!(
@@ -880,7 +864,11 @@ pub(crate) async fn commitments_move_through_their_states_only_in_order(store: S
     );
     assert_conflict(
         store
-            .create_commitment(commitment(&a, "root", "20000", t(300)), now())
+            .create_commitment(
+                commitment(&payer, &a, "root", "20000", t(300)),
+                now(),
+                &policy(),
+            )
             .await
             .unwrap_err(),
         ConflictKind::CommitmentRoot,
@@ -898,7 +886,11 @@ pub(crate) async fn commitments_move_through_their_states_only_in_order(store: S
     };
     assert!(matches!(
         store
-            .create_commitment(commitment(&ghost, "other", "20000", t(300)), now())
+            .create_commitment(
+                commitment(&payer, &ghost, "other", "20000", t(300)),
+                now(),
+                &policy()
+            )
             .await
             .unwrap_err(),
         StoreError::NotFound(Entity::Agent)
@@ -908,16 +900,16 @@ pub(crate) async fn commitments_move_through_their_states_only_in_order(store: S
 pub(crate) async fn mev_incident_slashes_twice_the_extraction_up_to_available(store: Store) {
     let a = agent(&store, 1, "1000").await;
     let first = store
-        .record_mev_incident(mev(&a, AttackType::Frontrun, "100"), now())
+        .record_mev_incident(mev(&a, AttackType::Frontrun, "100", 1), now())
         .await
         .unwrap();
-    assert_eq!(first.slashed_amount, usdc("200"));
+    assert_eq!(first.incident.slashed_amount, usdc("200"));
     let second = store
-        .record_mev_incident(mev(&a, AttackType::Sandwich, "600"), now())
+        .record_mev_incident(mev(&a, AttackType::Sandwich, "600", 2), now())
         .await
         .unwrap();
-    assert_eq!(second.slashed_amount, usdc("800"));
-    assert_eq!(second.incident.extracted_value, usdc("600"));
+    assert_eq!(second.incident.slashed_amount, usdc("800"));
+    assert_eq!(second.incident.incident.extracted_value, usdc("600"));
     assert_eq!(
         store.stake(a.uuid, now()).await.unwrap().unwrap().slashed,
         usdc("1000")
@@ -926,11 +918,11 @@ pub(crate) async fn mev_incident_slashes_twice_the_extraction_up_to_available(st
     assert_eq!(
         ledger
             .iter()
-            .map(|s| (s.amount, s.incident_id))
+            .map(|s| (s.amount, s.cause))
             .collect::<Vec<_>>(),
         vec![
-            (usdc("200"), Some(first.id)),
-            (usdc("800"), Some(second.id))
+            (usdc("200"), Cause::Incident(first.incident.id)),
+            (usdc("800"), Cause::Incident(second.incident.id))
         ]
     );
     let summary = store.mev_summary().await.unwrap();
@@ -955,7 +947,7 @@ pub(crate) async fn mev_incident_slashes_twice_the_extraction_up_to_available(st
     };
     assert!(matches!(
         store
-            .record_mev_incident(mev(&ghost, AttackType::Timebandit, "1"), now())
+            .record_mev_incident(mev(&ghost, AttackType::Timebandit, "1", 3), now())
             .await
             .unwrap_err(),
         StoreError::NotFound(Entity::Agent)
@@ -1079,11 +1071,12 @@ pub(crate) async fn racing_receipts_closing_one_cycle_settle_it_exactly_once(sto
         }
     }
     assert_eq!(settled, 1);
-    for (agent, _) in &t3 {
+    // C, the payer of the closing hop, is slashed once; A and B not at all.
+    for ((agent, _), (slashes, slashed)) in t3.iter().zip([(0, "0"), (0, "0"), (1, "300")]) {
         assert_eq!(
             store.slashes_of(agent.uuid).await.unwrap().len(),
-            1,
-            "each agent slashed once"
+            slashes,
+            "slashed once, and only the liable agent"
         );
         assert_eq!(
             store
@@ -1092,7 +1085,7 @@ pub(crate) async fn racing_receipts_closing_one_cycle_settle_it_exactly_once(sto
                 .unwrap()
                 .unwrap()
                 .slashed,
-            usdc("300")
+            usdc(slashed)
         );
     }
     assert_eq!(store.forward_trail(&root).await.unwrap().receipts.len(), 3);
@@ -1161,16 +1154,17 @@ pub(crate) async fn reported_evidence_is_stored_once_and_another_roots_evidence_
         )
         .await
         .unwrap_err();
+    let refused = rejection(err);
     assert!(
         matches!(
-            rejection(err),
+            refused,
             Rejection::InvalidEvidence {
                 index: 1,
-                field: "root_tx_hash",
+                field: "receipt.root_tx_hash",
                 ..
             }
         ),
-        "evidence of another root is refused, naming the item"
+        "evidence of another root is refused, naming the item: {refused:?}"
     );
     assert_eq!(store.forward_trail(&root).await.unwrap().receipts.len(), 2);
     let (settlement, _) = store
@@ -1186,7 +1180,7 @@ pub(crate) async fn reported_evidence_is_stored_once_and_another_roots_evidence_
         trail
             .receipts
             .iter()
-            .filter(|r| r.receipt.receipt_hash == closing.id())
+            .filter(|r| r.receipt.receipt_hash == closing.receipt.id())
             .count(),
         1,
         "a receipt given twice as evidence is stored once"
@@ -1272,7 +1266,7 @@ pub(crate) async fn round_trips_per_use_case_are_as_documented(store: Store) {
             signature: mb.signature,
         };
         let verdict = store.verify_forward(query, now(), &policy()).await.unwrap();
-        assert!(verdict.is_ok(), "{verdict:?}");
+        assert!(verdict.verdict.is_ok(), "{verdict:?}");
     }))
     .await;
     let record = cost(Box::pin(async {
@@ -1289,7 +1283,7 @@ pub(crate) async fn round_trips_per_use_case_are_as_documented(store: Store) {
     .await;
     assert_eq!(
         (publish, record, verify),
-        (6, 16, 6),
+        (7, 21, 7),
         "(publish, record-forward, verify-forward) round trips"
     );
 }
