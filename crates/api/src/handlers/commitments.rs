@@ -127,10 +127,9 @@ pub(crate) async fn settle_commitment(
     responses(
         (status = 201, body = MevIncidentResponse, description = "recorded, attacker slashed"),
         (status = 200, body = MevIncidentResponse, description = "the same incident, reported before"),
-        (status = 400, body = ErrorResponse),
+        (status = 400, body = ErrorResponse, description = "an invalid field; invalid_signature (field attack_tx) when the transaction is not signed by a key authorised for the attacker"),
         (status = 404, body = ErrorResponse),
-        (status = 409, body = ErrorResponse, description = "the transaction was reported with other fields"),
-        (status = 422, body = ErrorResponse, description = "the transaction is not signed by the attacker")
+        (status = 409, body = ErrorResponse, description = "the transaction was reported with other fields")
     ),
     security(("bearer" = []))
 )]

@@ -98,16 +98,20 @@ async fn migrations_apply_once_and_detect_edited_history() {
         return;
     };
     let applied = migrate(&db.config).await.unwrap();
-    assert_eq!(
-        applied,
-        vec![MigrationInfo {
+    let shipped = vec![
+        MigrationInfo {
             version: 1,
-            name: "schema".to_owned()
-        }]
-    );
+            name: "schema".to_owned(),
+        },
+        MigrationInfo {
+            version: 2,
+            name: "protocol_v2".to_owned(),
+        },
+    ];
+    assert_eq!(applied, shipped, "every shipped migration, in order");
     assert!(migrate(&db.config).await.unwrap().is_empty());
     let status = migration_status(&db.config).await.unwrap();
-    assert_eq!((status.applied.len(), status.pending.len()), (1, 0));
+    assert_eq!((status.applied, status.pending.len()), (shipped, 0));
     let store = PostgresBackend::connect(&db.config).await.unwrap();
     assert!(store.pending_migrations().await.unwrap().is_empty());
     store.close();
@@ -137,7 +141,14 @@ async fn pending_migrations_are_listed_on_an_empty_database() {
     };
     let status = migration_status(&db.config).await.unwrap();
     assert!(status.applied.is_empty());
-    assert_eq!(status.pending.len(), 1);
+    assert_eq!(
+        status
+            .pending
+            .iter()
+            .map(|m| (m.version, m.name.as_str()))
+            .collect::<Vec<_>>(),
+        [(1, "schema"), (2, "protocol_v2")]
+    );
     db.drop_database().await;
 }
 

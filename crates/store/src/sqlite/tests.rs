@@ -132,7 +132,11 @@ async fn reopening_keeps_data_and_does_not_migrate_twice() {
     assert_eq!(journal, Value::Text("wal".to_owned()));
     assert_eq!(foreign_keys, Value::Integer(1));
     assert_eq!(synchronous, Value::Integer(1), "NORMAL");
-    assert_eq!(migrations, Value::Integer(1));
+    assert_eq!(
+        migrations,
+        Value::Integer(2),
+        "V1 schema and V2 protocol_v2"
+    );
     assert_eq!(store.pool_status(), (5, 5), "one writer, four readers");
     assert_eq!(store.backend(), "sqlite");
     store.ping().await.unwrap();
