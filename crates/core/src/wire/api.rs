@@ -120,7 +120,8 @@ pub struct CommitmentRequest {
     pub first_hop_agent_uuid: String,
     /// The committed routing.
     pub routing_hash: String,
-    /// At least the high-value threshold (10,000 USDC), decimal string.
+    /// At least the high-value threshold (10,000 USDC), exactly as signed: six decimals, e.g.
+    /// `"10000.000000"`.
     pub amount_usdc: String,
     /// End of the time lock (RFC 3339), in the future and within the policy's longest lock.
     pub lock_until: String,

@@ -269,7 +269,8 @@ pub struct ForwardOrderRequest {
     pub dest_agent_uuid: String,
     /// The destination's manifest the payer checked.
     pub manifest_hash: String,
-    /// The amount paid, decimal USDC with at most 6 decimals.
+    /// The amount paid, exactly as signed: decimal USDC with exactly six decimals, e.g.
+    /// `"12.500000"` (`docs/PROTOCOL.md`, section 11.1).
     pub amount_usdc: String,
     /// Unique per paying agent, `0..=i64::MAX`.
     pub order_nonce: u64,
