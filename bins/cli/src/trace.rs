@@ -81,6 +81,14 @@ pub(crate) fn render(trail: &ForwardTrailResponse) -> String {
     }
 
     if let Some(settlement) = &trail.settlement {
+        // Only the liable agents are slashed, not every agent of the loop.
+        let mut slashed: Vec<&str> = settlement
+            .slashes
+            .iter()
+            .map(|s| s.agent_uuid.as_str())
+            .collect();
+        slashed.sort_unstable();
+        slashed.dedup();
         let _ = writeln!(
             out,
             "settlement {} ({}, {}): {} USDC slashed from {} agent{}",
@@ -88,8 +96,8 @@ pub(crate) fn render(trail: &ForwardTrailResponse) -> String {
             settlement.kind,
             settlement.status,
             settlement.total_slashed_usdc,
-            settlement.cycle_depth,
-            if settlement.cycle_depth == 1 { "" } else { "s" }
+            slashed.len(),
+            if slashed.len() == 1 { "" } else { "s" }
         );
         if !settlement.cycle_agents.is_empty() {
             let mut path = settlement.cycle_agents.join(" → ");
@@ -286,7 +294,9 @@ mod tests {
         assert!(text.contains(&format!("liable: {}", agent(1))), "{text}");
         assert!(text.contains("retained 300.000000 USDC"), "{text}");
         assert!(
-            text.contains("settlement s1 (cycle, provisional): 300.000000 USDC"),
+            text.contains(
+                "settlement s1 (cycle, provisional): 300.000000 USDC slashed from 1 agent\n"
+            ),
             "{text}"
         );
         assert!(
