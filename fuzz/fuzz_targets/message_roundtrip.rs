@@ -1,6 +1,6 @@
 //! The canonical message builders and `parse_message`, from typed fields.
 //!
-//! Input: bytes that `arbitrary` turns into one v1 message with arbitrary (valid) typed
+//! Input: bytes that `arbitrary` turns into one v1 or v2 message with arbitrary (valid) typed
 //! fields, including free text with `: `, non-ASCII and empty endpoints, every pubkey shape
 //! and the extreme integers and timestamps. Properties: the rendered text follows the framing
 //! (tag line, `key: value` lines, no CR, no trailing LF); `parse_message` gives back the same
@@ -10,8 +10,9 @@
 
 use arbitrary::{Arbitrary, Result, Unstructured};
 use kagami_crypto::{
-    Chain, CycleReport, EndpointManifest, EthAddress, ForwardReceipt, FreeText, Hash32,
-    ManifestRevocation, NextHop, ParsedMessage, Pubkey, Signable, Timestamp, Uuid, parse_message,
+    Amount, Chain, Commitment, CycleReport, EndpointManifest, EthAddress, ForwardOrder,
+    ForwardReceipt, FreeText, Hash32, ManifestRevocation, NextHop, ParsedMessage, Pubkey, Signable,
+    Timestamp, Uuid, parse_message,
 };
 use libfuzzer_sys::fuzz_target;
 
@@ -42,6 +43,16 @@ fuzz_target!(|message: Message| {
             let text = r.message();
             (ParsedMessage::ManifestRevocation(r), text)
         }
+        Message::Order(o) => {
+            let o = o.0;
+            let text = o.message();
+            (ParsedMessage::ForwardOrder(o), text)
+        }
+        Message::Commitment(c) => {
+            let c = c.0;
+            let text = c.message();
+            (ParsedMessage::Commitment(c), text)
+        }
     };
     let text = rendered.as_str();
     assert!(!text.ends_with('\n') && !text.contains('\r'), "{text:?}");
@@ -68,6 +79,52 @@ enum Message {
     NextHop(ArbNextHop),
     CycleReport(ArbCycleReport),
     Revocation(ArbRevocation),
+    Order(ArbOrder),
+    Commitment(ArbCommitment),
+}
+
+#[derive(Debug)]
+struct ArbOrder(ForwardOrder);
+#[derive(Debug)]
+struct ArbCommitment(Commitment);
+
+impl<'a> Arbitrary<'a> for ArbOrder {
+    fn arbitrary(u: &mut Unstructured<'a>) -> Result<Self> {
+        Ok(Self(ForwardOrder {
+            chain: chain(u)?,
+            root_tx: hash(u)?,
+            hop: hop(u)?,
+            from: uuid(u)?,
+            to: uuid(u)?,
+            manifest: hash(u)?,
+            amount: amount(u)?,
+            nonce: integer(u)?,
+        }))
+    }
+}
+
+impl<'a> Arbitrary<'a> for ArbCommitment {
+    fn arbitrary(u: &mut Unstructured<'a>) -> Result<Self> {
+        Ok(Self(Commitment {
+            chain: chain(u)?,
+            root_tx: hash(u)?,
+            payer: uuid(u)?,
+            first_hop: uuid(u)?,
+            routing: hash(u)?,
+            amount: amount(u)?,
+            lock_until: timestamp(u)?,
+        }))
+    }
+}
+
+/// 0, the largest amount, or anything in between.
+fn amount(u: &mut Unstructured<'_>) -> Result<Amount> {
+    let micros = match u.int_in_range(0..=2u8)? {
+        0 => 0,
+        1 => Amount::MAX_MICROS,
+        _ => u.int_in_range(0..=Amount::MAX_MICROS)?,
+    };
+    Ok(Amount::from_micros(micros).expect("in range"))
 }
 
 #[derive(Debug)]
@@ -104,6 +161,8 @@ impl<'a> Arbitrary<'a> for ArbReceipt {
             from: uuid(u)?,
             to: uuid(u)?,
             manifest: hash(u)?,
+            // v2 (naming an order) or v1.
+            order: if u.arbitrary()? { Some(hash(u)?) } else { None },
             next_hop: if u.arbitrary()? { Some(hash(u)?) } else { None },
             nonce: integer(u)?,
         }))

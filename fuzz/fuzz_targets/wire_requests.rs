@@ -2,22 +2,27 @@
 //!
 //! Input: one selector byte (which request type), then the JSON body. Properties: never
 //! panics; every accepted body serialises and deserialises back equal; where a request has a
-//! `parse(&Policy)` (publish manifest, record forward, and each evidence item of a cycle
-//! report) it never panics, an accepted parse is within policy, and the accepted request
-//! re-serialised, re-parsed — and rebuilt from the canonical fields — parses to an equal
-//! submission whose signed message parses back with `parse_message`.
+//! `parse(&Policy)` (publish manifest, a receipt, a record-forward pair — alone and as each
+//! evidence item of a cycle report — and a commitment) it never panics, an accepted parse is
+//! within policy, and the accepted request re-serialised, re-parsed — and rebuilt from the
+//! canonical fields — parses to an equal submission whose signed messages parse back with
+//! `parse_message`. An accepted pair's receipt acknowledges its order. An MEV incident's
+//! `attack_tx` decodes without panicking and, when it does, re-encodes to itself.
 
 #![no_main]
 
 use kagami_core::{
     Policy, Usdc,
     wire::{
-        CommitmentRequest, ConfirmCommitmentRequest, MevIncidentRequest, PublishManifestRequest,
-        RecordForwardRequest, RegisterAgentRequest, ReportCycleRequest, RevokeManifestRequest,
-        SetStakeRequest, UpdateAgentRequest, VerifyForwardRequest, parse_uuid_field,
+        CommitmentRequest, ConfirmCommitmentRequest, ForwardOrderRequest, ForwardPairRequest,
+        MevIncidentRequest, PublishManifestRequest, RecordForwardRequest, RegisterAgentRequest,
+        ReportCycleRequest, RevokeManifestRequest, SetStakeRequest, UpdateAgentRequest,
+        VerifyForwardRequest, parse_uuid_field,
     },
 };
-use kagami_crypto::{EthAddress, Hash32, ParsedMessage, Signable, parse_message};
+use kagami_crypto::{
+    EthAddress, Hash32, ParsedMessage, Signable, SignedTransaction, parse_message,
+};
 use libfuzzer_sys::fuzz_target;
 use serde::{Serialize, de::DeserializeOwned};
 
@@ -26,7 +31,7 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     let policy = Policy::default();
-    match selector % 11 {
+    match selector % 12 {
         0 => {
             if let Some(request) = round_trip::<PublishManifestRequest>(json) {
                 publish(&request, &policy);
@@ -73,14 +78,13 @@ fuzz_target!(|data: &[u8]| {
             if let Some(request) = round_trip::<ReportCycleRequest>(json) {
                 let _ = request.reporter_address.parse::<EthAddress>();
                 for item in &request.evidence {
-                    record(item, &policy);
+                    pair(item, &policy);
                 }
             }
         }
         8 => {
             if let Some(request) = round_trip::<CommitmentRequest>(json) {
-                let _ = request.amount_usdc.parse::<Usdc>();
-                let _ = request.routing_hash.parse::<Hash32>();
+                commitment(&request, &policy);
             }
         }
         9 => {
@@ -88,10 +92,20 @@ fuzz_target!(|data: &[u8]| {
                 let _ = request.onchain_tx_hash.parse::<Hash32>();
             }
         }
-        _ => {
+        10 => {
             if let Some(request) = round_trip::<MevIncidentRequest>(json) {
                 let _ = request.extracted_value_usdc.parse::<Usdc>();
                 let _ = request.evidence_hash.parse::<Hash32>();
+                if let Ok(tx) = SignedTransaction::from_hex(&request.attack_tx) {
+                    let again = SignedTransaction::from_hex(&tx.to_hex()).expect("re-decode");
+                    assert_eq!(again.hash, tx.hash);
+                    assert_eq!(again.to_hex(), tx.to_hex());
+                }
+            }
+        }
+        _ => {
+            if let Some(request) = round_trip::<ForwardPairRequest>(json) {
+                pair(&request, &policy);
             }
         }
     }
@@ -167,6 +181,7 @@ fn record(request: &RecordForwardRequest, policy: &Policy) {
         dest_agent_uuid: receipt.to.to_string(),
         hop: u64::from(receipt.hop),
         manifest_hash: receipt.manifest.to_string(),
+        order_hash: receipt.order.map(|h| h.to_string()),
         next_hop_hash: receipt.next_hop.map(|h| h.to_string()),
         receipt_nonce: receipt.nonce,
         signature: submission.signature.to_string(),
@@ -178,5 +193,68 @@ fn record(request: &RecordForwardRequest, policy: &Policy) {
     assert_eq!(
         parse_message(text.as_str()),
         Ok(ParsedMessage::ForwardReceipt(receipt.clone()))
+    );
+}
+
+fn pair(request: &ForwardPairRequest, policy: &Policy) {
+    let Ok(submission) = request.parse(policy) else {
+        return;
+    };
+    // Each part on its own is accepted too, and round-trips to its canonical form.
+    record(&request.receipt, policy);
+    assert!(submission.receipt.acknowledges(&submission.order));
+    let order = &submission.order;
+    assert!(order.hop <= policy.max_hop_depth);
+    assert!(i64::try_from(order.nonce).is_ok());
+
+    let json = serde_json::to_vec(request).expect("serialise");
+    let again: ForwardPairRequest = serde_json::from_slice(&json).expect("deserialise");
+    assert_eq!(again.parse(policy), Ok(submission.clone()));
+
+    let canonical = ForwardPairRequest {
+        order: ForwardOrderRequest {
+            chain: order.chain.to_string(),
+            root_tx_hash: order.root_tx.to_string(),
+            hop: u64::from(order.hop),
+            source_agent_uuid: order.from.to_string(),
+            dest_agent_uuid: order.to.to_string(),
+            manifest_hash: order.manifest.to_string(),
+            amount_usdc: order.amount.to_string(),
+            order_nonce: order.nonce,
+            signature: submission.order_signature.to_string(),
+        },
+        receipt: request.receipt.clone(),
+    };
+    assert_eq!(canonical.order.amount_usdc, request.order.amount_usdc);
+    assert_eq!(canonical.parse(policy), Ok(submission.clone()));
+
+    assert_eq!(
+        parse_message(order.message().as_str()),
+        Ok(ParsedMessage::ForwardOrder(order.clone()))
+    );
+}
+
+fn commitment(request: &CommitmentRequest, policy: &Policy) {
+    let Ok(submission) = request.parse(policy) else {
+        return;
+    };
+    let c = &submission.commitment;
+    assert!(Usdc::from(c.amount) >= policy.high_value_threshold);
+
+    let canonical = CommitmentRequest {
+        chain: c.chain.to_string(),
+        root_tx_hash: c.root_tx.to_string(),
+        payer_agent_uuid: c.payer.to_string(),
+        first_hop_agent_uuid: c.first_hop.to_string(),
+        routing_hash: c.routing.to_string(),
+        amount_usdc: c.amount.to_string(),
+        lock_until: c.lock_until.to_string(),
+        payer_signature: submission.payer_signature.to_string(),
+        first_hop_signature: submission.first_hop_signature.to_string(),
+    };
+    assert_eq!(canonical.parse(policy), Ok(submission.clone()));
+    assert_eq!(
+        parse_message(c.message().as_str()),
+        Ok(ParsedMessage::Commitment(c.clone()))
     );
 }

@@ -7,8 +7,9 @@ use clap_complete::Shell;
 
 const AFTER_HELP: &str = "\
 Exit status: 0 success (valid signature, safe forward); 1 a negative answer (invalid \
-signature, unsafe forward, a recorded receipt that closed a cycle, import lines that failed); \
-2 an error (usage, unreadable file, unreachable service, rejected request).
+signature, unsafe forward, a recorded hop that closed a cycle, a ledger that does not balance, \
+import lines that failed); 2 an error (usage, unreadable file, unreachable service, rejected \
+request).
 
 The private key is read from --key-file, or from KAGAMI_PRIVATE_KEY (the key itself as 0x + \
 64 hex digits, or the path of a key file). It is never printed or logged.";
@@ -76,15 +77,21 @@ pub(crate) enum Command {
     /// Build, sign, publish and revoke endpoint manifests.
     #[command(subcommand)]
     Manifest(ManifestCommand),
-    /// Check a forward before paying, and record its receipt after.
+    /// Check a forward before paying, sign its order, and record the hop after.
     #[command(subcommand)]
     Forward(ForwardCommand),
-    /// Sign forward receipts (as the receiving agent).
+    /// Acknowledge a payer's order with a signed receipt (as the receiving agent).
     #[command(subcommand)]
     Receipt(ReceiptCommand),
     /// Report payment cycles (as a watcher).
     #[command(subcommand)]
     Cycle(CycleCommand),
+    /// Co-sign and create time-locked commitments of high-value payments.
+    #[command(subcommand)]
+    Commitment(CommitmentCommand),
+    /// Show the ledger of slashed money: totals, whether they balance, the newest entries.
+    /// Exit status 1 when it does not balance.
+    Ledger(LedgerArgs),
     /// Show the forward graph of a payment as a tree.
     Trace(TraceArgs),
     /// Verify a signature offline: exit status 0 when valid, 1 when not. A Kagami protocol
@@ -190,14 +197,47 @@ pub(crate) enum ForwardCommand {
     /// Ask the service whether forwarding a payment to an agent is safe: exit status 0 when
     /// safe, 1 when not.
     Verify(VerifyForwardArgs),
-    /// Record a forward receipt: sign one as the receiving agent from the flags, or send a
-    /// signed body with --body.
+    /// Sign an order to pay one hop with the paying agent's key and print its JSON body (the
+    /// receiving agent acknowledges it with `kagami receipt sign --order FILE`).
+    Order(OrderArgs),
+    /// Record a hop (the payer's order and the destination's receipt): acknowledge an order
+    /// as the receiving agent from the flags, or send a signed pair with --body.
     #[command(
-        override_usage = "kagami forward record --root-tx <HASH> --hop <HOP> --from <UUID> --to <UUID> \
-                                (--next-agent <UUID> | --next-hop <HASH> | --terminal) --nonce <N|auto> [OPTIONS]\n       \
+        override_usage = "kagami forward record --order <FILE> (--next-agent <UUID> | --next-hop <HASH> | --terminal) \
+                                --nonce <N|auto> [OPTIONS]\n       \
                                 kagami forward record --body <FILE> [OPTIONS]"
     )]
     Record(RecordArgs),
+}
+
+/// The order's fields.
+#[derive(Args, Clone)]
+pub(crate) struct OrderArgs {
+    /// The payment's root transaction.
+    #[arg(long, value_name = "HASH")]
+    pub(crate) root_tx: String,
+    /// The hop: 0 for the first forward after the root payment.
+    #[arg(long)]
+    pub(crate) hop: u32,
+    /// The paying agent (the signer).
+    #[arg(long, value_name = "UUID")]
+    pub(crate) from: String,
+    /// The receiving agent.
+    #[arg(long, value_name = "UUID")]
+    pub(crate) to: String,
+    /// The receiving agent's manifest you checked (default: its effective manifest, looked
+    /// up on the service).
+    #[arg(long, value_name = "HASH")]
+    pub(crate) manifest: Option<String>,
+    /// The amount paid, decimal USDC with at most 6 decimals (e.g. 12.5).
+    #[arg(long, value_name = "USDC")]
+    pub(crate) amount: String,
+    /// The order nonce (unique per paying agent), or `auto` (Unix time in milliseconds).
+    #[arg(long, value_name = "N|auto")]
+    pub(crate) nonce: NonceArg,
+    /// The payment's chain.
+    #[arg(long, env = "KAGAMI_CHAIN", default_value = "base")]
+    pub(crate) chain: String,
 }
 
 #[derive(Args)]
@@ -218,7 +258,7 @@ pub(crate) struct VerifyForwardArgs {
 
 #[derive(Args)]
 pub(crate) struct RecordArgs {
-    /// A signed body from `kagami receipt sign` (`-` for stdin) instead of the flags.
+    /// A signed pair from `kagami receipt sign` (`-` for stdin) instead of the flags.
     #[arg(long, value_name = "FILE", conflicts_with = "ReceiptArgs")]
     pub(crate) body: Option<PathBuf>,
     #[command(flatten)]
@@ -227,29 +267,18 @@ pub(crate) struct RecordArgs {
 
 #[derive(Subcommand)]
 pub(crate) enum ReceiptCommand {
-    /// Sign a forward receipt with the receiving agent's key and print the JSON body.
+    /// Acknowledge a payer's order with a receipt signed by the receiving agent's key and
+    /// print the pair (order and receipt) as the JSON body of `kagami forward record --body`.
     Sign(ReceiptArgs),
 }
 
-/// The receipt's fields.
+/// The receipt's fields: the order it acknowledges, and the receiving agent's choices.
 #[derive(Args, Clone)]
 pub(crate) struct ReceiptArgs {
-    /// The payment's root transaction.
-    #[arg(long, value_name = "HASH")]
-    pub(crate) root_tx: String,
-    /// The hop: 0 for the first forward after the root payment.
-    #[arg(long)]
-    pub(crate) hop: u32,
-    /// The paying agent.
-    #[arg(long, value_name = "UUID")]
-    pub(crate) from: String,
-    /// The receiving agent (the signer).
-    #[arg(long, value_name = "UUID")]
-    pub(crate) to: String,
-    /// The receiving agent's manifest the payer checked (default: its effective manifest,
-    /// looked up on the service).
-    #[arg(long, value_name = "HASH")]
-    pub(crate) manifest: Option<String>,
+    /// The payer's signed order, from `kagami forward order` (`-` for stdin). The receipt
+    /// takes chain, root, hop, payer, destination and manifest from it.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) order: PathBuf,
     /// Commit to forwarding the payment to this agent next.
     #[arg(long, value_name = "UUID", conflicts_with_all = ["next_hop", "terminal"])]
     pub(crate) next_agent: Option<String>,
@@ -262,9 +291,6 @@ pub(crate) struct ReceiptArgs {
     /// The receipt nonce (unique per receiving agent), or `auto` (Unix time in milliseconds).
     #[arg(long, value_name = "N|auto")]
     pub(crate) nonce: NonceArg,
-    /// The payment's chain.
-    #[arg(long, env = "KAGAMI_CHAIN", default_value = "base")]
-    pub(crate) chain: String,
 }
 
 #[derive(Subcommand)]
@@ -278,13 +304,70 @@ pub(crate) struct CycleReportArgs {
     /// The payment's root transaction.
     #[arg(long, value_name = "HASH")]
     pub(crate) root_tx: String,
-    /// Signed receipts not recorded yet: files with a record-forward body, a JSON array of
-    /// them, or one per line.
+    /// Signed hops not recorded yet: files with a record-forward body (an order and its
+    /// receipt, from `kagami receipt sign`), a JSON array of them, or one per line.
     #[arg(long, value_name = "FILE")]
     pub(crate) evidence: Vec<PathBuf>,
     /// The payment's chain.
     #[arg(long, env = "KAGAMI_CHAIN", default_value = "base")]
     pub(crate) chain: String,
+}
+
+#[derive(Subcommand)]
+pub(crate) enum CommitmentCommand {
+    /// Print the exact canonical commitment text that is signed (what a wallet shows).
+    Message(CommitmentArgs),
+    /// Sign the commitment with your key (the payer's or the first hop's) and print the
+    /// signature, to hand to the other party.
+    Sign(CommitmentArgs),
+    /// Create the commitment on the service from both parties' signatures.
+    Create(CreateCommitmentArgs),
+}
+
+/// The commitment's fields: the payer and the first hop build the same commitment.
+#[derive(Args, Clone)]
+pub(crate) struct CommitmentArgs {
+    /// The payment's root transaction.
+    #[arg(long, value_name = "HASH")]
+    pub(crate) root_tx: String,
+    /// The root payer.
+    #[arg(long, value_name = "UUID")]
+    pub(crate) payer: String,
+    /// The first agent the payment goes to, which keeps its routing during the lock.
+    #[arg(long, value_name = "UUID")]
+    pub(crate) first_hop: String,
+    /// The committed routing (chosen by the payer, e.g. a hash of its route plan).
+    #[arg(long, value_name = "HASH")]
+    pub(crate) routing: String,
+    /// The amount, decimal USDC with at most 6 decimals (at least the service's high-value
+    /// threshold, 10000 by default).
+    #[arg(long, value_name = "USDC")]
+    pub(crate) amount: String,
+    /// The end of the time lock (RFC 3339).
+    #[arg(long, value_name = "TIME")]
+    pub(crate) lock_until: String,
+    /// The payment's chain.
+    #[arg(long, env = "KAGAMI_CHAIN", default_value = "base")]
+    pub(crate) chain: String,
+}
+
+#[derive(Args)]
+pub(crate) struct CreateCommitmentArgs {
+    #[command(flatten)]
+    pub(crate) fields: CommitmentArgs,
+    /// The payer's signature, from `kagami commitment sign` with the payer's key.
+    #[arg(long, value_name = "SIG")]
+    pub(crate) payer_signature: String,
+    /// The first hop's signature, from `kagami commitment sign` with its key.
+    #[arg(long, value_name = "SIG")]
+    pub(crate) first_hop_signature: String,
+}
+
+#[derive(Args)]
+pub(crate) struct LedgerArgs {
+    /// How many entries to show, newest first (at most 1000).
+    #[arg(long, default_value_t = 20)]
+    pub(crate) limit: u32,
 }
 
 #[derive(Args)]

@@ -7,9 +7,12 @@ use std::{
 
 use anyhow::{Context, Result, anyhow, bail};
 use kagami_client::{
-    ManifestBuilder, Outcome, ReceiptBuilder, RecordOutcome, sign_cycle_report, sign_revocation,
-    verify_forward_request,
-    wire::{PublishManifestRequest, RecordForwardRequest, VerifyForwardResponse},
+    CommitmentBuilder, ManifestBuilder, OrderBuilder, Outcome, ReceiptBuilder, RecordOutcome,
+    sign_cycle_report, sign_revocation, verify_forward_request,
+    wire::{
+        ForwardOrderRequest, ForwardPairRequest, LedgerResponse, PublishManifestRequest,
+        VerifyForwardResponse,
+    },
 };
 use kagami_crypto::{Hash32, PrivateKeySigner, Signable, parse_uuid};
 use serde_json::{Value, json};
@@ -17,8 +20,8 @@ use serde_json::{Value, json};
 use crate::{
     Context as Ctx, Status,
     cli::{
-        CycleReportArgs, ManifestArgs, NonceArg, PublishArgs, ReceiptArgs, RecordArgs, RevokeArgs,
-        TraceArgs, VerifyForwardArgs,
+        CommitmentArgs, CreateCommitmentArgs, CycleReportArgs, LedgerArgs, ManifestArgs, NonceArg,
+        OrderArgs, PublishArgs, ReceiptArgs, RecordArgs, RevokeArgs, TraceArgs, VerifyForwardArgs,
     },
     keys, output, trace,
 };
@@ -237,13 +240,13 @@ fn compact(value: &Value) -> String {
     }
 }
 
-/// The receipt for `args`, signed with `key`. A missing `--manifest` is the destination's
-/// effective manifest, looked up on the service.
-async fn signed_receipt(
+/// The order for `args`, signed with the payer's `key`. A missing `--manifest` is the
+/// destination's effective manifest, looked up on the service.
+async fn signed_order(
     ctx: &Ctx,
-    args: &ReceiptArgs,
+    args: &OrderArgs,
     key: &PrivateKeySigner,
-) -> Result<RecordForwardRequest> {
+) -> Result<ForwardOrderRequest> {
     let manifest = match &args.manifest {
         Some(hash) => hash.clone(),
         None => {
@@ -254,23 +257,36 @@ async fn signed_receipt(
                 .context("cannot look up the destination's manifest (pass --manifest HASH)")?
                 .effective_manifest
                 .ok_or_else(|| {
-                    anyhow!("agent {to} has no effective manifest; pass --manifest HASH")
+                    anyhow!("agent {to} has no effective manifest: it cannot be paid safely")
                 })?
                 .manifest_hash
         }
     };
-    let nonce = match args.nonce {
-        NonceArg::Value(n) => n,
-        NonceArg::Auto => unix_millis()?,
-    };
-    let mut builder = ReceiptBuilder::new()
+    Ok(OrderBuilder::new()
         .chain(&args.chain)
         .root_tx(&args.root_tx)
         .hop(args.hop)
         .from(&args.from)
         .to(&args.to)
         .manifest(manifest)
-        .nonce(nonce);
+        .amount(&args.amount)
+        .nonce(nonce(args.nonce)?)
+        .sign(key)?)
+}
+
+pub(crate) async fn forward_order(ctx: &Ctx, args: &OrderArgs) -> Result<Status> {
+    let key = ctx.key()?;
+    output::json(&signed_order(ctx, args, &key).await?)?;
+    Ok(Status::Ok)
+}
+
+/// The receipt of the order in `args.order`, signed with the destination's `key`, with the
+/// order: one hop.
+fn signed_pair(args: &ReceiptArgs, key: &PrivateKeySigner) -> Result<ForwardPairRequest> {
+    let order: ForwardOrderRequest = read_json(&args.order)?;
+    let mut builder = ReceiptBuilder::acknowledging(&order)
+        .map_err(|e| anyhow!("{} is not a valid order: {e}", args.order.display()))?
+        .nonce(nonce(args.nonce)?);
     builder = match (&args.next_agent, &args.next_hop, args.terminal) {
         (Some(agent), None, false) => builder.next_agent(agent),
         (None, Some(hash), false) => builder.next_hop_hash(hash),
@@ -283,6 +299,14 @@ async fn signed_receipt(
     Ok(builder.sign(key)?)
 }
 
+/// A nonce from the flag: the number, or the current Unix time in milliseconds for `auto`.
+fn nonce(arg: NonceArg) -> Result<u64> {
+    match arg {
+        NonceArg::Value(n) => Ok(n),
+        NonceArg::Auto => unix_millis(),
+    }
+}
+
 fn unix_millis() -> Result<u64> {
     let millis = SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -291,20 +315,23 @@ fn unix_millis() -> Result<u64> {
     Ok(u64::try_from(millis)?)
 }
 
-pub(crate) async fn receipt_sign(ctx: &Ctx, args: &ReceiptArgs) -> Result<Status> {
+pub(crate) fn receipt_sign(ctx: &Ctx, args: &ReceiptArgs) -> Result<Status> {
     let key = ctx.key()?;
-    output::json(&signed_receipt(ctx, args, &key).await?)?;
+    output::json(&signed_pair(args, &key)?)?;
     Ok(Status::Ok)
 }
 
 pub(crate) async fn forward_record(ctx: &Ctx, args: &RecordArgs) -> Result<Status> {
-    let request: RecordForwardRequest = match (&args.body, &args.fields) {
+    let request: ForwardPairRequest = match (&args.body, &args.fields) {
         (Some(path), _) => read_json(path)?,
-        (None, Some(fields)) => signed_receipt(ctx, fields, &ctx.key()?).await?,
+        (None, Some(fields)) => signed_pair(fields, &ctx.key()?)?,
         (None, None) => {
-            bail!("pass the receipt flags (--root-tx, --hop, --from, --to, ...) or --body FILE")
+            bail!(
+                "pass --order FILE with the receipt flags (--terminal, --nonce, ...) or --body FILE"
+            )
         }
     };
+    let order = &request.order;
     match ctx.client()?.record_forward(&request).await? {
         RecordOutcome::Recorded { receipt, outcome } => {
             ctx.out.emit(&with_outcome(&receipt, outcome)?, || {
@@ -316,12 +343,16 @@ pub(crate) async fn forward_record(ctx: &Ctx, args: &RecordArgs) -> Result<Statu
                     ),
                 };
                 text.push_str(&format!(
-                    "\n  hop {}  {} → {}  cost {} USDC",
-                    request.hop,
-                    request.source_agent_uuid,
-                    request.dest_agent_uuid,
+                    "\n  hop {}  {} → {}  {} USDC  cost {} USDC",
+                    order.hop,
+                    order.source_agent_uuid,
+                    order.dest_agent_uuid,
+                    receipt.amount_usdc.as_deref().unwrap_or(&order.amount_usdc),
                     receipt.computational_cost_usdc
                 ));
+                if let Some(order_hash) = &receipt.order_hash {
+                    text.push_str(&format!("\n  order {order_hash}"));
+                }
                 if receipt.hop_irrational {
                     text.push_str("\n  warning: this hop is beyond the rational hop depth");
                 }
@@ -351,7 +382,7 @@ pub(crate) async fn forward_record(ctx: &Ctx, args: &RecordArgs) -> Result<Statu
                 if let Some(slashed) = &settlement.slashed_usdc {
                     text.push_str(&format!("\n  slashed {slashed} USDC"));
                 }
-                text.push_str(&format!("\n  see `kagami trace {}`", request.root_tx_hash));
+                text.push_str(&format!("\n  see `kagami trace {}`", order.root_tx_hash));
                 text
             })?;
             Ok(Status::Negative)
@@ -365,7 +396,7 @@ pub(crate) async fn cycle_report(ctx: &Ctx, args: &CycleReportArgs) -> Result<St
     let key = ctx.key()?;
     let mut evidence = Vec::new();
     for path in &args.evidence {
-        evidence.extend(read_receipts(path)?);
+        evidence.extend(read_pairs(path)?);
     }
     let request = sign_cycle_report(&args.chain, &args.root_tx, evidence, &key)?;
     let report = ctx.client()?.report_cycle(&request).await?;
@@ -383,8 +414,9 @@ pub(crate) async fn cycle_report(ctx: &Ctx, args: &CycleReportArgs) -> Result<St
     Ok(Status::Ok)
 }
 
-/// Receipts from a file holding one body, a JSON array of bodies, or one body per line.
-fn read_receipts(path: &Path) -> Result<Vec<RecordForwardRequest>> {
+/// Signed hops from a file holding one record-forward body, a JSON array of them, or one per
+/// line.
+fn read_pairs(path: &Path) -> Result<Vec<ForwardPairRequest>> {
     let bytes = crate::read_input(path)?;
     let context = || format!("{} does not hold record-forward bodies", path.display());
     if let Ok(value) = serde_json::from_slice::<Value>(&bytes) {
@@ -407,6 +439,111 @@ fn read_receipts(path: &Path) -> Result<Vec<RecordForwardRequest>> {
             })
         })
         .collect()
+}
+
+// --- commitment --------------------------------------------------------------------------
+
+fn commitment_builder(args: &CommitmentArgs) -> CommitmentBuilder {
+    CommitmentBuilder::new()
+        .chain(&args.chain)
+        .root_tx(&args.root_tx)
+        .payer(&args.payer)
+        .first_hop(&args.first_hop)
+        .routing(&args.routing)
+        .amount(&args.amount)
+        .lock_until(&args.lock_until)
+}
+
+pub(crate) fn commitment_message(ctx: &Ctx, args: &CommitmentArgs) -> Result<Status> {
+    let message = commitment_builder(args).commitment()?.message();
+    ctx.out.emit(
+        &json!({ "message": message.as_str(), "id": message.id().to_string() }),
+        || message.as_str().to_owned(),
+    )?;
+    Ok(Status::Ok)
+}
+
+pub(crate) fn commitment_sign(ctx: &Ctx, args: &CommitmentArgs) -> Result<Status> {
+    let key = ctx.key()?;
+    let builder = commitment_builder(args);
+    let signature = builder.sign(&key)?;
+    let id = builder.commitment()?.message().id();
+    let signer = keys::address(&key);
+    ctx.out.emit(
+        &json!({
+            "signature": signature.to_string(),
+            "signer": signer.to_string(),
+            "commitment_hash": id.to_string(),
+        }),
+        || signature.to_string(),
+    )?;
+    Ok(Status::Ok)
+}
+
+pub(crate) async fn commitment_create(ctx: &Ctx, args: &CreateCommitmentArgs) -> Result<Status> {
+    let request = commitment_builder(&args.fields)
+        .request(&args.payer_signature, &args.first_hop_signature)?;
+    let commitment = ctx.client()?.create_commitment(&request).await?;
+    ctx.out.emit(&commitment, || {
+        format!(
+            "created commitment {} ({})\n  hash {}\n  {} USDC  {} → {}  locked until {}",
+            commitment.commitment_id,
+            commitment.status,
+            commitment.commitment_hash,
+            commitment.amount_usdc,
+            commitment.payer_agent_uuid.as_deref().unwrap_or("?"),
+            commitment.first_hop_agent_uuid,
+            commitment.time_lock_until
+        )
+    })?;
+    Ok(Status::Ok)
+}
+
+// --- ledger ------------------------------------------------------------------------------
+
+pub(crate) async fn ledger(ctx: &Ctx, args: &LedgerArgs) -> Result<Status> {
+    let ledger = ctx.client()?.ledger(Some(args.limit)).await?;
+    ctx.out.emit(&ledger, || render_ledger(&ledger))?;
+    Ok(if ledger.balanced {
+        Status::Ok
+    } else {
+        Status::Negative
+    })
+}
+
+fn render_ledger(ledger: &LedgerResponse) -> String {
+    let mut text = format!(
+        "{}: slashed {} USDC = bounties {} USDC + retained {} USDC",
+        if ledger.balanced {
+            "balanced"
+        } else {
+            "NOT BALANCED"
+        },
+        ledger.total_slashed_usdc,
+        ledger.total_bounties_usdc,
+        ledger.total_retained_usdc
+    );
+    if !ledger.unbalanced_causes.is_empty() {
+        text.push_str(&format!(
+            "\n  unbalanced: {}",
+            ledger.unbalanced_causes.join(", ")
+        ));
+    }
+    if ledger.entries.is_empty() {
+        text.push_str("\n  no entries");
+    }
+    for entry in &ledger.entries {
+        let who = entry
+            .agent_uuid
+            .as_deref()
+            .or(entry.reporter_address.as_deref())
+            .unwrap_or("-");
+        text.push_str(&format!(
+            "\n  {}  {:<8} {:>20} USDC  {} {}  {who}",
+            entry.created_at, entry.entry, entry.amount_usdc, entry.cause, entry.cause_id
+        ));
+    }
+    text
 }
 
 // --- trace -------------------------------------------------------------------------------

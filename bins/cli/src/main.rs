@@ -1,5 +1,5 @@
-//! `kagami`: the agent-side command line of Kagami. Signs manifests, receipts, cycle reports
-//! and revocations with a local key, talks to the service through `kagami-client`, renders a
+//! `kagami`: the agent-side command line of Kagami. Signs manifests, orders, receipts,
+//! commitments, cycle reports and revocations with a local key, talks to the service through `kagami-client`, renders a
 //! payment's forward trail, and verifies signatures offline.
 
 mod cli;
@@ -19,8 +19,8 @@ use kagami_crypto::PrivateKeySigner;
 
 use crate::{
     cli::{
-        AgentsCommand, Cli, Command, CycleCommand, ForwardCommand, Global, KeyCommand,
-        ManifestCommand, ReceiptCommand,
+        AgentsCommand, Cli, Command, CommitmentCommand, CycleCommand, ForwardCommand, Global,
+        KeyCommand, ManifestCommand, ReceiptCommand,
     },
     output::Printer,
 };
@@ -109,11 +109,22 @@ async fn run(cli: Cli) -> Result<Status> {
         Command::Forward(ForwardCommand::Verify(args)) => {
             commands::forward_verify(&ctx, &args).await
         }
+        Command::Forward(ForwardCommand::Order(args)) => commands::forward_order(&ctx, &args).await,
         Command::Forward(ForwardCommand::Record(args)) => {
             commands::forward_record(&ctx, &args).await
         }
-        Command::Receipt(ReceiptCommand::Sign(args)) => commands::receipt_sign(&ctx, &args).await,
+        Command::Receipt(ReceiptCommand::Sign(args)) => commands::receipt_sign(&ctx, &args),
         Command::Cycle(CycleCommand::Report(args)) => commands::cycle_report(&ctx, &args).await,
+        Command::Commitment(CommitmentCommand::Message(args)) => {
+            commands::commitment_message(&ctx, &args)
+        }
+        Command::Commitment(CommitmentCommand::Sign(args)) => {
+            commands::commitment_sign(&ctx, &args)
+        }
+        Command::Commitment(CommitmentCommand::Create(args)) => {
+            commands::commitment_create(&ctx, &args).await
+        }
+        Command::Ledger(args) => commands::ledger(&ctx, &args).await,
         Command::Trace(args) => commands::trace(&ctx, &args).await,
         Command::Verify(args) => verify::run(&args, &ctx.out),
         Command::Agents(AgentsCommand::Import { file }) => {

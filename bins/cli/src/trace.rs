@@ -81,6 +81,14 @@ pub(crate) fn render(trail: &ForwardTrailResponse) -> String {
     }
 
     if let Some(settlement) = &trail.settlement {
+        // Only the liable agents are slashed, not every agent of the loop.
+        let mut slashed: Vec<&str> = settlement
+            .slashes
+            .iter()
+            .map(|s| s.agent_uuid.as_str())
+            .collect();
+        slashed.sort_unstable();
+        slashed.dedup();
         let _ = writeln!(
             out,
             "settlement {} ({}, {}): {} USDC slashed from {} agent{}",
@@ -88,8 +96,8 @@ pub(crate) fn render(trail: &ForwardTrailResponse) -> String {
             settlement.kind,
             settlement.status,
             settlement.total_slashed_usdc,
-            settlement.cycle_depth,
-            if settlement.cycle_depth == 1 { "" } else { "s" }
+            slashed.len(),
+            if slashed.len() == 1 { "" } else { "s" }
         );
         if !settlement.cycle_agents.is_empty() {
             let mut path = settlement.cycle_agents.join(" → ");
@@ -97,6 +105,9 @@ pub(crate) fn render(trail: &ForwardTrailResponse) -> String {
                 let _ = write!(path, " → {}", settlement.cycle_agents[0]);
             }
             let _ = writeln!(out, "   path: {path}");
+        }
+        if !settlement.liable_agents.is_empty() {
+            let _ = writeln!(out, "   liable: {}", settlement.liable_agents.join(", "));
         }
         for slash in &settlement.slashes {
             let _ = writeln!(
@@ -110,6 +121,7 @@ pub(crate) fn render(trail: &ForwardTrailResponse) -> String {
         {
             let _ = writeln!(out, "   reported by {reporter}, bounty {bounty} USDC");
         }
+        let _ = writeln!(out, "   retained {} USDC", settlement.retained_usdc);
     }
     out
 }
@@ -151,13 +163,23 @@ fn details(receipt: &ReceiptResponse) -> Vec<String> {
         Some(hash) => format!("next hop {hash}"),
         None => "next hop none (terminal)".to_owned(),
     };
-    let mut lines = vec![
-        format!(
-            "receipt {}  nonce {}  cost {} USDC",
-            receipt.receipt_hash, receipt.receipt_nonce, receipt.computational_cost_usdc
-        ),
-        format!("manifest {}  {next}", receipt.manifest_hash),
-    ];
+    let mut lines = Vec::with_capacity(4);
+    match (&receipt.order_hash, &receipt.amount_usdc) {
+        (Some(order), amount) => lines.push(format!(
+            "order {order}  {} USDC{}",
+            amount.as_deref().unwrap_or("?"),
+            receipt
+                .order_nonce
+                .map(|n| format!("  nonce {n}"))
+                .unwrap_or_default()
+        )),
+        (None, _) => lines.push("no order (receipt v1: evidence only, not a hop)".to_owned()),
+    }
+    lines.push(format!(
+        "receipt {}  nonce {}  cost {} USDC",
+        receipt.receipt_hash, receipt.receipt_nonce, receipt.computational_cost_usdc
+    ));
+    lines.push(format!("manifest {}  {next}", receipt.manifest_hash));
     if let Some(at) = &receipt.invalidated_at {
         lines.push(format!("invalidated at {at}"));
     }
@@ -216,6 +238,10 @@ mod tests {
             receipt_nonce: u64::from(hop),
             chain: "base".into(),
             signature: String::new(),
+            order_hash: Some(format!("0x{:064x}", u128::from(hop) + 0xb0)),
+            order_nonce: Some(7),
+            order_signature: Some(String::new()),
+            amount_usdc: Some("1.500000".into()),
             is_valid: valid,
             invalidated_at: None,
             invalidation_reason: (!valid).then(|| "cycle_detected".to_owned()),
@@ -239,9 +265,11 @@ mod tests {
                 kind: "cycle".into(),
                 cycle_agents: vec![agent(1), agent(2), agent(3)],
                 cycle_depth: 3,
+                liable_agents: vec![agent(1)],
                 total_slashed_usdc: "300.000000".into(),
                 reporter_address: None,
                 bounty_usdc: None,
+                retained_usdc: "300.000000".into(),
                 status: "provisional".into(),
                 created_at: "2026-01-16T00:00:03Z".into(),
                 slashes: vec![SlashResponse {
@@ -260,7 +288,15 @@ mod tests {
         assert_eq!(text.matches("(as committed)").count(), 2, "{text}");
         assert!(text.contains("INVALID (cycle_detected)"), "{text}");
         assert!(
-            text.contains("settlement s1 (cycle, provisional): 300.000000 USDC"),
+            text.contains(&format!("order 0x{:064x}  1.500000 USDC  nonce 7", 0xb0)),
+            "{text}"
+        );
+        assert!(text.contains(&format!("liable: {}", agent(1))), "{text}");
+        assert!(text.contains("retained 300.000000 USDC"), "{text}");
+        assert!(
+            text.contains(
+                "settlement s1 (cycle, provisional): 300.000000 USDC slashed from 1 agent\n"
+            ),
             "{text}"
         );
         assert!(
@@ -296,6 +332,7 @@ mod tests {
             "{text}"
         );
         assert!(!text.contains("settlement"), "{text}");
+        assert!(!text.contains("no order"), "{text}");
     }
 
     #[test]

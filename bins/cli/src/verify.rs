@@ -65,15 +65,25 @@ pub(crate) enum Form {
 /// Classifies `message` with the protocol's parser (`kagami_crypto::parse_message`, the exact
 /// inverse of the message builders): a known tag whose text is not the canonical message is
 /// named with the first line at fault.
+///
+/// Whether the text claims to be a protocol message is decided by its first line alone
+/// (without a trailing CR): the parser checks line endings before the tag, so plain text
+/// with CRLF line endings or a final line feed is not mistaken for a malformed protocol
+/// message.
 pub(crate) fn protocol_form(message: &[u8]) -> Form {
     let Ok(text) = std::str::from_utf8(message) else {
         return Form::Other;
     };
+    let first = text.split('\n').next().unwrap_or_default();
+    let tag = first.strip_suffix('\r').unwrap_or(first);
+    // A known tag alone fails on its first missing field; an unknown one on the tag.
+    if matches!(parse_message(tag), Err(ParseError::UnknownTag { .. })) {
+        return Form::Other;
+    }
     match parse_message(text) {
         Ok(parsed) => Form::Canonical { tag: parsed.tag() },
-        Err(ParseError::UnknownTag { .. }) => Form::Other,
         Err(e) => Form::NotCanonical {
-            tag: text.split('\n').next().unwrap_or_default().to_owned(),
+            tag: tag.to_owned(),
             reason: e.to_string(),
         },
     }
@@ -143,8 +153,8 @@ pub(crate) fn run(args: &VerifyArgs, out: &Printer) -> Result<Status> {
 #[cfg(test)]
 mod tests {
     use kagami_crypto::{
-        Commitment, CycleReport, EndpointManifest, ForwardOrder, ForwardReceipt, Hash32,
-        ManifestRevocation, NextHop, PrivateKeySigner, Signable, parse_uuid,
+        Commitment, CycleReport, ForwardOrder, ForwardReceipt, Hash32, PrivateKeySigner, Signable,
+        parse_uuid,
     };
 
     use super::*;
@@ -213,34 +223,61 @@ mod tests {
     #[test]
     fn a_protocol_message_that_is_not_canonical_is_named_with_its_line() {
         let text = order().message().to_string();
-        let reason = not_canonical(&text.replace("amount: 12.500000", "amount: 12.5"));
-        assert!(
-            reason.starts_with("amount: invalid amount \"12.5\""),
-            "{reason}"
-        );
-        let reason = not_canonical(&text.replace("f47ac10b", "F47AC10B"));
-        assert_eq!(
-            reason,
-            "line 5 is `from: F47AC10B-58cc-4372-a567-0e02b2c3d479`, \
-             canonically `from: f47ac10b-58cc-4372-a567-0e02b2c3d479`"
-        );
-        let reason = not_canonical(&text.replace("\nnonce: 1", ""));
-        assert_eq!(reason, "no `nonce` line");
-        let reason = not_canonical(&format!("{text}\nnonce: 2"));
-        assert_eq!(reason, "line 10 `nonce: 2` is not part of the message");
-        let reason = not_canonical(&text.replace("hop: 0", "hop 0"));
-        assert_eq!(reason, "line 4 is not `key: value`");
-        // An order line turns a v1 receipt into text that is no v1 receipt.
-        let reason = not_canonical(&text.replace(ForwardOrder::TAG, ForwardReceipt::TAG));
-        assert_eq!(reason, "no `next-hop` line");
+        let cases = [
+            (
+                text.replace("amount: 12.500000", "amount: 12.5"),
+                "line 8: amount: invalid amount \"12.5\": expected decimal USDC with exactly 6 \
+                 decimals, e.g. 12.500000",
+            ),
+            (
+                text.replace("f47ac10b", "F47AC10B"),
+                "line 5: from: \"F47AC10B-58cc-4372-a567-0e02b2c3d479\" is not canonical, \
+                 expected \"f47ac10b-58cc-4372-a567-0e02b2c3d479\"",
+            ),
+            (
+                text.replace("\nnonce: 1", ""),
+                "line 9: message ends before field \"nonce\"",
+            ),
+            (
+                format!("{text}\nnonce: 2"),
+                "line 10: unexpected line after the last field: \"nonce: 2\"",
+            ),
+            (
+                text.replace("hop: 0", "hop 0"),
+                "line 4: expected `hop: value`, found \"hop 0\"",
+            ),
+            // An order's lines under a v1 receipt's tag: no v1 receipt has an amount.
+            (
+                text.replace(ForwardOrder::TAG, ForwardReceipt::TAG),
+                "line 8: expected key \"next-hop\", found \"amount\"",
+            ),
+            (
+                text.replace('\n', "\r\n"),
+                "line 1: carriage return; lines are separated by a single LF",
+            ),
+            (
+                format!("{text}\n"),
+                "message ends with a line feed; the last line must not be terminated",
+            ),
+        ];
+        for (message, reason) in cases {
+            assert_eq!(not_canonical(&message), reason, "{message:?}");
+        }
+        // The tag is named without the carriage return that made the text non-canonical.
+        assert!(matches!(
+            protocol_form(text.replace('\n', "\r\n").as_bytes()),
+            Form::NotCanonical { tag, .. } if tag == ForwardOrder::TAG
+        ));
     }
 
     #[test]
     fn other_text_is_left_to_the_signature_check() {
+        // Plain text with CRLF line endings or a final line feed is still plain text.
         for text in [
             "hello",
+            "hello\r\nworld",
+            "hello\n",
             "Kagami forward receipt v3\nchain: base",
-            "Kagami forward order v1\r\nchain: base",
         ] {
             assert_eq!(protocol_form(text.as_bytes()), Form::Other, "{text:?}");
         }

@@ -7,9 +7,9 @@ use kagami_core::{
     wire::{
         AgentDetailsResponse, AgentResponse, CommitmentRequest, CommitmentResponse,
         ConfirmCommitmentRequest, ErrorCode, ErrorResponse, FlipMetricsResponse,
-        ForwardTrailResponse, HealthResponse, ManifestResponse, MevIncidentRequest,
-        MevIncidentResponse, MevSummaryResponse, PublishManifestRequest, PublishManifestResponse,
-        ReadyResponse, RecordForwardRequest, RecordForwardResponse, RegisterAgentRequest,
+        ForwardPairRequest, ForwardTrailResponse, HealthResponse, LedgerResponse, ManifestResponse,
+        MevIncidentRequest, MevIncidentResponse, MevSummaryResponse, PublishManifestRequest,
+        PublishManifestResponse, ReadyResponse, RecordForwardResponse, RegisterAgentRequest,
         ReportCycleRequest, ReportCycleResponse, RevokeManifestRequest, SetStakeRequest,
         StakeResponse, UpdateAgentRequest, VerifyForwardRequest, VerifyForwardResponse,
     },
@@ -257,18 +257,21 @@ impl KagamiClient {
         .expect(&[200])
     }
 
-    /// `POST /api/v1/agents/manifests/record-forward`: records a destination-signed receipt
-    /// (build one with [`crate::ReceiptBuilder`]). Retried with the same body: the identical
-    /// receipt is answered with the original record and [`Outcome::Replayed`].
+    /// `POST /api/v1/agents/manifests/record-forward`: records one hop — the payer's signed
+    /// order and the destination's receipt of it (build the pair with
+    /// [`crate::OrderBuilder`] and [`crate::ReceiptBuilder`]). Retried with the same body:
+    /// the identical pair is answered with the original record and [`Outcome::Replayed`].
     ///
-    /// A receipt that closes a cycle or an extraction loop is not an error here: the service
+    /// A hop that closes a cycle or an extraction loop is not an error here: the service
     /// stores it as evidence and settles, and this returns [`RecordOutcome::LoopSettled`].
     ///
     /// # Errors
-    /// [`Error::Api`]: 400 signature not by the destination or hop above 10, 409 broken
-    /// next-hop commitment, 422 manifest not the destination's or not effective, previous
-    /// hop missing, or insufficient stake.
-    pub async fn record_forward(&self, request: &RecordForwardRequest) -> Result<RecordOutcome> {
+    /// [`Error::Api`]: 400 an invalid field or signature (order or receipt), hop above 10,
+    /// `order_mismatch` (the receipt does not acknowledge the order); 409
+    /// `next_hop_mismatch`, `root_payer_mismatch`, `already_settled`, `receipt_nonce_used`,
+    /// `order_nonce_used` or `order_used`; 422 manifest not the destination's or not
+    /// effective, previous hop missing, or insufficient stake.
+    pub async fn record_forward(&self, request: &ForwardPairRequest) -> Result<RecordOutcome> {
         let answer = self
             .call(
                 Method::POST,
@@ -318,10 +321,14 @@ impl KagamiClient {
     // --- high-value commitments ---------------------------------------------------------
 
     /// `POST /api/v1/agents/manifests/onchain-commitment`: a time-locked commitment for a
-    /// payment of at least 10,000 USDC. Sent once.
+    /// payment of at least 10,000 USDC, signed by the root payer and by the first-hop agent
+    /// (assemble it with [`crate::CommitmentBuilder`]). Sent once.
     ///
     /// # Errors
-    /// [`Error::Api`] 400 below the threshold or for a malformed amount.
+    /// [`Error::Api`]: 400 an invalid field or a signature by neither the agent's owner nor
+    /// its manifest key in force, an amount below the threshold, `lock_until` not in the
+    /// future or beyond the longest lock; 404 an unknown agent; 409 the root already has a
+    /// commitment; 422 the first hop has no manifest in force or is not active.
     pub async fn create_commitment(
         &self,
         request: &CommitmentRequest,
@@ -379,7 +386,9 @@ impl KagamiClient {
     /// Sent once.
     ///
     /// # Errors
-    /// [`Error::Api`] 400 naming the invalid field, 404 for an unknown agent.
+    /// [`Error::Api`]: 400 naming the invalid field, 404 for an unknown agent, 409 when the
+    /// attack transaction was reported before with other fields, 422 when it is signed by
+    /// neither the attacker's owner nor its manifest key.
     pub async fn report_mev_incident(
         &self,
         request: &MevIncidentRequest,
@@ -400,6 +409,21 @@ impl KagamiClient {
     /// Transport errors only, in practice.
     pub async fn mev_summary(&self) -> Result<MevSummaryResponse> {
         self.get("/api/v1/mev/summary").await
+    }
+
+    // --- ledger ---------------------------------------------------------------------------
+
+    /// `GET /api/v1/ledger?limit=N`: the totals of everything slashed, paid as bounties and
+    /// retained, whether they balance, and the newest `limit` entries (the service's default,
+    /// 100, when `None`; at most 1000).
+    ///
+    /// # Errors
+    /// [`Error::Api`] 400 for a limit above 1000.
+    pub async fn ledger(&self, limit: Option<u32>) -> Result<LedgerResponse> {
+        match limit {
+            Some(limit) => self.get(&format!("/api/v1/ledger?limit={limit}")).await,
+            None => self.get("/api/v1/ledger").await,
+        }
     }
 
     // --- health -------------------------------------------------------------------------

@@ -17,6 +17,6 @@ pub use kagami_core::wire;
 pub use kagami_crypto as crypto;
 pub use kagami_crypto::PrivateKeySigner;
 pub use sign::{
-    MAX_HOP, ManifestBuilder, ReceiptBuilder, next_hop_hash, publish_request, record_request,
-    sign_cycle_report, sign_revocation, verify_forward_request,
+    CommitmentBuilder, MAX_HOP, ManifestBuilder, OrderBuilder, ReceiptBuilder, next_hop_hash,
+    publish_request, sign_cycle_report, sign_revocation, verify_forward_request,
 };

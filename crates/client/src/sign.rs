@@ -13,16 +13,17 @@ use std::{
 };
 
 use kagami_core::{
-    EndpointUri, Policy, check_nonce,
+    EndpointUri, Policy, Usdc, ValidationError, check_nonce,
     wire::{
-        ManifestResponse, PublishManifestRequest, RecordForwardRequest, ReportCycleRequest,
-        RevokeManifestRequest, VerifyForwardRequest,
+        CommitmentRequest, ForwardOrderRequest, ForwardPairRequest, ManifestResponse,
+        PublishManifestRequest, RecordForwardRequest, ReportCycleRequest, RevokeManifestRequest,
+        VerifyForwardRequest,
     },
 };
 use kagami_crypto::{
-    CanonicalMessage, Chain, CycleReport, EndpointManifest, EthAddress, ForwardReceipt, Hash32,
-    ManifestRevocation, NextHop, PrivateKeySigner, Pubkey, Signable, Signature, Timestamp, Uuid,
-    parse_uuid,
+    Amount, CanonicalMessage, Chain, Commitment, CycleReport, EndpointManifest, EthAddress,
+    ForwardOrder, ForwardReceipt, Hash32, ManifestRevocation, NextHop, PrivateKeySigner, Pubkey,
+    Signable, Signature, Timestamp, Uuid, parse_uuid,
 };
 
 use crate::{Error, Result};
@@ -214,38 +215,27 @@ pub fn publish_request(
     })
 }
 
-/// Where the receiving agent commits to forward the payment next.
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum NextChoice {
-    Agent(String),
-    Hash(String),
-    Terminal,
-}
-
-/// Builds a forward receipt and signs it with the destination agent's key (its manifest's
-/// operational key, or its owner) into a [`RecordForwardRequest`] (the body of
-/// `POST /api/v1/agents/manifests/record-forward`, also one item of a cycle report's
-/// evidence).
+/// Builds a forward order — the paying agent's signed instruction to pay one hop — and signs
+/// it with the payer's key (its manifest's operational key, or its owner) into a
+/// [`ForwardOrderRequest`]. The destination acknowledges it with [`ReceiptBuilder`]; the
+/// two together are one hop (protocol v2, `docs/PROTOCOL.md` section 11).
 ///
 /// Required: [`chain`](Self::chain), [`root_tx`](Self::root_tx), [`hop`](Self::hop),
 /// [`from`](Self::from), [`to`](Self::to), [`manifest`](Self::manifest),
-/// [`nonce`](Self::nonce), and the next-hop commitment — exactly one of
-/// [`next_agent`](Self::next_agent) (the commitment is computed for you),
-/// [`next_hop_hash`](Self::next_hop_hash) or [`terminal`](Self::terminal). There is no
-/// default: committing to `none` by accident would make any later forward provable fraud.
+/// [`amount`](Self::amount) and [`nonce`](Self::nonce).
 #[derive(Debug, Clone, Default)]
-pub struct ReceiptBuilder {
+pub struct OrderBuilder {
     chain: Option<String>,
     root_tx: Option<String>,
     hop: Option<u32>,
     from: Option<String>,
     to: Option<String>,
     manifest: Option<String>,
-    next: Option<NextChoice>,
+    amount: Option<String>,
     nonce: Option<u64>,
 }
 
-impl ReceiptBuilder {
+impl OrderBuilder {
     /// An empty builder.
     pub fn new() -> Self {
         Self::default()
@@ -272,25 +262,153 @@ impl ReceiptBuilder {
         self
     }
 
-    /// The paying agent.
+    /// The paying agent, who signs.
     #[must_use]
     pub fn from(mut self, source_agent_uuid: impl Display) -> Self {
         self.from = Some(source_agent_uuid.to_string());
         self
     }
 
-    /// The receiving agent, who signs.
+    /// The receiving agent.
     #[must_use]
     pub fn to(mut self, dest_agent_uuid: impl Display) -> Self {
         self.to = Some(dest_agent_uuid.to_string());
         self
     }
 
-    /// The id of the receiving agent's manifest that the payer checked.
+    /// The id of the receiving agent's manifest the payer checked (see
+    /// [`crate::KagamiClient::verify_forward`]).
     #[must_use]
     pub fn manifest(mut self, manifest_hash: impl Display) -> Self {
         self.manifest = Some(manifest_hash.to_string());
         self
+    }
+
+    /// The amount paid, decimal USDC with at most six decimals (`12.5`); it is signed in its
+    /// canonical form with exactly six (`12.500000`).
+    #[must_use]
+    pub fn amount(mut self, amount_usdc: impl Display) -> Self {
+        self.amount = Some(amount_usdc.to_string());
+        self
+    }
+
+    /// The order nonce, unique per paying agent.
+    #[must_use]
+    pub const fn nonce(mut self, order_nonce: u64) -> Self {
+        self.nonce = Some(order_nonce);
+        self
+    }
+
+    /// The typed order, every field in canonical form.
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] naming the first missing or invalid field by its wire name
+    /// (a field of [`ForwardOrderRequest`]).
+    pub fn order(&self) -> Result<ForwardOrder> {
+        let chain = parse_chain(self.chain.as_deref())?;
+        let root_tx = parse_hash(
+            "root_tx_hash",
+            required("root_tx_hash", self.root_tx.as_deref())?,
+        )?;
+        let hop = parse_hop(required("hop", self.hop)?)?;
+        let from = parse_uuid(required("source_agent_uuid", self.from.as_deref())?)
+            .map_err(|e| Error::invalid("source_agent_uuid", e))?;
+        let to = parse_uuid(required("dest_agent_uuid", self.to.as_deref())?)
+            .map_err(|e| Error::invalid("dest_agent_uuid", e))?;
+        let manifest = parse_hash(
+            "manifest_hash",
+            required("manifest_hash", self.manifest.as_deref())?,
+        )?;
+        let amount = parse_amount(
+            "amount_usdc",
+            required("amount_usdc", self.amount.as_deref())?,
+        )?;
+        let nonce = check_nonce("order_nonce", required("order_nonce", self.nonce)?)
+            .map_err(|e| Error::invalid("order_nonce", e))?;
+        Ok(ForwardOrder {
+            chain,
+            root_tx,
+            hop,
+            from,
+            to,
+            manifest,
+            amount,
+            nonce,
+        })
+    }
+
+    /// Builds the order and signs its canonical message (`Kagami forward order v1`) with the
+    /// payer's key: EIP-191 `personal_sign` over the message bytes.
+    ///
+    /// # Errors
+    /// See [`Self::order`].
+    pub fn sign(&self, payer: &PrivateKeySigner) -> Result<ForwardOrderRequest> {
+        let order = self.order()?;
+        let signature = sign(&order.message(), payer)?;
+        Ok(ForwardOrderRequest {
+            chain: order.chain.to_string(),
+            root_tx_hash: order.root_tx.to_string(),
+            hop: u64::from(order.hop),
+            source_agent_uuid: order.from.to_string(),
+            dest_agent_uuid: order.to.to_string(),
+            manifest_hash: order.manifest.to_string(),
+            amount_usdc: order.amount.to_string(),
+            order_nonce: order.nonce,
+            signature: signature.to_string(),
+        })
+    }
+}
+
+/// Where the receiving agent commits to forward the payment next.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum NextChoice {
+    Agent(String),
+    Hash(String),
+    Terminal,
+}
+
+/// The destination's side of a hop: acknowledges a payer-signed order with a receipt v2
+/// (`Kagami forward receipt v2`, which names the order's id) signed with the destination's
+/// key (its manifest's operational key, or its owner), into the [`ForwardPairRequest`] the
+/// service records (`POST /api/v1/agents/manifests/record-forward`, also one item of a cycle
+/// report's evidence).
+///
+/// Start from the order with [`acknowledging`](Self::acknowledging): chain, root, hop, payer,
+/// destination and manifest are the order's, so the receipt cannot disagree with it. Required
+/// then: [`nonce`](Self::nonce) and the next-hop commitment — exactly one of
+/// [`next_agent`](Self::next_agent) (the commitment is computed for you),
+/// [`next_hop_hash`](Self::next_hop_hash) or [`terminal`](Self::terminal). There is no
+/// default: committing to `none` by accident would make any later forward provable fraud.
+#[derive(Debug, Clone)]
+pub struct ReceiptBuilder {
+    request: ForwardOrderRequest,
+    order: ForwardOrder,
+    next: Option<NextChoice>,
+    nonce: Option<u64>,
+}
+
+impl ReceiptBuilder {
+    /// Starts the receipt of `order` (as the payer sent it): every field is checked as the
+    /// service checks it.
+    ///
+    /// The payer's signature is checked for form only: which keys may sign for the payer is
+    /// the service's knowledge (see [`crate::KagamiClient::agent`]).
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] naming the first invalid field of the order (`order.<field>`).
+    pub fn acknowledging(order: &ForwardOrderRequest) -> Result<Self> {
+        let (parsed, _signature) = order.parse(&Policy::default()).map_err(invalid_field)?;
+        Ok(Self {
+            request: order.clone(),
+            order: parsed,
+            next: None,
+            nonce: None,
+        })
+    }
+
+    /// The order being acknowledged, in canonical form.
+    pub const fn order(&self) -> &ForwardOrder {
+        &self.order
     }
 
     /// Commits to forwarding the payment to `next_agent_uuid`; the commitment
@@ -322,31 +440,12 @@ impl ReceiptBuilder {
         self
     }
 
-    /// The typed receipt, every field in canonical form.
+    /// The typed receipt v2 of the order ([`ForwardReceipt::for_order`]).
     ///
     /// # Errors
-    /// [`Error::InvalidInput`] naming the first missing or invalid field by its wire name.
+    /// [`Error::InvalidInput`] naming the missing or invalid field by its wire name
+    /// (`next_hop_hash`, `next_agent`, `receipt_nonce`).
     pub fn receipt(&self) -> Result<ForwardReceipt> {
-        let chain = parse_chain(self.chain.as_deref())?;
-        let root_tx = parse_hash(
-            "root_tx_hash",
-            required("root_tx_hash", self.root_tx.as_deref())?,
-        )?;
-        let hop = required("hop", self.hop)?;
-        if hop > MAX_HOP {
-            return Err(Error::invalid(
-                "hop",
-                format!("{hop} exceeds the maximum hop {MAX_HOP}"),
-            ));
-        }
-        let from = parse_uuid(required("source_agent_uuid", self.from.as_deref())?)
-            .map_err(|e| Error::invalid("source_agent_uuid", e))?;
-        let to = parse_uuid(required("dest_agent_uuid", self.to.as_deref())?)
-            .map_err(|e| Error::invalid("dest_agent_uuid", e))?;
-        let manifest = parse_hash(
-            "manifest_hash",
-            required("manifest_hash", self.manifest.as_deref())?,
-        )?;
         let next_hop = match required("next_hop_hash", self.next.as_ref()).map_err(|_| {
             Error::invalid(
                 "next_hop_hash",
@@ -355,56 +454,41 @@ impl ReceiptBuilder {
         })? {
             NextChoice::Agent(agent) => {
                 let next = parse_uuid(agent).map_err(|e| Error::invalid("next_agent", e))?;
-                Some(next_hop_hash(root_tx, next))
+                Some(next_hop_hash(self.order.root_tx, next))
             }
             NextChoice::Hash(hash) => Some(parse_hash("next_hop_hash", hash)?),
             NextChoice::Terminal => None,
         };
         let nonce = check_nonce("receipt_nonce", required("receipt_nonce", self.nonce)?)
             .map_err(|e| Error::invalid("receipt_nonce", e))?;
-        Ok(ForwardReceipt {
-            chain,
-            root_tx,
-            hop,
-            from,
-            to,
-            manifest,
-            order: None,
-            next_hop,
-            nonce,
-        })
+        Ok(ForwardReceipt::for_order(&self.order, next_hop, nonce))
     }
 
-    /// Builds the receipt and signs its canonical message with the destination's key
-    /// (EIP-191 `personal_sign` over the message bytes).
+    /// Builds the receipt and signs its canonical message (`Kagami forward receipt v2`) with
+    /// the destination's key (EIP-191 `personal_sign` over the message bytes); returns it
+    /// with the order, as sent by the payer.
     ///
     /// # Errors
     /// See [`Self::receipt`].
-    pub fn sign(&self, destination: &PrivateKeySigner) -> Result<RecordForwardRequest> {
-        record_request(&self.receipt()?, destination)
+    pub fn sign(&self, destination: &PrivateKeySigner) -> Result<ForwardPairRequest> {
+        let receipt = self.receipt()?;
+        let signature = sign(&receipt.message(), destination)?;
+        Ok(ForwardPairRequest {
+            order: self.request.clone(),
+            receipt: RecordForwardRequest {
+                root_tx_hash: receipt.root_tx.to_string(),
+                source_agent_uuid: receipt.from.to_string(),
+                dest_agent_uuid: receipt.to.to_string(),
+                hop: u64::from(receipt.hop),
+                manifest_hash: receipt.manifest.to_string(),
+                order_hash: receipt.order.map(|h| h.to_string()),
+                next_hop_hash: receipt.next_hop.map(|h| h.to_string()),
+                receipt_nonce: receipt.nonce,
+                signature: signature.to_string(),
+                chain: receipt.chain.to_string(),
+            },
+        })
     }
-}
-
-/// Signs `receipt` with the destination's key into the record-forward body.
-///
-/// # Errors
-/// [`Error::InvalidInput`] when the signer fails (a local key does not).
-pub fn record_request(
-    receipt: &ForwardReceipt,
-    destination: &PrivateKeySigner,
-) -> Result<RecordForwardRequest> {
-    let signature = sign(&receipt.message(), destination)?;
-    Ok(RecordForwardRequest {
-        root_tx_hash: receipt.root_tx.to_string(),
-        source_agent_uuid: receipt.from.to_string(),
-        dest_agent_uuid: receipt.to.to_string(),
-        hop: u64::from(receipt.hop),
-        manifest_hash: receipt.manifest.to_string(),
-        next_hop_hash: receipt.next_hop.map(|h| h.to_string()),
-        receipt_nonce: receipt.nonce,
-        signature: signature.to_string(),
-        chain: receipt.chain.to_string(),
-    })
 }
 
 /// The next-hop commitment a receiving agent puts in its receipt when it will forward the
@@ -418,18 +502,189 @@ pub fn next_hop_hash(root_tx: Hash32, next_agent: Uuid) -> Hash32 {
     .id()
 }
 
+/// Builds the time-lock commitment of a high-value payment (`Kagami commitment v1`), which
+/// the root payer and the first-hop agent each sign with their own key; then assembles the
+/// [`CommitmentRequest`] (`POST /api/v1/agents/manifests/onchain-commitment`) from the two
+/// signatures.
+///
+/// Both parties build the same commitment from the same fields, each signs it with
+/// [`sign`](Self::sign) and hands the signature over; either assembles the body with
+/// [`request`](Self::request). Required: [`chain`](Self::chain), [`root_tx`](Self::root_tx),
+/// [`payer`](Self::payer), [`first_hop`](Self::first_hop), [`routing`](Self::routing),
+/// [`amount`](Self::amount) and [`lock_until`](Self::lock_until).
+#[derive(Debug, Clone, Default)]
+pub struct CommitmentBuilder {
+    chain: Option<String>,
+    root_tx: Option<String>,
+    payer: Option<String>,
+    first_hop: Option<String>,
+    routing: Option<String>,
+    amount: Option<String>,
+    lock_until: Option<String>,
+}
+
+impl CommitmentBuilder {
+    /// An empty builder.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The chain of the payment.
+    #[must_use]
+    pub fn chain(mut self, chain: impl Display) -> Self {
+        self.chain = Some(chain.to_string());
+        self
+    }
+
+    /// The root transaction (one commitment per root).
+    #[must_use]
+    pub fn root_tx(mut self, root_tx_hash: impl Display) -> Self {
+        self.root_tx = Some(root_tx_hash.to_string());
+        self
+    }
+
+    /// The root payer.
+    #[must_use]
+    pub fn payer(mut self, payer_agent_uuid: impl Display) -> Self {
+        self.payer = Some(payer_agent_uuid.to_string());
+        self
+    }
+
+    /// The first agent the payment goes to, which keeps its routing during the lock.
+    #[must_use]
+    pub fn first_hop(mut self, first_hop_agent_uuid: impl Display) -> Self {
+        self.first_hop = Some(first_hop_agent_uuid.to_string());
+        self
+    }
+
+    /// The committed routing, chosen by the payer (e.g. a hash of its route plan).
+    #[must_use]
+    pub fn routing(mut self, routing_hash: impl Display) -> Self {
+        self.routing = Some(routing_hash.to_string());
+        self
+    }
+
+    /// The amount, decimal USDC with at most six decimals; signed with exactly six. The
+    /// service takes commitments from the high-value threshold up (10,000 USDC by default).
+    #[must_use]
+    pub fn amount(mut self, amount_usdc: impl Display) -> Self {
+        self.amount = Some(amount_usdc.to_string());
+        self
+    }
+
+    /// The end of the time lock (RFC 3339; any UTC offset).
+    #[must_use]
+    pub fn lock_until(mut self, lock_until: impl Display) -> Self {
+        self.lock_until = Some(lock_until.to_string());
+        self
+    }
+
+    /// The typed commitment, every field in canonical form.
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] naming the first missing or invalid field by its wire name (a
+    /// field of [`CommitmentRequest`]).
+    pub fn commitment(&self) -> Result<Commitment> {
+        let chain = parse_chain(self.chain.as_deref())?;
+        let root_tx = parse_hash(
+            "root_tx_hash",
+            required("root_tx_hash", self.root_tx.as_deref())?,
+        )?;
+        let payer = parse_uuid(required("payer_agent_uuid", self.payer.as_deref())?)
+            .map_err(|e| Error::invalid("payer_agent_uuid", e))?;
+        let first_hop = parse_uuid(required("first_hop_agent_uuid", self.first_hop.as_deref())?)
+            .map_err(|e| Error::invalid("first_hop_agent_uuid", e))?;
+        let routing = parse_hash(
+            "routing_hash",
+            required("routing_hash", self.routing.as_deref())?,
+        )?;
+        let amount = parse_amount(
+            "amount_usdc",
+            required("amount_usdc", self.amount.as_deref())?,
+        )?;
+        let lock_until = parse_timestamp(
+            "lock_until",
+            required("lock_until", self.lock_until.as_deref())?,
+        )?;
+        Ok(Commitment {
+            chain,
+            root_tx,
+            payer,
+            first_hop,
+            routing,
+            amount,
+            lock_until,
+        })
+    }
+
+    /// One party's signature over the commitment's canonical message (EIP-191
+    /// `personal_sign` over the message bytes): the payer's with the payer's key, the first
+    /// hop's with the first hop's (each the agent's owner or its manifest key in force).
+    ///
+    /// # Errors
+    /// See [`Self::commitment`].
+    pub fn sign(&self, party: &PrivateKeySigner) -> Result<Signature> {
+        sign(&self.commitment()?.message(), party)
+    }
+
+    /// The create-commitment body with both parties' signatures (`0x` + 130 hex each). The
+    /// signer of each over this commitment is recovered and the two must differ (the payer
+    /// and the first hop are different agents); whether each is its agent's key is the
+    /// service's to check, as only it knows the keys.
+    ///
+    /// # Errors
+    /// See [`Self::commitment`]; [`Error::InvalidInput`] naming `payer_signature` or
+    /// `first_hop_signature` when it is malformed or no key recovers from it, or
+    /// `first_hop_signature` when both come from the same key.
+    pub fn request(
+        &self,
+        payer_signature: impl Display,
+        first_hop_signature: impl Display,
+    ) -> Result<CommitmentRequest> {
+        let commitment = self.commitment()?;
+        let message = commitment.message();
+        let recover = |field: &str, text: String| -> Result<(Signature, EthAddress)> {
+            let signature: Signature = text.trim().parse().map_err(|e| Error::invalid(field, e))?;
+            let signer = message
+                .recover(&signature)
+                .map_err(|e| Error::invalid(field, e))?;
+            Ok((signature, signer))
+        };
+        let (payer_signature, payer) = recover("payer_signature", payer_signature.to_string())?;
+        let (first_hop_signature, first_hop) =
+            recover("first_hop_signature", first_hop_signature.to_string())?;
+        if payer == first_hop {
+            return Err(Error::invalid(
+                "first_hop_signature",
+                format!("signed by {first_hop}, the key that signed for the payer"),
+            ));
+        }
+        Ok(CommitmentRequest {
+            chain: commitment.chain.to_string(),
+            root_tx_hash: commitment.root_tx.to_string(),
+            payer_agent_uuid: commitment.payer.to_string(),
+            first_hop_agent_uuid: commitment.first_hop.to_string(),
+            routing_hash: commitment.routing.to_string(),
+            amount_usdc: commitment.amount.to_string(),
+            lock_until: commitment.lock_until.to_string(),
+            payer_signature: payer_signature.to_string(),
+            first_hop_signature: first_hop_signature.to_string(),
+        })
+    }
+}
+
 /// Signs a cycle report for the payment `root_tx_hash` with the reporter's key into a
 /// [`ReportCycleRequest`]: the reporter's address (the bounty's beneficiary) is the key's
 /// address and the signed message binds chain, root and reporter, so a copied report cannot
-/// redirect the bounty. `evidence` holds the destination-signed receipts the service has not
-/// recorded (see [`ReceiptBuilder`]).
+/// redirect the bounty. `evidence` holds the signed hops (order and receipt, see
+/// [`ReceiptBuilder::sign`]) the service has not recorded.
 ///
 /// # Errors
 /// [`Error::InvalidInput`] for an invalid chain or root hash.
 pub fn sign_cycle_report(
     chain: impl Display,
     root_tx_hash: impl Display,
-    evidence: Vec<RecordForwardRequest>,
+    evidence: Vec<ForwardPairRequest>,
     reporter: &PrivateKeySigner,
 ) -> Result<ReportCycleRequest> {
     let report = CycleReport {
@@ -521,6 +776,33 @@ fn parse_timestamp(field: &str, text: &str) -> Result<Timestamp> {
     text.parse().map_err(|e| Error::invalid(field, e))
 }
 
+fn parse_hop(hop: u32) -> Result<u32> {
+    if hop > MAX_HOP {
+        return Err(Error::invalid(
+            "hop",
+            format!("{hop} exceeds the maximum hop {MAX_HOP}"),
+        ));
+    }
+    Ok(hop)
+}
+
+/// Decimal USDC with at most six decimals ([`Usdc`]), as the canonical signed [`Amount`].
+fn parse_amount(field: &str, text: &str) -> Result<Amount> {
+    let usdc: Usdc = text.trim().parse().map_err(|e| Error::invalid(field, e))?;
+    Ok(Amount::from(usdc))
+}
+
+/// A core validation error as the client's, keeping the wire name of the field.
+fn invalid_field(error: ValidationError) -> Error {
+    let field = error.field();
+    let text = error.to_string();
+    let reason = text
+        .strip_prefix(field)
+        .and_then(|rest| rest.strip_prefix(": "))
+        .unwrap_or(&text);
+    Error::invalid(field, reason)
+}
+
 /// The current second.
 fn now() -> Result<Timestamp> {
     let seconds = SystemTime::now()
@@ -554,15 +836,35 @@ mod tests {
             .valid_until("2026-01-17T00:00:00Z")
     }
 
-    fn receipt() -> ReceiptBuilder {
-        ReceiptBuilder::new()
+    fn order() -> OrderBuilder {
+        OrderBuilder::new()
             .chain("base")
             .root_tx(ROOT)
             .hop(1)
-            .from(PAYER)
+            .from(PAYER.to_uppercase())
             .to(AGENT)
             .manifest(MANIFEST)
+            .amount("12.5")
+            .nonce(5)
+    }
+
+    /// The receipt of `order()` signed by a random payer key.
+    fn receipt() -> ReceiptBuilder {
+        let payer = PrivateKeySigner::random();
+        ReceiptBuilder::acknowledging(&order().sign(&payer).unwrap())
+            .unwrap()
             .nonce(42)
+    }
+
+    fn commitment() -> CommitmentBuilder {
+        CommitmentBuilder::new()
+            .chain("base")
+            .root_tx(ROOT)
+            .payer(PAYER)
+            .first_hop(AGENT)
+            .routing(MANIFEST)
+            .amount("25000")
+            .lock_until("2026-01-16T02:00:00+01:00")
     }
 
     fn field(error: Error) -> String {
@@ -648,38 +950,106 @@ mod tests {
     }
 
     #[test]
-    fn a_receipt_commits_to_the_next_agent_and_the_destination_signed_it() {
+    fn an_order_is_a_canonical_body_that_core_parses_and_the_payer_signed() {
+        let payer = PrivateKeySigner::random();
+        let request = order().sign(&payer).unwrap();
+        assert_eq!(request.amount_usdc, "12.500000");
+        assert_eq!(request.source_agent_uuid, PAYER);
+        assert_eq!(request.root_tx_hash, ROOT.to_lowercase());
+        let (parsed, signature) = request.parse(&Policy::default()).unwrap();
+        assert_eq!(parsed, order().order().unwrap());
+        assert_eq!(parsed.amount.micros(), 12_500_000);
+        parsed
+            .message()
+            .verify(&signature, &payer.address().into())
+            .unwrap();
+        let other = PrivateKeySigner::random();
+        assert!(
+            parsed
+                .message()
+                .verify(&signature, &other.address().into())
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn order_errors_name_the_wire_field() {
+        let key = PrivateKeySigner::random();
+        let cases: Vec<(OrderBuilder, &str)> = vec![
+            (order().chain("Base"), "chain"),
+            (order().root_tx("0x12"), "root_tx_hash"),
+            (order().hop(11), "hop"),
+            (order().from("x"), "source_agent_uuid"),
+            (order().to("x"), "dest_agent_uuid"),
+            (order().manifest("x"), "manifest_hash"),
+            (order().amount("1.0000001"), "amount_usdc"),
+            (order().amount("-1"), "amount_usdc"),
+            (order().nonce(u64::MAX), "order_nonce"),
+            (OrderBuilder::new().chain("base"), "root_tx_hash"),
+        ];
+        for (builder, expected) in cases {
+            assert_eq!(field(builder.sign(&key).unwrap_err()), expected);
+        }
+    }
+
+    #[test]
+    fn a_receipt_acknowledges_the_order_and_commits_to_the_next_agent() {
+        let payer = PrivateKeySigner::random();
         let hot = PrivateKeySigner::random();
-        let request = receipt().next_agent(NEXT).sign(&hot).unwrap();
-        let root: Hash32 = ROOT.parse().unwrap();
-        let next: Uuid = NEXT.parse().unwrap();
+        let order_request = order().sign(&payer).unwrap();
+        let pair = ReceiptBuilder::acknowledging(&order_request)
+            .unwrap()
+            .next_agent(NEXT)
+            .nonce(42)
+            .sign(&hot)
+            .unwrap();
+        assert_eq!(pair.order, order_request);
+        let order = order().order().unwrap();
+        assert_eq!(pair.receipt.order_hash, Some(order.id().to_string()));
         let commitment = NextHop {
-            root_tx: root,
-            to: next,
+            root_tx: ROOT.parse().unwrap(),
+            to: NEXT.parse().unwrap(),
         }
         .id();
-        assert_eq!(request.next_hop_hash, Some(commitment.to_string()));
-        assert_eq!(request.root_tx_hash, ROOT.to_lowercase());
-        let parsed = request.parse(&Policy::default()).unwrap();
-        assert_eq!(parsed.receipt.next_hop, Some(commitment));
+        assert_eq!(pair.receipt.next_hop_hash, Some(commitment.to_string()));
+        // The service's own parse accepts the pair: the receipt agrees with the order.
+        let parsed = pair.parse(&Policy::default()).unwrap();
+        assert!(parsed.receipt.acknowledges(&order));
+        assert!(
+            parsed
+                .receipt
+                .message()
+                .as_str()
+                .starts_with(ForwardReceipt::TAG_V2)
+        );
         parsed
             .receipt
             .message()
-            .verify(&parsed.signature, &hot.address().into())
+            .verify(&parsed.receipt_signature, &hot.address().into())
             .unwrap();
-        // The same commitment given precomputed signs the same receipt.
-        assert_eq!(
-            receipt().next_hop_hash(commitment).sign(&hot).unwrap(),
-            request
+        assert!(
+            parsed
+                .receipt
+                .message()
+                .verify(&parsed.receipt_signature, &payer.address().into())
+                .is_err()
         );
+        // The same commitment given precomputed signs the same receipt.
+        let again = ReceiptBuilder::acknowledging(&order_request)
+            .unwrap()
+            .next_hop_hash(commitment)
+            .nonce(42)
+            .sign(&hot)
+            .unwrap();
+        assert_eq!(again, pair);
     }
 
     #[test]
     fn a_terminal_receipt_says_none() {
         let hot = PrivateKeySigner::random();
-        let request = receipt().terminal().sign(&hot).unwrap();
-        assert_eq!(request.next_hop_hash, None);
-        let parsed = request.parse(&Policy::default()).unwrap();
+        let pair = receipt().terminal().sign(&hot).unwrap();
+        assert_eq!(pair.receipt.next_hop_hash, None);
+        let parsed = pair.parse(&Policy::default()).unwrap();
         assert!(
             parsed
                 .receipt
@@ -694,19 +1064,95 @@ mod tests {
         let key = PrivateKeySigner::random();
         assert_eq!(field(receipt().sign(&key).unwrap_err()), "next_hop_hash");
         let cases: Vec<(ReceiptBuilder, &str)> = vec![
-            (receipt().terminal().hop(11), "hop"),
-            (receipt().terminal().root_tx("0x12"), "root_tx_hash"),
-            (receipt().terminal().from("x"), "source_agent_uuid"),
-            (receipt().terminal().to("x"), "dest_agent_uuid"),
-            (receipt().terminal().manifest("x"), "manifest_hash"),
             (receipt().next_agent("x"), "next_agent"),
             (receipt().next_hop_hash("x"), "next_hop_hash"),
             (receipt().terminal().nonce(u64::MAX), "receipt_nonce"),
-            (receipt().terminal().chain(""), "chain"),
         ];
         for (builder, expected) in cases {
             assert_eq!(field(builder.sign(&key).unwrap_err()), expected);
         }
+        // An order that is not canonical is refused as the service would, by its field.
+        let mut bad = order().sign(&key).unwrap();
+        bad.amount_usdc = "12.5".into();
+        let error = ReceiptBuilder::acknowledging(&bad).unwrap_err();
+        assert_eq!(field(error), "order.amount_usdc");
+        let mut bad = order().sign(&key).unwrap();
+        bad.signature = "0x12".into();
+        assert_eq!(
+            field(ReceiptBuilder::acknowledging(&bad).unwrap_err()),
+            "order.signature"
+        );
+    }
+
+    #[test]
+    fn a_commitment_is_signed_by_each_party_and_assembled_from_both_signatures() {
+        let payer = PrivateKeySigner::random();
+        let first_hop = PrivateKeySigner::random();
+        let payer_signature = commitment().sign(&payer).unwrap();
+        let first_hop_signature = commitment().sign(&first_hop).unwrap();
+        let request = commitment()
+            .request(payer_signature, first_hop_signature)
+            .unwrap();
+        assert_eq!(request.amount_usdc, "25000.000000");
+        assert_eq!(request.lock_until, "2026-01-16T01:00:00Z");
+        let parsed = request.parse(&Policy::default()).unwrap();
+        assert_eq!(parsed.commitment, commitment().commitment().unwrap());
+        let message = parsed.commitment.message();
+        message
+            .verify(&parsed.payer_signature, &payer.address().into())
+            .unwrap();
+        message
+            .verify(&parsed.first_hop_signature, &first_hop.address().into())
+            .unwrap();
+    }
+
+    #[test]
+    fn commitment_errors_name_the_wire_field() {
+        let payer = PrivateKeySigner::random();
+        let first_hop = PrivateKeySigner::random();
+        let cases: Vec<(CommitmentBuilder, &str)> = vec![
+            (commitment().chain(""), "chain"),
+            (commitment().root_tx("x"), "root_tx_hash"),
+            (commitment().payer("x"), "payer_agent_uuid"),
+            (commitment().first_hop("x"), "first_hop_agent_uuid"),
+            (commitment().routing("x"), "routing_hash"),
+            (commitment().amount("ten"), "amount_usdc"),
+            (commitment().lock_until("soon"), "lock_until"),
+        ];
+        for (builder, expected) in cases {
+            assert_eq!(field(builder.sign(&payer).unwrap_err()), expected);
+        }
+        let payer_signature = commitment().sign(&payer).unwrap();
+        let first_hop_signature = commitment().sign(&first_hop).unwrap();
+        assert_eq!(
+            field(
+                commitment()
+                    .request("0x12", first_hop_signature)
+                    .unwrap_err()
+            ),
+            "payer_signature"
+        );
+        // The same key twice is not two parties.
+        assert_eq!(
+            field(
+                commitment()
+                    .request(payer_signature, payer_signature)
+                    .unwrap_err()
+            ),
+            "first_hop_signature"
+        );
+        // A signature over another commitment recovers someone else: the two keys differ,
+        // but the one recovered for the first hop is not `first_hop`.
+        let other = commitment().amount("30000").sign(&first_hop).unwrap();
+        let request = commitment().request(payer_signature, other).unwrap();
+        let parsed = request.parse(&Policy::default()).unwrap();
+        assert!(
+            parsed
+                .commitment
+                .message()
+                .verify(&parsed.first_hop_signature, &first_hop.address().into())
+                .is_err()
+        );
     }
 
     #[test]
@@ -727,6 +1173,13 @@ mod tests {
             .message()
             .verify(&request.signature.parse().unwrap(), &me)
             .unwrap();
+        let other = PrivateKeySigner::random();
+        assert!(
+            report
+                .message()
+                .verify(&request.signature.parse().unwrap(), &other.address().into())
+                .is_err()
+        );
     }
 
     #[test]

@@ -18,8 +18,8 @@ use std::{
 
 use kagami_client::{KagamiClient, wire::SetStakeRequest};
 use kagami_core::{
-    crypto::Uuid,
-    wire::{ForwardTrailResponse, PublishManifestRequest},
+    crypto::{Timestamp, Uuid},
+    wire::{ForwardOrderRequest, ForwardTrailResponse, PublishManifestRequest},
 };
 use predicates::prelude::*;
 use serde_json::{Value, json};
@@ -256,6 +256,7 @@ fn registration(agent_id: u64, owner: &str) -> String {
 const ROOT: &str = "0x5e1f0c2b3a4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6f708192a3b4c5d6e7";
 const REPORTED_ROOT: &str = "0x9c1f0c2b3a4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6f708192a3b4c5d6e7";
 const CYCLE_ROOT: &str = "0x7a1f0c2b3a4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6f708192a3b4c5d6e7";
+const COMMITMENT_ROOT: &str = "0x3c1f0c2b3a4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6f708192a3b4c5d6e7";
 
 #[test]
 fn an_agent_goes_from_nothing_to_a_recorded_forward_with_the_cli() {
@@ -373,28 +374,56 @@ fn an_agent_goes_from_nothing_to_a_recorded_forward_with_the_cli() {
             "safe: pay http://127.0.0.1:9/x402",
         ));
 
-    // Record the destination-signed receipt; the same receipt again is a replay.
+    // The payer signs its order (the destination's effective manifest, looked up) ...
+    let order = work.path().join("order.json");
+    let output = server
+        .kagami()
+        .args(["forward", "order", "--root-tx", ROOT, "--hop", "0"])
+        .args(["--from", &payer, "--to", &dest, "--amount", "12.5"])
+        .args(["--nonce", "1", "--key-file"])
+        .arg(&payer_key)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    std::fs::write(&order, &output.stdout).unwrap();
+    let order_body: ForwardOrderRequest = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(order_body.manifest_hash, manifest_hash);
+    assert_eq!(order_body.amount_usdc, "12.500000");
+    // ... and the destination acknowledges it and records the pair; the same pair again is
+    // a replay.
     let record = |cmd: &mut assert_cmd::Command| {
-        cmd.args(["forward", "record", "--root-tx", ROOT, "--hop", "0"])
-            .args([
-                "--from",
-                &payer,
-                "--to",
-                &dest,
-                "--terminal",
-                "--nonce",
-                "1",
-            ])
-            .arg("--key-file")
+        cmd.args(["forward", "record", "--order"])
+            .arg(&order)
+            .args(["--terminal", "--nonce", "1", "--key-file"])
             .arg(&dest_key)
             .assert()
     };
     record(&mut server.kagami())
         .success()
-        .stdout(predicate::str::starts_with("recorded receipt 0x"));
+        .stdout(predicate::str::starts_with("recorded receipt 0x"))
+        .stdout(predicate::str::contains("12.500000 USDC"));
     record(&mut server.kagami())
         .success()
         .stdout(predicate::str::contains("already recorded"));
+    // A bare v1 receipt is not a pair: refused before anything is sent.
+    let v1 = work.path().join("v1.json");
+    std::fs::write(
+        &v1,
+        json!({
+            "root_tx_hash": ROOT, "source_agent_uuid": payer, "dest_agent_uuid": dest,
+            "hop": 0, "manifest_hash": manifest_hash, "next_hop_hash": null,
+            "receipt_nonce": 9, "signature": format!("0x{}1b", "11".repeat(64)), "chain": "base"
+        })
+        .to_string(),
+    )
+    .unwrap();
+    server
+        .kagami()
+        .args(["forward", "record", "--body"])
+        .arg(&v1)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("is not a valid request body"));
 
     // The trail, as a tree and as JSON.
     server
@@ -405,12 +434,15 @@ fn an_agent_goes_from_nothing_to_a_recorded_forward_with_the_cli() {
         .stdout(predicate::str::contains(format!(
             "hop 0  {payer} → {dest}  valid"
         )))
-        .stdout(predicate::str::contains(&manifest_hash));
+        .stdout(predicate::str::contains(&manifest_hash))
+        .stdout(predicate::str::contains("12.500000 USDC"));
     let trail: ForwardTrailResponse =
         serde_json::from_value(json_of(server.kagami().args(["trace", ROOT, "--json"]), 0))
             .unwrap();
     assert_eq!(trail.receipts.len(), 1);
     assert!(trail.receipts[0].is_valid);
+    assert_eq!(trail.receipts[0].amount_usdc.as_deref(), Some("12.500000"));
+    assert!(trail.receipts[0].order_hash.is_some());
     assert!(trail.settlement.is_none());
 
     // Revoked: paying the agent is no longer safe (exit status 1).
@@ -510,15 +542,48 @@ fn a_receipt_that_closes_a_cycle_is_reported_with_its_settlement() {
             .success();
     }
 
-    // A pays B; B commits to forwarding to A ...
-    server
-        .kagami()
-        .args(["forward", "record", "--root-tx", CYCLE_ROOT, "--hop", "0"])
-        .args(["--from", &a, "--to", &b, "--next-agent", &a, "--nonce", "1"])
-        .arg("--key-file")
-        .arg(&b_key)
-        .assert()
-        .success();
+    // A orders a payment to B; B acknowledges it, committing to forward to A ...
+    let pair = |root: &str, hop: &str, payer: (&str, &Path), dest: (&str, &Path), next: &[&str]| {
+        let order = work.path().join(format!("order-{root}-{hop}.json"));
+        let output = server
+            .kagami()
+            .args(["forward", "order", "--root-tx", root, "--hop", hop])
+            .args(["--from", payer.0, "--to", dest.0, "--amount", "5"])
+            .args(["--nonce", "auto", "--key-file"])
+            .arg(payer.1)
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{}", stderr(&output));
+        std::fs::write(&order, &output.stdout).unwrap();
+        let output = server
+            .kagami()
+            .args(["receipt", "sign", "--order"])
+            .arg(&order)
+            .args(next)
+            .args(["--nonce", "auto", "--key-file"])
+            .arg(dest.1)
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{}", stderr(&output));
+        let path = work.path().join(format!("pair-{root}-{hop}.json"));
+        std::fs::write(&path, &output.stdout).unwrap();
+        path
+    };
+    let record = |path: &Path| {
+        server
+            .kagami()
+            .args(["forward", "record", "--body"])
+            .arg(path)
+            .assert()
+    };
+    record(&pair(
+        CYCLE_ROOT,
+        "0",
+        (&a, &a_key),
+        (&b, &b_key),
+        &["--next-agent", &a],
+    ))
+    .success();
     // ... and verify-forward refuses the hop that would close the cycle.
     server
         .kagami()
@@ -535,53 +600,55 @@ fn a_receipt_that_closes_a_cycle_is_reported_with_its_settlement() {
         .assert()
         .code(1)
         .stdout(predicate::str::starts_with("unsafe: "));
-    // Recorded anyway, it is stored as evidence and settled: exit status 1, not an error.
-    server
-        .kagami()
-        .args(["forward", "record", "--root-tx", CYCLE_ROOT, "--hop", "1"])
-        .args(["--from", &b, "--to", &a, "--terminal", "--nonce", "1"])
-        .arg("--key-file")
-        .arg(&a_key)
-        .assert()
-        .code(1)
-        .stdout(predicate::str::starts_with("payment cycle detected"))
-        .stdout(predicate::str::contains("settlement "));
+    // B orders it to A anyway and A acknowledges: recorded, the hop is stored as evidence
+    // and the cycle settled — exit status 1, not an error.
+    record(&pair(
+        CYCLE_ROOT,
+        "1",
+        (&b, &b_key),
+        (&a, &a_key),
+        &["--terminal"],
+    ))
+    .code(1)
+    .stdout(predicate::str::starts_with("payment cycle detected"))
+    .stdout(predicate::str::contains("settlement "));
     server
         .kagami()
         .args(["trace", CYCLE_ROOT])
         .assert()
         .success()
         .stdout(predicate::str::contains("INVALID"))
-        .stdout(predicate::str::contains("settlement "));
-
-    // A watcher holding the unrecorded cycle-closing receipt reports it and earns the bounty.
-    let (watcher_key, watcher) = new_key(work.path(), "watcher.key");
+        .stdout(predicate::str::contains("5.000000 USDC"))
+        .stdout(predicate::str::contains("settlement "))
+        .stdout(predicate::str::contains("liable: "));
+    // What was slashed is accounted for: the ledger balances (exit status 0).
+    let ledger = json_of(server.kagami().args(["ledger", "--output", "json"]), 0);
+    assert_eq!(ledger["balanced"], true, "{ledger}");
+    assert_ne!(ledger["total_slashed_usdc"], "0.000000", "{ledger}");
     server
         .kagami()
-        .args([
-            "forward",
-            "record",
-            "--root-tx",
-            REPORTED_ROOT,
-            "--hop",
-            "0",
-        ])
-        .args(["--from", &a, "--to", &b, "--next-agent", &a, "--nonce", "2"])
-        .arg("--key-file")
-        .arg(&b_key)
+        .arg("ledger")
         .assert()
-        .success();
-    let evidence = work.path().join("evidence.json");
-    let output = server
-        .kagami()
-        .args(["receipt", "sign", "--root-tx", REPORTED_ROOT, "--hop", "1"])
-        .args(["--from", &b, "--to", &a, "--terminal", "--nonce", "2"])
-        .arg("--key-file")
-        .arg(&a_key)
-        .output()
-        .unwrap();
-    assert!(output.status.success(), "{}", stderr(&output));
-    std::fs::write(&evidence, &output.stdout).unwrap();
+        .success()
+        .stdout(predicate::str::starts_with("balanced: slashed "));
+
+    // A watcher holding the unrecorded cycle-closing hop reports it and earns the bounty.
+    let (watcher_key, watcher) = new_key(work.path(), "watcher.key");
+    record(&pair(
+        REPORTED_ROOT,
+        "0",
+        (&a, &a_key),
+        (&b, &b_key),
+        &["--next-agent", &a],
+    ))
+    .success();
+    let evidence = pair(
+        REPORTED_ROOT,
+        "1",
+        (&b, &b_key),
+        (&a, &a_key),
+        &["--terminal"],
+    );
     let report = |cmd: &mut assert_cmd::Command| {
         cmd.args(["cycle", "report", "--root-tx", REPORTED_ROOT, "--evidence"])
             .arg(&evidence)
@@ -602,4 +669,118 @@ fn a_receipt_that_closes_a_cycle_is_reported_with_its_settlement() {
         .assert()
         .success()
         .stdout(predicate::str::contains(format!("reported by {watcher}")));
+    let ledger = json_of(server.kagami().args(["ledger", "--output", "json"]), 0);
+    assert_eq!(ledger["balanced"], true, "{ledger}");
+    assert_ne!(ledger["total_bounties_usdc"], "0.000000", "{ledger}");
+}
+
+#[test]
+fn a_high_value_commitment_is_signed_by_both_parties_and_created() {
+    let server = Server::start();
+    let work = tempfile::tempdir().unwrap();
+    let (payer_key, payer_owner) = new_key(work.path(), "payer.key");
+    let (hop_key, hop_owner) = new_key(work.path(), "hop.key");
+    let agents = work.path().join("agents.jsonl");
+    std::fs::write(
+        &agents,
+        format!(
+            "{}\n{}\n",
+            registration(21, &payer_owner),
+            registration(22, &hop_owner)
+        ),
+    )
+    .unwrap();
+    let report = json_of(
+        server
+            .kagami()
+            .env("KAGAMI_API_KEY", &server.admin_key)
+            .args(["agents", "import", "--output", "json"])
+            .arg(&agents),
+        0,
+    );
+    let payer = report["registered"][0]["agent_uuid"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let first_hop = report["registered"][1]["agent_uuid"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    server.stake(&first_hop, "1000");
+    server
+        .kagami()
+        .args(["manifest", "publish", "--agent", &first_hop])
+        .args([
+            "--endpoint",
+            "https://agent.example/x402",
+            "--nonce",
+            "auto",
+        ])
+        .args(["--valid-for", "1h", "--key-file"])
+        .arg(&hop_key)
+        .assert()
+        .success();
+
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let lock_until = Timestamp::from_unix(i64::try_from(now).unwrap() + 3600)
+        .unwrap()
+        .to_string();
+    let fields = [
+        "--root-tx",
+        COMMITMENT_ROOT,
+        "--payer",
+        &payer,
+        "--first-hop",
+        &first_hop,
+        "--routing",
+        ROOT,
+        "--amount",
+        "25000",
+        "--lock-until",
+        &lock_until,
+    ];
+    // Each party signs the same commitment with its own key ...
+    let sign = |key: &Path| {
+        let output = server
+            .kagami()
+            .args(["commitment", "sign"])
+            .args(fields)
+            .arg("--key-file")
+            .arg(key)
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{}", stderr(&output));
+        stdout(&output).trim().to_owned()
+    };
+    let payer_signature = sign(&payer_key);
+    let first_hop_signature = sign(&hop_key);
+    // ... the signatures swapped are not the agents' signatures: the service refuses.
+    server
+        .kagami()
+        .args(["commitment", "create"])
+        .args(fields)
+        .args(["--payer-signature", &first_hop_signature])
+        .args(["--first-hop-signature", &payer_signature])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("signature"));
+    let created = json_of(
+        server
+            .kagami()
+            .args(["commitment", "create", "--output", "json"])
+            .args(fields)
+            .args(["--payer-signature", &payer_signature])
+            .args(["--first-hop-signature", &first_hop_signature]),
+        0,
+    );
+    assert_eq!(created["amount_usdc"], "25000.000000", "{created}");
+    assert_eq!(created["payer_agent_uuid"], payer.as_str(), "{created}");
+    assert_eq!(
+        created["payer_signature"],
+        payer_signature.as_str(),
+        "{created}"
+    );
 }

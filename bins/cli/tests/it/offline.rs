@@ -1,13 +1,13 @@
-//! Commands that need no server: keys, manifest text and signing, receipts, offline
-//! verification, completions, and interoperability with kagami-crypto and the protocol
-//! vectors.
+//! Commands that need no server: keys, manifest text and signing, orders, receipts and
+//! commitments, offline verification, completions, and interoperability with kagami-crypto
+//! and the protocol vectors.
 
 use kagami_core::{
     Policy,
     crypto::{
         EthAddress, Hash32, NextHop, PrivateKeySigner, Signable, Signature, Uuid, parse_uuid,
     },
-    wire::{PublishManifestRequest, RecordForwardRequest},
+    wire::{ForwardOrderRequest, ForwardPairRequest, PublishManifestRequest},
 };
 use predicates::prelude::*;
 use serde_json::Value;
@@ -296,13 +296,63 @@ fn manifest_flags_are_checked_before_anything_is_signed() {
         .code(2);
 }
 
+/// `kagami forward order` with the fields of `vectors_v2.forward_order[i]`, signed with its
+/// key; returns the order body.
+fn order_from_vector(vector: &Value, dir: &std::path::Path) -> ForwardOrderRequest {
+    let fields = &vector["fields"];
+    let f = |k: &str| fields[k].as_str().unwrap().to_owned();
+    let key = key_file(dir, "payer", vector["private_key"].as_str().unwrap());
+    let output = kagami()
+        .args(["forward", "order", "--key-file"])
+        .arg(&key)
+        .args(["--chain", &f("chain"), "--root-tx", &f("root-tx")])
+        .args(["--hop", &f("hop"), "--from", &f("from"), "--to", &f("to")])
+        .args(["--manifest", &f("manifest"), "--nonce", &f("nonce")])
+        // Not canonical on the command line; the order signs the canonical amount.
+        .args([
+            "--amount",
+            f("amount").trim_end_matches('0').trim_end_matches('.'),
+        ])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    serde_json::from_slice(&output.stdout).unwrap()
+}
+
 #[test]
-fn receipt_sign_reproduces_the_vector_signatures() {
-    for vector in vectors()["vectors"]["forward_receipt"].as_array().unwrap() {
-        let fields = &vector["fields"];
-        let f = |k: &str| fields[k].as_str().unwrap().to_owned();
+fn forward_order_and_receipt_sign_reproduce_the_v2_vector_signatures() {
+    let file = vectors_v2();
+    let orders = file["vectors"]["forward_order"].as_array().unwrap();
+    let receipts = file["vectors"]["forward_receipt_v2"].as_array().unwrap();
+    let mut hops = 0;
+    for hop in file["hops"].as_array().unwrap() {
+        if hop["is_hop"] != true {
+            continue;
+        }
+        let order_vector = &orders[usize::try_from(hop["order"].as_u64().unwrap()).unwrap()];
+        let receipt_vector = &receipts[usize::try_from(hop["receipt"].as_u64().unwrap()).unwrap()];
         let dir = tempfile::tempdir().unwrap();
-        let key = key_file(dir.path(), "hot", vector["private_key"].as_str().unwrap());
+        let order = order_from_vector(order_vector, dir.path());
+        let (parsed, signature) = order.parse(&Policy::default()).unwrap();
+        assert_eq!(
+            parsed.message().as_str(),
+            order_vector["message"].as_str().unwrap()
+        );
+        assert_eq!(
+            rs_and_parity(&signature.to_string()),
+            rs_and_parity(order_vector["signature"].as_str().unwrap())
+        );
+
+        // The destination acknowledges the order file.
+        let order_file = dir.path().join("order.json");
+        std::fs::write(&order_file, serde_json::to_vec(&order).unwrap()).unwrap();
+        let fields = &receipt_vector["fields"];
+        let f = |k: &str| fields[k].as_str().unwrap().to_owned();
+        let key = key_file(
+            dir.path(),
+            "hot",
+            receipt_vector["private_key"].as_str().unwrap(),
+        );
         let next = match f("next-hop").as_str() {
             "none" => vec!["--terminal".to_owned()],
             hash => vec!["--next-hop".to_owned(), hash.to_owned()],
@@ -310,98 +360,154 @@ fn receipt_sign_reproduces_the_vector_signatures() {
         let output = kagami()
             .args(["receipt", "sign", "--key-file"])
             .arg(&key)
-            .args([
-                "--chain",
-                &f("chain"),
-                "--root-tx",
-                &f("root-tx"),
-                "--hop",
-                &f("hop"),
-            ])
-            .args([
-                "--from",
-                &f("from"),
-                "--to",
-                &f("to"),
-                "--manifest",
-                &f("manifest"),
-            ])
+            .arg("--order")
+            .arg(&order_file)
             .args(["--nonce", &f("nonce")])
             .args(next)
             .output()
             .unwrap();
         assert!(output.status.success(), "{}", stderr(&output));
-        let body: RecordForwardRequest = serde_json::from_slice(&output.stdout).unwrap();
-        let parsed = body.parse(&Policy::default()).unwrap();
+        let pair: ForwardPairRequest = serde_json::from_slice(&output.stdout).unwrap();
+        assert_eq!(pair.order, order);
+        let parsed = pair.parse(&Policy::default()).unwrap();
         assert_eq!(
             parsed.receipt.message().as_str(),
-            vector["message"].as_str().unwrap()
+            receipt_vector["message"].as_str().unwrap()
         );
-        let signer: EthAddress = vector["signer"].as_str().unwrap().parse().unwrap();
+        let signer: EthAddress = receipt_vector["signer"].as_str().unwrap().parse().unwrap();
         parsed
             .receipt
             .message()
-            .verify(&parsed.signature, &signer)
+            .verify(&parsed.receipt_signature, &signer)
             .unwrap();
         assert_eq!(
-            rs_and_parity(&body.signature),
-            rs_and_parity(vector["signature"].as_str().unwrap())
+            rs_and_parity(&pair.receipt.signature),
+            rs_and_parity(receipt_vector["signature"].as_str().unwrap())
         );
+        hops += 1;
     }
+    assert!(hops >= 4, "{hops} hops");
 }
 
 #[test]
 fn receipt_sign_computes_the_next_hop_commitment() {
     let dir = tempfile::tempdir().unwrap();
+    let vector = &vectors_v2()["vectors"]["forward_order"][0];
+    let order = order_from_vector(vector, dir.path());
+    let order_file = dir.path().join("order.json");
+    std::fs::write(&order_file, serde_json::to_vec(&order).unwrap()).unwrap();
     let key = key_file(dir.path(), "hot", VECTOR_KEY);
-    let root = "0x1407a8bd91697960b53b5c1e9e868ee6897811a239de01f8f7451518665c7d36";
     let next = "f47ac10b-58cc-4372-a567-0e02b2c3d479";
     let output = kagami()
         .args(["receipt", "sign", "--key-file"])
         .arg(&key)
-        .args(["--root-tx", root, "--hop", "2"])
-        .args(["--from", "0b6f2a1c-3d4e-4f50-8a9b-0c1d2e3f4a5b"])
-        .args(["--to", "7c9e6679-7425-40de-944b-e07fc1f90ae7"])
-        .args([
-            "--manifest",
-            "0x6a2377223379015e9bf1e30df4d9339126e4a1d345183cfd8e8ea4485c79c180",
-        ])
+        .arg("--order")
+        .arg(&order_file)
         .args(["--next-agent", next, "--nonce", "auto"])
         .output()
         .unwrap();
     assert!(output.status.success(), "{}", stderr(&output));
-    let body: RecordForwardRequest = serde_json::from_slice(&output.stdout).unwrap();
+    let pair: ForwardPairRequest = serde_json::from_slice(&output.stdout).unwrap();
     let expected = NextHop {
-        root_tx: root.parse::<Hash32>().unwrap(),
+        root_tx: order.root_tx_hash.parse::<Hash32>().unwrap(),
         to: next.parse::<Uuid>().unwrap(),
     }
     .id();
-    assert_eq!(body.next_hop_hash, Some(expected.to_string()));
+    assert_eq!(pair.receipt.next_hop_hash, Some(expected.to_string()));
     assert!(
-        body.receipt_nonce > 1_700_000_000_000,
+        pair.receipt.receipt_nonce > 1_700_000_000_000,
         "auto is Unix milliseconds"
     );
-    let parsed = body.parse(&Policy::default()).unwrap();
+    let parsed = pair.parse(&Policy::default()).unwrap();
     parsed
         .receipt
         .message()
-        .verify(&parsed.signature, &VECTOR_SIGNER.parse().unwrap())
+        .verify(&parsed.receipt_signature, &VECTOR_SIGNER.parse().unwrap())
         .unwrap();
 
     // No commitment is never implied.
     kagami()
         .args(["receipt", "sign", "--key-file"])
         .arg(&key)
-        .args(["--root-tx", root, "--hop", "0", "--nonce", "1"])
-        .args(["--from", "0b6f2a1c-3d4e-4f50-8a9b-0c1d2e3f4a5b"])
-        .args(["--to", "7c9e6679-7425-40de-944b-e07fc1f90ae7"])
-        .args([
-            "--manifest",
-            "0x6a2377223379015e9bf1e30df4d9339126e4a1d345183cfd8e8ea4485c79c180",
-        ])
+        .arg("--order")
+        .arg(&order_file)
+        .args(["--nonce", "1"])
         .assert()
         .code(2)
         .stderr(predicate::str::contains("--terminal"));
+
+    // An order that is not canonical is refused by its field, before anything is signed.
+    let mut sloppy: Value = serde_json::to_value(&order).unwrap();
+    sloppy["amount_usdc"] = "12.5".into();
+    std::fs::write(&order_file, sloppy.to_string()).unwrap();
+    kagami()
+        .args(["receipt", "sign", "--key-file"])
+        .arg(&key)
+        .arg("--order")
+        .arg(&order_file)
+        .args(["--terminal", "--nonce", "1"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("order.amount_usdc"));
+}
+
+#[test]
+fn commitment_sign_reproduces_the_v2_vectors_and_create_needs_both_parties() {
+    for vector in vectors_v2()["vectors"]["commitment"].as_array().unwrap() {
+        let fields = &vector["fields"];
+        let f = |k: &str| fields[k].as_str().unwrap().to_owned();
+        let flags = [
+            "--chain".to_owned(),
+            f("chain"),
+            "--root-tx".to_owned(),
+            f("root-tx"),
+            "--payer".to_owned(),
+            f("payer"),
+            "--first-hop".to_owned(),
+            f("first-hop"),
+            "--routing".to_owned(),
+            f("routing"),
+            "--amount".to_owned(),
+            f("amount"),
+            "--lock-until".to_owned(),
+            f("lock-until"),
+        ];
+        kagami()
+            .args(["commitment", "message"])
+            .args(&flags)
+            .assert()
+            .success()
+            .stdout(format!("{}\n", vector["message"].as_str().unwrap()));
+        let dir = tempfile::tempdir().unwrap();
+        for party in ["payer", "first-hop"] {
+            let entry = &vector["signatures"][party];
+            let key = key_file(dir.path(), party, entry["private_key"].as_str().unwrap());
+            let output = kagami()
+                .args(["commitment", "sign", "--output", "json", "--key-file"])
+                .arg(&key)
+                .args(&flags)
+                .output()
+                .unwrap();
+            assert!(output.status.success(), "{}", stderr(&output));
+            let json: Value = serde_json::from_slice(&output.stdout).unwrap();
+            assert_eq!(json["signer"], entry["signer"]);
+            assert_eq!(json["commitment_hash"], vector["id"]);
+            assert_eq!(
+                rs_and_parity(json["signature"].as_str().unwrap()),
+                rs_and_parity(entry["signature"].as_str().unwrap())
+            );
+        }
+        // One party's signature twice is not a co-signed commitment: refused locally.
+        let payer_signature = vector["signatures"]["payer"]["signature"].as_str().unwrap();
+        kagami()
+            .args(["commitment", "create"])
+            .args(&flags)
+            .args(["--payer-signature", payer_signature])
+            .args(["--first-hop-signature", payer_signature])
+            .assert()
+            .code(2)
+            .stderr(predicate::str::contains("first_hop_signature"));
+    }
 }
 
 #[test]
@@ -543,7 +649,8 @@ fn every_v2_rejection_is_refused_by_kagami_verify() {
         let expected = match rejection["error"].as_str().unwrap() {
             "wrong_signer" => "invalid: signature by ",
             "invalid_amount" => {
-                "invalid: not a canonical Kagami forward order v1 message: amount: invalid amount \"12.5\""
+                "invalid: not a canonical Kagami forward order v1 message: line 8: amount: invalid \
+                 amount \"12.5\""
             }
             other => panic!("{case}: unknown error {other}"),
         };

@@ -9,9 +9,10 @@ mod stub;
 use std::time::Duration;
 
 use kagami_client::{
-    Error, KagamiClient, ManifestBuilder, Outcome, PrivateKeySigner, ReceiptBuilder, RecordOutcome,
+    Error, KagamiClient, ManifestBuilder, OrderBuilder, Outcome, PrivateKeySigner, ReceiptBuilder,
+    RecordOutcome,
     crypto::Uuid,
-    wire::{PublishManifestRequest, RecordForwardRequest, RegisterAgentRequest},
+    wire::{ForwardPairRequest, PublishManifestRequest, RegisterAgentRequest},
 };
 use kagami_core::{LoopKind, wire::ErrorCode};
 use serde_json::json;
@@ -43,15 +44,22 @@ fn publish_body() -> PublishManifestRequest {
         .unwrap()
 }
 
-fn receipt_body() -> RecordForwardRequest {
+fn receipt_body() -> ForwardPairRequest {
+    let payer = PrivateKeySigner::random();
     let hot = PrivateKeySigner::random();
-    ReceiptBuilder::new()
+    let order = OrderBuilder::new()
         .chain("base")
         .root_tx(ROOT)
         .hop(0)
         .from("7c9e6679-7425-40de-944b-e07fc1f90ae7")
         .to(AGENT)
         .manifest("0xb6fdaabee6c503eef2b75b5759d7e5415b6475a2cffb90dcaed4572c39921ecf")
+        .amount("1")
+        .nonce(1)
+        .sign(&payer)
+        .unwrap();
+    ReceiptBuilder::acknowledging(&order)
+        .unwrap()
         .terminal()
         .nonce(1)
         .sign(&hot)
@@ -407,4 +415,41 @@ async fn commitment_ids_cannot_escape_the_path() {
     let client = KagamiClient::new("http://127.0.0.1:1").unwrap();
     let error = client.settle_commitment("../agents").await.unwrap_err();
     assert!(matches!(error, Error::InvalidInput { .. }), "{error:?}");
+}
+
+#[tokio::test]
+async fn the_ledger_is_a_retried_read_with_an_optional_limit() {
+    let ledger = json!({
+        "total_slashed_usdc": "200.000000",
+        "total_bounties_usdc": "20.000000",
+        "total_retained_usdc": "180.000000",
+        "balanced": true,
+        "unbalanced_causes": [],
+        "entries": [{
+            "entry": "slash",
+            "cause": "settlement",
+            "cause_id": "s-1",
+            "agent_uuid": AGENT,
+            "reporter_address": null,
+            "amount_usdc": "200.000000",
+            "created_at": "2026-01-16T00:00:05Z"
+        }]
+    })
+    .to_string();
+    let stub = Stub::start(vec![
+        unavailable(),
+        Reply::Json(200, ledger.clone()),
+        Reply::Json(200, ledger),
+    ])
+    .await;
+    let client = client(&stub);
+    let answer = client.ledger(Some(5)).await.unwrap();
+    assert!(answer.balanced);
+    assert_eq!(answer.entries[0].cause_id, "s-1");
+    client.ledger(None).await.unwrap();
+    let received = stub.received();
+    assert_eq!(received.len(), 3, "the 503 was retried");
+    assert_eq!(received[0].method, "GET");
+    assert_eq!(received[1].path, "/api/v1/ledger?limit=5");
+    assert_eq!(received[2].path, "/api/v1/ledger");
 }
