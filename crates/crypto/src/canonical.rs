@@ -8,7 +8,7 @@ use std::{fmt, str::FromStr};
 
 use alloy_primitives::{Address, B256, keccak256};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
-use time::{OffsetDateTime, UtcOffset, format_description::well_known::Rfc3339};
+use time::{OffsetDateTime, format_description::well_known::Rfc3339};
 use uuid::Uuid;
 
 use crate::{Error, Result};
@@ -242,7 +242,9 @@ impl FromStr for Timestamp {
         if parsed.nanosecond() != 0 || !fraction_is_zero {
             return Err(Error::FractionalSeconds { value: truncate(s) });
         }
-        Self::from_unix(parsed.to_offset(UtcOffset::UTC).unix_timestamp())
+        // `unix_timestamp` needs no conversion: `to_offset(UTC)` panics when the instant falls
+        // outside the representable dates (9999-12-31T23:59:00-23:59 is in year 10000).
+        Self::from_unix(parsed.unix_timestamp())
             .map_err(|_| Error::InvalidTimestamp { value: truncate(s) })
     }
 }

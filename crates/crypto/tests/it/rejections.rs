@@ -206,6 +206,27 @@ fn non_rfc3339_timestamps_are_invalid() {
 }
 
 #[test]
+fn offsets_that_carry_an_instant_past_year_9999_are_invalid_not_a_panic() {
+    // Found by fuzzing: converting to UTC panicked for an instant outside the dates `time`
+    // represents, so one request body could crash its worker.
+    for bad in [
+        "9999-12-31t23:59:00-23:59",
+        "9999-12-31T23:59:59-00:01",
+        "0000-01-01T00:00:00+00:01",
+    ] {
+        let err = bad.parse::<Timestamp>().unwrap_err();
+        assert!(
+            matches!(err, Error::InvalidTimestamp { .. }),
+            "{bad}: {err:?}"
+        );
+    }
+    let last: Timestamp = "9999-12-31T23:59:59+00:00".parse().unwrap();
+    assert_eq!(last.unix(), Timestamp::MAX_UNIX);
+    let first: Timestamp = "0000-01-01T00:01:00+00:01".parse().unwrap();
+    assert_eq!(first.unix(), Timestamp::MIN_UNIX);
+}
+
+#[test]
 fn fraction_digits_beyond_nanoseconds_are_still_a_fraction() {
     // Found by fuzzing: the RFC 3339 parser reads nine fraction digits and skips the rest, so
     // `.0000000001` looked like a zero fraction and was silently dropped.
