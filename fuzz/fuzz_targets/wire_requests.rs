@@ -175,18 +175,7 @@ fn record(request: &RecordForwardRequest, policy: &Policy) {
     let again: RecordForwardRequest = serde_json::from_slice(&json).expect("deserialise");
     assert_eq!(again.parse(policy), Ok(submission.clone()));
 
-    let canonical = RecordForwardRequest {
-        root_tx_hash: receipt.root_tx.to_string(),
-        source_agent_uuid: receipt.from.to_string(),
-        dest_agent_uuid: receipt.to.to_string(),
-        hop: u64::from(receipt.hop),
-        manifest_hash: receipt.manifest.to_string(),
-        order_hash: receipt.order.map(|h| h.to_string()),
-        next_hop_hash: receipt.next_hop.map(|h| h.to_string()),
-        receipt_nonce: receipt.nonce,
-        signature: submission.signature.to_string(),
-        chain: receipt.chain.to_string(),
-    };
+    let canonical = RecordForwardRequest::of(receipt, &submission.signature);
     assert_eq!(canonical.parse(policy), Ok(submission.clone()));
 
     let text = receipt.message();
@@ -212,17 +201,7 @@ fn pair(request: &ForwardPairRequest, policy: &Policy) {
     assert_eq!(again.parse(policy), Ok(submission.clone()));
 
     let canonical = ForwardPairRequest {
-        order: ForwardOrderRequest {
-            chain: order.chain.to_string(),
-            root_tx_hash: order.root_tx.to_string(),
-            hop: u64::from(order.hop),
-            source_agent_uuid: order.from.to_string(),
-            dest_agent_uuid: order.to.to_string(),
-            manifest_hash: order.manifest.to_string(),
-            amount_usdc: order.amount.to_string(),
-            order_nonce: order.nonce,
-            signature: submission.order_signature.to_string(),
-        },
+        order: ForwardOrderRequest::of(order, &submission.order_signature),
         receipt: request.receipt.clone(),
     };
     assert_eq!(canonical.order.amount_usdc, request.order.amount_usdc);

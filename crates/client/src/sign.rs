@@ -345,17 +345,7 @@ impl OrderBuilder {
     pub fn sign(&self, payer: &PrivateKeySigner) -> Result<ForwardOrderRequest> {
         let order = self.order()?;
         let signature = sign(&order.message(), payer)?;
-        Ok(ForwardOrderRequest {
-            chain: order.chain.to_string(),
-            root_tx_hash: order.root_tx.to_string(),
-            hop: u64::from(order.hop),
-            source_agent_uuid: order.from.to_string(),
-            dest_agent_uuid: order.to.to_string(),
-            manifest_hash: order.manifest.to_string(),
-            amount_usdc: order.amount.to_string(),
-            order_nonce: order.nonce,
-            signature: signature.to_string(),
-        })
+        Ok(ForwardOrderRequest::of(&order, &signature))
     }
 }
 
@@ -475,18 +465,7 @@ impl ReceiptBuilder {
         let signature = sign(&receipt.message(), destination)?;
         Ok(ForwardPairRequest {
             order: self.request.clone(),
-            receipt: RecordForwardRequest {
-                root_tx_hash: receipt.root_tx.to_string(),
-                source_agent_uuid: receipt.from.to_string(),
-                dest_agent_uuid: receipt.to.to_string(),
-                hop: u64::from(receipt.hop),
-                manifest_hash: receipt.manifest.to_string(),
-                order_hash: receipt.order.map(|h| h.to_string()),
-                next_hop_hash: receipt.next_hop.map(|h| h.to_string()),
-                receipt_nonce: receipt.nonce,
-                signature: signature.to_string(),
-                chain: receipt.chain.to_string(),
-            },
+            receipt: RecordForwardRequest::of(&receipt, &signature),
         })
     }
 }

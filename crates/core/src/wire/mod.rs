@@ -181,6 +181,23 @@ pub struct ReceiptSubmission {
 }
 
 impl RecordForwardRequest {
+    /// The wire form of `receipt` signed with `signature`, every field canonical: what
+    /// [`Self::parse`] turns back into the same receipt.
+    pub fn of(receipt: &ForwardReceipt, signature: &Signature) -> Self {
+        Self {
+            root_tx_hash: receipt.root_tx.to_string(),
+            source_agent_uuid: receipt.from.to_string(),
+            dest_agent_uuid: receipt.to.to_string(),
+            hop: u64::from(receipt.hop),
+            manifest_hash: receipt.manifest.to_string(),
+            order_hash: receipt.order.map(|h| h.to_string()),
+            next_hop_hash: receipt.next_hop.map(|h| h.to_string()),
+            receipt_nonce: receipt.nonce,
+            signature: signature.to_string(),
+            chain: receipt.chain.to_string(),
+        }
+    }
+
     /// Checks every field. A hop above `max_hop_depth` is a validation error.
     ///
     /// # Errors
@@ -315,6 +332,22 @@ pub struct SignedPair {
 }
 
 impl ForwardOrderRequest {
+    /// The wire form of `order` signed with `signature`, every field canonical: what
+    /// [`Self::parse`] turns back into the same order.
+    pub fn of(order: &ForwardOrder, signature: &Signature) -> Self {
+        Self {
+            chain: order.chain.to_string(),
+            root_tx_hash: order.root_tx.to_string(),
+            hop: u64::from(order.hop),
+            source_agent_uuid: order.from.to_string(),
+            dest_agent_uuid: order.to.to_string(),
+            manifest_hash: order.manifest.to_string(),
+            amount_usdc: order.amount.to_string(),
+            order_nonce: order.nonce,
+            signature: signature.to_string(),
+        }
+    }
+
     /// Checks every field.
     ///
     /// # Errors
