@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Writes the seed inputs of every fuzz target into fuzz/corpus/<target>/.
 
-Seeds come from the protocol's known-answer vectors (crates/crypto/testdata/vectors_v1.json)
-and the README's request bodies. Run from the repository root, then minimise with
+Seeds come from the protocol's known-answer vectors (crates/crypto/testdata/vectors_v1.json
+and, for protocol v2, vectors_v2.json) and the README's request bodies. Run from the repository root, then minimise with
 `cargo fuzz cmin` (see fuzz/README.md). File names are the SHA-1 of the contents, as
 libFuzzer names its own corpus entries, so re-running is idempotent.
 """
@@ -12,6 +12,7 @@ import pathlib
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 VECTORS = json.loads((ROOT / "crates/crypto/testdata/vectors_v1.json").read_text())
+V2 = json.loads((ROOT / "crates/crypto/testdata/vectors_v2.json").read_text())
 CORPUS = ROOT / "fuzz/corpus"
 
 
@@ -30,7 +31,8 @@ FIELD_TYPE = {"chain": "chain", "agent": "uuid", "from": "uuid", "to": "uuid",
               "endpoint": "free_string", "pubkey": "pubkey", "nonce": "integer",
               "hop": "integer", "valid-from": "timestamp", "valid-until": "timestamp",
               "root-tx": "hash", "manifest": "hash", "next-hop": "hash",
-              "reporter": "address"}
+              "reporter": "address", "order": "hash", "payer": "uuid", "first-hop": "uuid",
+              "routing": "hash", "lock-until": "timestamp"}
 
 
 def value(kind, text):
@@ -47,6 +49,9 @@ for kind, cases in VECTORS["vectors"].items():
         value("address", case["signer"])
 for case in VECTORS["rejections"]:
     value("signature", case["signature"])
+for case in V2["canonical_forms"]:
+    if case["type"] in SELECTOR:
+        value(case["type"], case["input"])
 for text in ["2026-01-16t00:00:00z", "2026-01-16T00:00:00-23:59", "9999-12-31T23:59:59Z",
              "0000-01-01T00:00:00Z", "2016-12-31T23:59:60Z", "2026-01-16T00:00:00.000000000Z"]:
     value("timestamp", text)
@@ -62,10 +67,11 @@ for text in ["0", "100", "1000", "1500.25", "12.5", "0.000001", "10000.000000",
              "9223372036854.775807", "9223372036854.775808", "1.0000001", "-1", "1e6"]:
     write("usdc", text)
 
-# parse_message: every vector message.
-for kind, cases in VECTORS["vectors"].items():
-    for case in cases:
-        write("parse_message", case["message"])
+# parse_message: every vector message, v1 and v2.
+for vectors in (VECTORS, V2):
+    for kind, cases in vectors["vectors"].items():
+        for case in cases:
+            write("parse_message", case["message"])
 
 # message_roundtrip: arbitrary bytes; deterministic pseudo-random seeds of a few sizes.
 for i, size in enumerate([16, 64, 256, 1024]):
@@ -125,3 +131,49 @@ body(10, {"root_tx_hash": receipts[0]["root_tx_hash"], "attack_type": "sandwich"
           "attacker_agent_uuid": receipts[0]["dest_agent_uuid"], "victim_agent_uuid": None,
           "extracted_value_usdc": "12.5", "block_number": 1, "tx_index": 0,
           "evidence_hash": manifest["id"]})
+
+# Protocol v2: record-forward pairs (selector 11), a report with pair evidence (7), a co-signed
+# commitment (8) and an MEV incident on a signed transaction (10; EIP-155 example of
+# crates/crypto/src/transaction.rs).
+def order_body(case):
+    f = case["fields"]
+    return {"chain": f["chain"], "root_tx_hash": f["root-tx"], "hop": int(f["hop"]),
+            "source_agent_uuid": f["from"], "dest_agent_uuid": f["to"],
+            "manifest_hash": f["manifest"], "amount_usdc": f["amount"],
+            "order_nonce": int(f["nonce"]), "signature": case["signature"]}
+
+
+def receipt_v2_body(case):
+    f = case["fields"]
+    return {"root_tx_hash": f["root-tx"], "source_agent_uuid": f["from"],
+            "dest_agent_uuid": f["to"], "hop": int(f["hop"]), "manifest_hash": f["manifest"],
+            "order_hash": f["order"],
+            "next_hop_hash": None if f["next-hop"] == "none" else f["next-hop"],
+            "receipt_nonce": int(f["nonce"]), "signature": case["signature"],
+            "chain": f["chain"]}
+
+
+pairs = []
+for hop in V2["hops"]:
+    pair = {"order": order_body(V2["vectors"]["forward_order"][hop["order"]]),
+            "receipt": receipt_v2_body(V2["vectors"]["forward_receipt_v2"][hop["receipt"]])}
+    pairs.append(pair)
+    body(11, pair)
+body(7, {"root_tx_hash": report["fields"]["root-tx"],
+         "reporter_address": report["fields"]["reporter"], "signature": report["signature"],
+         "chain": report["fields"]["chain"], "evidence": pairs[:3]})
+for case in V2["vectors"]["commitment"]:
+    f = case["fields"]
+    body(8, {"chain": f["chain"], "root_tx_hash": f["root-tx"], "payer_agent_uuid": f["payer"],
+             "first_hop_agent_uuid": f["first-hop"], "routing_hash": f["routing"],
+             "amount_usdc": f["amount"], "lock_until": f["lock-until"],
+             "payer_signature": case["signatures"]["payer"]["signature"],
+             "first_hop_signature": case["signatures"]["first-hop"]["signature"]})
+body(10, {"root_tx_hash": pairs[0]["order"]["root_tx_hash"], "attack_type": "frontrun",
+          "attacker_agent_uuid": pairs[0]["order"]["dest_agent_uuid"],
+          "victim_agent_uuid": None, "extracted_value_usdc": "100.000000",
+          "block_number": 19000000, "tx_index": 4, "evidence_hash": manifest["id"],
+          "attack_tx": "0xf86c098504a817c800825208943535353535353535353535353535353535353535"
+                       "880de0b6b3a76400008025a028ef61340bd939bc2195fe537567866003e1a15d3c"
+                       "71ff63e1590620aa636276a067cbe9d8997f761aecb703304b3800ccf555c9f3dc"
+                       "64214b297fb1966a3b6d83"})
