@@ -20,6 +20,19 @@ fn rejected(result: Result<impl std::fmt::Debug, StoreError>) -> Rejection {
     }
 }
 
+/// Starts `work` and returns it once it waits for the lock `held` holds, asserting that it
+/// does wait (`failure` says which use case did not).
+async fn behind<T: Send + 'static>(
+    held: &Interloper,
+    failure: &str,
+    work: impl Future<Output = T> + Send + 'static,
+) -> tokio::task::JoinHandle<T> {
+    let task = tokio::spawn(work);
+    held.wait_for_a_waiter().await;
+    assert!(!task.is_finished(), "{failure}");
+    task
+}
+
 /// Revoke vs record: the manifest a pair cites is revoked while the record waits.
 pub(crate) async fn revoke_vs_record(store: Store, hold: Hold<'_>) {
     let a = agent(&store, 1, "1000").await;
@@ -28,15 +41,11 @@ pub(crate) async fn revoke_vs_record(store: Store, hold: Hold<'_>) {
     let root = hash("race-revoke");
     let held = hold(b.uuid).await;
     let pair = receipt(root, 0, &a, &b, &mb, None, 1);
-    let recording = tokio::spawn({
+    let recording = behind(&held, "the record did not wait for the lock", {
         let store = store.clone();
         async move { store.record_forward(pair, now(), &policy()).await }
-    });
-    held.wait_for_a_waiter().await;
-    assert!(
-        !recording.is_finished(),
-        "the record did not wait for the lock"
-    );
+    })
+    .await;
     held.revoke_manifest(&mb.hash, now()).await;
     held.commit().await;
     assert_eq!(
@@ -64,15 +73,11 @@ pub(crate) async fn suspend_vs_publish(store: Store, hold: Hold<'_>) {
     let a = agent(&store, 1, "0").await;
     let held = hold(a.uuid).await;
     let m = manifest(&a, 1, "https://a.example/x402", t(-60), t(3600));
-    let publishing = tokio::spawn({
+    let publishing = behind(&held, "the publication did not wait for the lock", {
         let store = store.clone();
         async move { store.publish_manifest(m, now(), &policy()).await }
-    });
-    held.wait_for_a_waiter().await;
-    assert!(
-        !publishing.is_finished(),
-        "the publication did not wait for the lock"
-    );
+    })
+    .await;
     held.set_agent_status(a.uuid, "suspended").await;
     held.commit().await;
     assert_eq!(
@@ -92,15 +97,11 @@ pub(crate) async fn suspend_vs_record(store: Store, hold: Hold<'_>) {
     let root = hash("race-suspend");
     let held = hold(b.uuid).await;
     let pair = receipt(root, 0, &a, &b, &mb, None, 1);
-    let recording = tokio::spawn({
+    let recording = behind(&held, "the record did not wait for the lock", {
         let store = store.clone();
         async move { store.record_forward(pair, now(), &policy()).await }
-    });
-    held.wait_for_a_waiter().await;
-    assert!(
-        !recording.is_finished(),
-        "the record did not wait for the lock"
-    );
+    })
+    .await;
     held.set_agent_status(b.uuid, "suspended").await;
     held.commit().await;
     assert_eq!(
@@ -157,15 +158,11 @@ pub(crate) async fn publish_vs_dispute(store: Store, hold: Hold<'_>) {
         .unwrap();
 
     let held = hold(v.uuid).await;
-    let evaluating = tokio::spawn({
+    let evaluating = behind(&held, "the evaluation did not wait for the lock", {
         let store = store.clone();
         async move { store.touch_agent(v.uuid, now()).await }
-    });
-    held.wait_for_a_waiter().await;
-    assert!(
-        !evaluating.is_finished(),
-        "the evaluation did not wait for the lock"
-    );
+    })
+    .await;
     held.insert_manifest(&moved(&v, 2)).await;
     held.commit().await;
     let disputed = evaluating.await.unwrap().unwrap();
@@ -185,16 +182,12 @@ pub(crate) async fn publish_vs_dispute(store: Store, hold: Hold<'_>) {
 
     // A commitment co-signed while the routing moves again holds the routing it finds.
     let held = hold(v.uuid).await;
-    let creating = tokio::spawn({
+    let creating = behind(&held, "the creation did not wait for the lock", {
         let store = store.clone();
         let cosigned = commitment(&payer, &v, "race-c2", "10000", t(3600));
         async move { store.create_commitment(cosigned, now(), &policy()).await }
-    });
-    held.wait_for_a_waiter().await;
-    assert!(
-        !creating.is_finished(),
-        "the creation did not wait for the lock"
-    );
+    })
+    .await;
     let third = moved(&v, 3);
     held.insert_manifest(&ManifestRecord {
         endpoint: kagami_core::EndpointUri::parse("https://third.example/x402", &policy()).unwrap(),
