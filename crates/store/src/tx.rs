@@ -60,7 +60,9 @@ pub(crate) trait AgentRows {
     /// The stake accounts of `agents` at `now` (expired locks do not count; with
     /// `except_root`, that root's locks do not count either), in the order asked; missing
     /// agents are left out. With `for_update`, the stake rows stay locked until the
-    /// transaction ends.
+    /// transaction ends, and locks released or expired since the agents' last write leave
+    /// their running totals. Index lookups only: the cost does not grow with the number of
+    /// locks an agent ever held.
     async fn stake_accounts(
         &self,
         agents: &[Uuid],
@@ -90,7 +92,9 @@ pub(crate) trait AgentRows {
     /// The slashes of a settlement, oldest first.
     async fn slashes_of_settlement(&self, settlement: Uuid) -> Result<Vec<SlashRecord>>;
 
-    /// Locks `amount` of the agent's stake for `root` until `expires_at`.
+    /// Locks `amount` of the agent's stake for `root` until `expires_at`, adding it to the
+    /// agent's running total; the caller holds the agent's stake row
+    /// ([`AgentsTx::stake_accounts`] with `for_update`).
     async fn insert_stake_lock(
         &self,
         agent: Uuid,

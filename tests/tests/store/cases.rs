@@ -465,6 +465,65 @@ pub(crate) async fn recording_a_chain_locks_stake_on_each_destination(store: Sto
     assert_eq!(trail.settlement, None);
 }
 
+/// The locked stake is kept as a running total: a lock that expired or was released leaves it
+/// exactly once, whether a read or the agent's next write finds it first.
+pub(crate) async fn locked_stake_follows_expiry_and_release_across_writes(store: Store) {
+    let t3 = trio(&store).await;
+    let [(a, ma), (b, mb), (c, mc)] = &t3;
+    let locked =
+        async |agent: &Agent, at| store.stake(agent.uuid, at).await.unwrap().unwrap().locked;
+    // Root 1 at now(): B and C each lock 100 for an hour.
+    chain(&store, hash("root1"), &t3, None).await;
+    let later = t(3601);
+    // An hour later a read sees the locks gone before any write took them off the totals.
+    assert_eq!(locked(b, later).await, Usdc::ZERO);
+    assert_eq!(locked(c, t(3599)).await, usdc("100"));
+    // Root 2, later: A→B→C, then C→A closes a cycle. Each write on B and C takes the expired
+    // root-1 lock off and adds its own; the settlement releases root 2's locks.
+    let root2 = hash("root2");
+    for r in [
+        receipt(root2, 0, a, b, mb, Some(c), 2),
+        receipt(root2, 1, b, c, mc, Some(a), 2),
+    ] {
+        let out = store.record_forward(r, later, &policy()).await.unwrap();
+        assert!(matches!(out, RecordOutcome::Recorded { .. }), "{out:?}");
+    }
+    for agent in [b, c] {
+        assert_eq!(locked(agent, later).await, usdc("100"), "root 2 only");
+    }
+    let out = store
+        .record_forward(receipt(root2, 2, c, a, ma, None, 1), t(3602), &policy())
+        .await
+        .unwrap();
+    assert!(matches!(out, RecordOutcome::Settled { .. }), "{out:?}");
+    for agent in [a, b, c] {
+        assert_eq!(locked(agent, t(3602)).await, Usdc::ZERO, "released");
+    }
+    // B's next write takes the released lock off; the new lock is all that counts, until it
+    // expires in its turn.
+    let out = store
+        .record_forward(
+            receipt(hash("root3"), 0, a, b, mb, None, 3),
+            t(3603),
+            &policy(),
+        )
+        .await
+        .unwrap();
+    assert!(matches!(out, RecordOutcome::Recorded { .. }), "{out:?}");
+    assert_eq!(locked(b, t(3603)).await, usdc("100"));
+    assert_eq!(locked(b, t(3603 + 3600)).await, Usdc::ZERO);
+    assert_eq!(
+        store
+            .stake_for_root(b.uuid, &hash("root3"), t(3603))
+            .await
+            .unwrap()
+            .unwrap()
+            .locked,
+        Usdc::ZERO,
+        "a root's own locks do not count against it"
+    );
+}
+
 pub(crate) async fn replayed_receipt_returns_the_original_record(store: Store) {
     let [(a, _), (b, mb), (c, _)] = trio(&store).await;
     let root = hash("root");

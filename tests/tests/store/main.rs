@@ -52,6 +52,7 @@ conformance!(
     publishing_for_an_unknown_agent_is_not_found,
     endpoint_flip_during_a_time_lock_disputes_the_commitment_and_slashes,
     recording_a_chain_locks_stake_on_each_destination,
+    locked_stake_follows_expiry_and_release_across_writes,
     replayed_receipt_returns_the_original_record,
     another_receipt_with_a_used_destination_nonce_conflicts,
     closing_a_cycle_settles_it_atomically,

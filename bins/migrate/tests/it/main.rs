@@ -106,7 +106,11 @@ async fn migrates_an_empty_database_once_and_then_is_a_no_op() {
 
     let first = migrate(&db.url, &[]);
     assert!(first.status.success(), "{first:?}");
-    for name in ["applied  V1__schema", "applied  V2__protocol_v2"] {
+    for name in [
+        "applied  V1__schema",
+        "applied  V2__protocol_v2",
+        "applied  V3__locked_stake_total",
+    ] {
         assert!(stdout(&first).contains(name), "{}", stdout(&first));
     }
 

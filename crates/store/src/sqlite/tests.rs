@@ -134,8 +134,8 @@ async fn reopening_keeps_data_and_does_not_migrate_twice() {
     assert_eq!(synchronous, Value::Integer(1), "NORMAL");
     assert_eq!(
         migrations,
-        Value::Integer(2),
-        "V1 schema and V2 protocol_v2"
+        Value::Integer(3),
+        "V1 schema, V2 protocol_v2, V3 locked_stake_total"
     );
     assert_eq!(store.pool_status(), (5, 5), "one writer, four readers");
     assert_eq!(store.backend(), "sqlite");
@@ -214,7 +214,9 @@ async fn schema_refuses_what_the_domain_forbids() {
                 Uuid::new_v4()
             ),
             format!(
-                "INSERT INTO erc8004_stake_utilization VALUES ('{}', '{}', '{}', 1, 0, 1, NULL)",
+                "INSERT INTO erc8004_stake_utilization (id, agent_uuid, root_tx_hash, amount, \
+                 created_at, expires_at, released_at, counted) \
+                 VALUES ('{}', '{}', '{}', 1, 0, 1, NULL, 1)",
                 Uuid::new_v4(),
                 Uuid::new_v4(),
                 hash("r")

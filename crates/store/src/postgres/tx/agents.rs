@@ -88,29 +88,68 @@ impl<C: GenericClient + Sync> AgentRows for PgTx<'_, C> {
         now: Timestamp,
         for_update: bool,
     ) -> Result<Vec<(Uuid, StakeAccount)>> {
-        macro_rules! accounts {
-            ($suffix:literal) => {
+        // This root's own active locks never count against it.
+        macro_rules! own_root {
+            () => {
+                "(SELECT coalesce(sum(u.amount), 0) FROM erc8004_stake_utilization u \
+              WHERE u.root_tx_hash = $3 AND u.agent_uuid = s.agent_uuid AND u.counted \
+                AND u.released_at IS NULL AND u.expires_at > $2)"
+            };
+        }
+        let root = except_root.map(ToString::to_string);
+        let rows = if for_update {
+            // One statement: take the stake rows in one order (no deadlock between writers of
+            // overlapping agents), take the locks released or expired since the agents' last
+            // write off their running totals, and answer from the new totals.
+            self.query(
+                concat!(
+                    "WITH held AS (SELECT agent_uuid, staked, slashed, locked \
+                                     FROM erc8004_agent_stakes WHERE agent_uuid = ANY($1) \
+                                    ORDER BY agent_uuid FOR UPDATE), \
+                          gone AS (UPDATE erc8004_stake_utilization SET counted = false \
+                                    WHERE agent_uuid IN (SELECT agent_uuid FROM held) AND counted \
+                                      AND (released_at IS NOT NULL OR expires_at <= $2) \
+                                    RETURNING agent_uuid, amount), \
+                          lapsed AS (SELECT agent_uuid, sum(amount) AS total FROM gone \
+                                      GROUP BY agent_uuid), \
+                          kept AS (UPDATE erc8004_agent_stakes t SET locked = t.locked - l.total \
+                                     FROM lapsed l WHERE t.agent_uuid = l.agent_uuid) \
+                     SELECT s.agent_uuid, (s.staked * 1000000)::bigint AS staked, \
+                            (s.slashed * 1000000)::bigint AS slashed, \
+                            ((s.locked - coalesce(l.total, 0) - ",
+                    own_root!(),
+                    ") * 1000000)::bigint AS locked \
+                     FROM held s LEFT JOIN lapsed l ON l.agent_uuid = s.agent_uuid"
+                ),
+                &[&agents, &ts(now), &root],
+            )
+            .await?
+        } else {
+            // The running total, less what is counted but no longer active (released, or
+            // expired since the last write), less this root's own locks: index lookups whose
+            // cost does not depend on the agent's history.
+            self.query(
                 concat!(
                     "SELECT s.agent_uuid, (s.staked * 1000000)::bigint AS staked, \
                             (s.slashed * 1000000)::bigint AS slashed, \
-                            (SELECT coalesce(sum(u.amount), 0) * 1000000 \
-                               FROM erc8004_stake_utilization u \
-                              WHERE u.agent_uuid = s.agent_uuid \
-                                AND u.released_at IS NULL AND u.expires_at > $2 \
-                                AND u.root_tx_hash IS DISTINCT FROM $3)::bigint AS locked \
-                     FROM erc8004_agent_stakes s WHERE s.agent_uuid = ANY($1) \
-                     ORDER BY s.agent_uuid",
-                    $suffix
-                )
-            };
-        }
-        let sql = if for_update {
-            accounts!(" FOR UPDATE OF s")
-        } else {
-            accounts!("")
+                            ((s.locked \
+                              - (SELECT coalesce(sum(u.amount), 0) \
+                                   FROM erc8004_stake_utilization u \
+                                  WHERE u.agent_uuid = s.agent_uuid AND u.counted \
+                                    AND u.released_at IS NOT NULL) \
+                              - (SELECT coalesce(sum(u.amount), 0) \
+                                   FROM erc8004_stake_utilization u \
+                                  WHERE u.agent_uuid = s.agent_uuid AND u.counted \
+                                    AND u.released_at IS NULL AND u.expires_at <= $2) \
+                              - ",
+                    own_root!(),
+                    ") * 1000000)::bigint AS locked \
+                     FROM erc8004_agent_stakes s WHERE s.agent_uuid = ANY($1)"
+                ),
+                &[&agents, &ts(now), &root],
+            )
+            .await?
         };
-        let root = except_root.map(ToString::to_string);
-        let rows = self.query(sql, &[&agents, &ts(now), &root]).await?;
         let mut found = Vec::with_capacity(rows.len());
         for row in &rows {
             let agent: Uuid = get(row, "agent_uuid")?;
@@ -271,9 +310,14 @@ impl<C: GenericClient + Sync> AgentRows for PgTx<'_, C> {
         now: Timestamp,
         expires_at: Timestamp,
     ) -> Result<()> {
+        // The lock and the running total move together, in one statement.
         self.execute(
-            "INSERT INTO erc8004_stake_utilization (id, agent_uuid, root_tx_hash, amount, \
-             created_at, expires_at) VALUES ($1, $2, $3, $4::bigint * 0.000001, $5, $6)",
+            "WITH lock AS (INSERT INTO erc8004_stake_utilization (id, agent_uuid, root_tx_hash, \
+                               amount, created_at, expires_at, counted) \
+                           VALUES ($1, $2, $3, $4::bigint * 0.000001, $5, $6, true) \
+                           RETURNING agent_uuid, amount) \
+             UPDATE erc8004_agent_stakes s SET locked = s.locked + lock.amount \
+             FROM lock WHERE s.agent_uuid = lock.agent_uuid",
             &[
                 &Uuid::new_v4(),
                 &agent,

@@ -81,16 +81,43 @@ impl AgentRows for SqliteTx<'_> {
         agents: &[Uuid],
         except_root: Option<&Hash32>,
         now: Timestamp,
-        _for_update: bool,
+        for_update: bool,
     ) -> Result<Vec<(Uuid, StakeAccount)>> {
         let root = except_root.map(ToString::to_string);
         let mut accounts = Vec::with_capacity(agents.len());
         for agent in agents {
-            let account = self.one(
-                "SELECT s.staked, s.slashed, \
+            if for_update {
+                // The writer holds the database: take what lapsed or was released off the
+                // running total.
+                self.execute(
+                    "UPDATE erc8004_agent_stakes SET locked = locked - \
                         (SELECT coalesce(sum(u.amount), 0) FROM erc8004_stake_utilization u \
-                          WHERE u.agent_uuid = s.agent_uuid AND u.released_at IS NULL \
-                            AND u.expires_at > ?2 AND (?3 IS NULL OR u.root_tx_hash <> ?3)) \
+                          WHERE u.agent_uuid = ?1 AND u.counted = 1 \
+                            AND (u.released_at IS NOT NULL OR u.expires_at <= ?2)) \
+                     WHERE agent_uuid = ?1",
+                    params![agent.to_string(), now.unix()],
+                )?;
+                self.execute(
+                    "UPDATE erc8004_stake_utilization SET counted = 0 \
+                     WHERE agent_uuid = ?1 AND counted = 1 \
+                       AND (released_at IS NOT NULL OR expires_at <= ?2)",
+                    params![agent.to_string(), now.unix()],
+                )?;
+            }
+            // The running total, less what is counted but no longer active, less this root's
+            // own active locks: index lookups, whatever the agent's history.
+            let account = self.one(
+                "SELECT s.staked, s.slashed, s.locked \
+                        - (SELECT coalesce(sum(u.amount), 0) FROM erc8004_stake_utilization u \
+                            WHERE u.agent_uuid = s.agent_uuid AND u.counted = 1 \
+                              AND u.released_at IS NOT NULL) \
+                        - (SELECT coalesce(sum(u.amount), 0) FROM erc8004_stake_utilization u \
+                            WHERE u.agent_uuid = s.agent_uuid AND u.counted = 1 \
+                              AND u.released_at IS NULL AND u.expires_at <= ?2) \
+                        - (SELECT coalesce(sum(u.amount), 0) FROM erc8004_stake_utilization u \
+                            WHERE u.root_tx_hash = ?3 AND u.agent_uuid = s.agent_uuid \
+                              AND u.counted = 1 AND u.released_at IS NULL \
+                              AND u.expires_at > ?2) \
                  FROM erc8004_agent_stakes s WHERE s.agent_uuid = ?1",
                 params![agent.to_string(), now.unix(), root],
                 |row| {
@@ -238,8 +265,8 @@ impl AgentRows for SqliteTx<'_> {
     ) -> Result<()> {
         self.execute(
             "INSERT INTO erc8004_stake_utilization (id, agent_uuid, root_tx_hash, amount, \
-                 created_at, expires_at, released_at) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, NULL)",
+                 created_at, expires_at, released_at, counted) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, NULL, 1)",
             params![
                 Uuid::new_v4().to_string(),
                 agent.to_string(),
@@ -248,6 +275,10 @@ impl AgentRows for SqliteTx<'_> {
                 now.unix(),
                 expires_at.unix(),
             ],
+        )?;
+        self.execute(
+            "UPDATE erc8004_agent_stakes SET locked = locked + ?2 WHERE agent_uuid = ?1",
+            params![agent.to_string(), amount.micros()],
         )
         .map(drop)
     }

@@ -1,0 +1,28 @@
+-- The stake an agent has locked is kept as a running total on its stake row, so that
+-- recording a forward costs the same whatever the agent's history (it used to sum every
+-- active lock, a scan that grew with each recorded hop).
+--
+-- Invariant: erc8004_agent_stakes.locked = sum(amount) of the agent's locks WHERE counted.
+-- A lock is counted from its insertion until a writer finds it released or expired and takes
+-- it off the total (once: counted goes 1 -> 0, never back). A reader subtracts what is
+-- counted but no longer active; that backlog is bounded by what lapsed since the agent's last
+-- write, found through the partial indexes below.
+
+ALTER TABLE erc8004_agent_stakes
+    ADD COLUMN locked INTEGER NOT NULL DEFAULT 0 CHECK (locked >= 0);
+
+ALTER TABLE erc8004_stake_utilization
+    ADD COLUMN counted INTEGER NOT NULL DEFAULT 0 CHECK (counted IN (0, 1));
+
+UPDATE erc8004_stake_utilization SET counted = 1
+WHERE released_at IS NULL AND expires_at > unixepoch();
+
+UPDATE erc8004_agent_stakes
+SET locked = (SELECT coalesce(sum(u.amount), 0) FROM erc8004_stake_utilization u
+              WHERE u.agent_uuid = erc8004_agent_stakes.agent_uuid AND u.counted = 1);
+
+DROP INDEX idx_stake_utilization_agent;
+CREATE INDEX idx_stake_utilization_counted ON erc8004_stake_utilization (agent_uuid, expires_at)
+    WHERE counted = 1;
+CREATE INDEX idx_stake_utilization_counted_released ON erc8004_stake_utilization (agent_uuid)
+    WHERE counted = 1 AND released_at IS NOT NULL;
