@@ -1,7 +1,8 @@
--- wrk script: replays the verify-forward body written by setup_verify_forward.py.
--- wrk itself reports any non-2xx answers ("Non-2xx or 3xx responses").
-local dir = debug.getinfo(1, "S").source:sub(2):match("(.*/)") or "./"
-local f = assert(io.open(dir .. "verify_forward.json", "r"))
+-- wrk script: POSTs one JSON body over and over (a read: verify-forward).
+--   KAGAMI_BODY=verify_forward.json wrk -t2 -c32 -d15s -s verify_forward.lua \
+--       http://127.0.0.1:8000/api/v1/agents/manifests/verify-forward
+-- wrk counts answers other than 2xx/3xx ("Non-2xx or 3xx responses"); the harness fails on any.
+local f = assert(io.open(os.getenv("KAGAMI_BODY"), "r"))
 wrk.method = "POST"
 wrk.body = f:read("*a")
 f:close()

@@ -26,6 +26,7 @@ pub(crate) struct Settings {
     metric_label_limit: Option<usize>,
     flip_refresh: Option<Duration>,
     dispute_sweep: Option<Duration>,
+    key_cache: Option<Duration>,
     shutdown_timeout: Option<Duration>,
     redis_url: Option<Secret>,
     sentry_dsn: Option<Secret>,
@@ -106,6 +107,7 @@ impl Settings {
             )?,
             flip_refresh: seconds("FLIP_METRICS_REFRESH_SECONDS")?,
             dispute_sweep: seconds("DISPUTE_SWEEP_SECONDS")?,
+            key_cache: seconds("API_KEY_CACHE_SECONDS")?,
             shutdown_timeout: seconds("SHUTDOWN_TIMEOUT_SECONDS")?,
             redis_url: var("REDIS_URL").map(Secret::new),
             sentry_dsn: var("SENTRY_DSN").map(Secret::new),
@@ -125,6 +127,9 @@ impl Settings {
         }
         if let Some(sweep) = self.dispute_sweep {
             config.dispute_sweep_interval = sweep;
+        }
+        if let Some(ttl) = self.key_cache {
+            config.api_key_cache_ttl = ttl;
         }
         if let Some(timeout) = self.shutdown_timeout {
             config.shutdown_timeout = timeout;

@@ -1,7 +1,14 @@
 //! API keys: `kgm_` + 43 URL-safe characters (32 random bytes), stored only as
 //! HMAC-SHA256 under `API_KEY_SALT`, checked in constant time.
 
-use std::{fmt, future::Future, pin::Pin};
+use std::{
+    collections::HashMap,
+    fmt,
+    future::Future,
+    pin::Pin,
+    sync::Mutex,
+    time::{Duration, Instant},
+};
 
 use actix_web::{FromRequest, HttpRequest, dev::Payload, http::StatusCode, web};
 use base64::Engine;
@@ -74,7 +81,7 @@ pub async fn create_key(
 }
 
 /// The caller's authenticated key.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Caller {
     /// The key's id (never the key).
     pub key_id: Uuid,
@@ -111,6 +118,10 @@ async fn authenticate(req: HttpRequest) -> Result<Caller, ApiError> {
         .filter(|k| k.starts_with(KEY_PREFIX))
         .ok_or_else(invalid)?;
     let hmac = key_hmac(&state.config.api_key_salt, key);
+    let now = Instant::now();
+    if let Some(caller) = state.keys.get(&hmac, now) {
+        return Ok(caller);
+    }
     let record = state
         .store
         .api_key_by_hmac(&hmac)
@@ -119,10 +130,59 @@ async fn authenticate(req: HttpRequest) -> Result<Caller, ApiError> {
     if !bool::from(record.key_hmac.ct_eq(&hmac)) || record.revoked_at.is_some() {
         return Err(invalid());
     }
-    Ok(Caller {
+    let caller = Caller {
         key_id: record.id,
         role: record.role,
-    })
+    };
+    state.keys.put(hmac, caller, now);
+    Ok(caller)
+}
+
+/// Keys that authenticated recently, by their HMAC, so that a request with a known key costs
+/// no store lookup. Only valid keys are remembered (unknown keys cannot fill it), each for
+/// the configured time: a revocation takes effect on every replica within it. Bounded: when
+/// full, expired entries are dropped, and if none had expired, all of them.
+#[derive(Debug)]
+pub struct KeyCache {
+    ttl: Duration,
+    entries: Mutex<HashMap<[u8; 32], (Caller, Instant)>>,
+}
+
+impl KeyCache {
+    /// At most this many keys are remembered.
+    pub const CAPACITY: usize = 10_000;
+
+    /// Remembers keys for `ttl` (zero: never).
+    pub fn new(ttl: Duration) -> Self {
+        Self {
+            ttl,
+            entries: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The caller of a key remembered at most `ttl` before `now`.
+    pub fn get(&self, hmac: &[u8; 32], now: Instant) -> Option<Caller> {
+        let entries = self.entries.lock().ok()?;
+        let (caller, at) = entries.get(hmac)?;
+        (now.saturating_duration_since(*at) < self.ttl).then_some(*caller)
+    }
+
+    /// Remembers that `hmac` authenticated as `caller` at `now`.
+    pub fn put(&self, hmac: [u8; 32], caller: Caller, now: Instant) {
+        if self.ttl.is_zero() {
+            return;
+        }
+        let Ok(mut entries) = self.entries.lock() else {
+            return;
+        };
+        if entries.len() >= Self::CAPACITY && !entries.contains_key(&hmac) {
+            entries.retain(|_, (_, at)| now.saturating_duration_since(*at) < self.ttl);
+            if entries.len() >= Self::CAPACITY {
+                entries.clear();
+            }
+        }
+        entries.insert(hmac, (caller, now));
+    }
 }
 
 /// Extractor: any valid key (client or admin). Writes need it.
@@ -180,6 +240,55 @@ mod tests {
         );
         assert_ne!(ApiKey::generate(), key);
         assert!(!format!("{key:?}").contains(&text[4..]));
+    }
+
+    fn caller(n: u128) -> Caller {
+        Caller {
+            key_id: Uuid::from_u128(n),
+            role: Role::Client,
+        }
+    }
+
+    #[test]
+    fn cached_keys_expire_after_the_ttl() {
+        let cache = KeyCache::new(Duration::from_secs(5));
+        let t0 = Instant::now();
+        assert_eq!(cache.get(&[1; 32], t0), None);
+        cache.put([1; 32], caller(1), t0);
+        assert_eq!(cache.get(&[1; 32], t0), Some(caller(1)));
+        assert_eq!(cache.get(&[2; 32], t0), None);
+        assert_eq!(
+            cache.get(&[1; 32], t0 + Duration::from_millis(4_999)),
+            Some(caller(1))
+        );
+        assert_eq!(cache.get(&[1; 32], t0 + Duration::from_secs(5)), None);
+    }
+
+    #[test]
+    fn a_zero_ttl_remembers_nothing() {
+        let cache = KeyCache::new(Duration::ZERO);
+        let t0 = Instant::now();
+        cache.put([1; 32], caller(1), t0);
+        assert_eq!(cache.get(&[1; 32], t0), None);
+    }
+
+    #[test]
+    fn the_cache_stays_bounded() {
+        let cache = KeyCache::new(Duration::from_secs(5));
+        let t0 = Instant::now();
+        let key = |n: usize| {
+            let mut k = [0u8; 32];
+            k[..8].copy_from_slice(&(n as u64).to_be_bytes());
+            k
+        };
+        for n in 0..KeyCache::CAPACITY {
+            cache.put(key(n), caller(n as u128), t0);
+        }
+        // Full of live entries: the next one starts over.
+        cache.put(key(KeyCache::CAPACITY), caller(0), t0);
+        assert_eq!(cache.entries.lock().unwrap().len(), 1);
+        assert_eq!(cache.get(&key(KeyCache::CAPACITY), t0), Some(caller(0)));
+        assert_eq!(cache.get(&key(0), t0), None);
     }
 
     #[test]

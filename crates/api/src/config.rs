@@ -48,6 +48,9 @@ pub struct ApiConfig {
     /// How often commitments are checked for disputes no request triggered, and the ledger
     /// gauges refreshed (zero: never).
     pub dispute_sweep_interval: Duration,
+    /// How long an authenticated API key is remembered (zero: looked up on every request). A
+    /// revoked key keeps working at most this long on each replica.
+    pub api_key_cache_ttl: Duration,
     /// Redis, accepted but not used yet (reported `disabled`).
     pub redis_url: Option<Secret>,
     /// How long in-flight requests may take to finish on shutdown.
@@ -68,6 +71,7 @@ impl ApiConfig {
             metric_label_limit: 10_000,
             flip_metrics_refresh: Duration::from_secs(30),
             dispute_sweep_interval: Duration::from_secs(5),
+            api_key_cache_ttl: Duration::from_secs(5),
             redis_url: None,
             shutdown_timeout: Duration::from_secs(30),
             workers: None,
@@ -85,6 +89,7 @@ impl fmt::Debug for ApiConfig {
             .field("metric_label_limit", &self.metric_label_limit)
             .field("flip_metrics_refresh", &self.flip_metrics_refresh)
             .field("dispute_sweep_interval", &self.dispute_sweep_interval)
+            .field("api_key_cache_ttl", &self.api_key_cache_ttl)
             .field("redis_url", &self.redis_url)
             .field("shutdown_timeout", &self.shutdown_timeout)
             .field("workers", &self.workers)

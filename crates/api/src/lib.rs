@@ -33,6 +33,8 @@ pub struct AppState {
     pub agent_labels: LabelLimiter,
     /// Caps `reporter` label values.
     pub reporter_labels: LabelLimiter,
+    /// Recently authenticated API keys.
+    pub keys: auth::KeyCache,
 }
 
 /// Lists every endpoint once: the same list registers the actix services and generates the
@@ -127,6 +129,7 @@ impl Application {
         let state = web::Data::new(AppState {
             agent_labels: LabelLimiter::new(config.metric_label_limit),
             reporter_labels: LabelLimiter::new(config.metric_label_limit),
+            keys: auth::KeyCache::new(config.api_key_cache_ttl),
             store,
             config,
         });

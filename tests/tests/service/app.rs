@@ -66,6 +66,9 @@ impl std::fmt::Debug for TestApp {
     }
 }
 
+/// How long the test servers remember an authenticated key.
+pub(crate) const KEY_CACHE_TTL: Duration = Duration::from_secs(1);
+
 /// The salt every test server hashes its keys with.
 pub(crate) fn salt() -> Secret {
     Secret::new("service-test-salt".to_owned())
@@ -93,6 +96,7 @@ impl TestApp {
         config.flip_metrics_refresh = Duration::from_millis(300);
         config.shutdown_timeout = Duration::from_secs(1);
         config.workers = Some(2);
+        config.api_key_cache_ttl = KEY_CACHE_TTL;
         setup(&mut config);
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let app = Application::build(config, store.clone(), listener).unwrap();

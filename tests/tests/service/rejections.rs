@@ -9,7 +9,7 @@ use reqwest::{Method, header::CONTENT_TYPE};
 use serde_json::{Value, json};
 
 use crate::{
-    app::{Auth, TestApp, salt},
+    app::{Auth, KEY_CACHE_TTL, TestApp, salt},
     fixtures::*,
 };
 
@@ -689,7 +689,8 @@ pub(crate) async fn api_keys_and_roles_are_enforced(app: &TestApp) {
         .await
         .expect(200);
 
-    // A revoked key stops working at once.
+    // A revoked key stops working once the replica's key cache forgets it (the test servers
+    // remember keys for a second).
     let now = Timestamp::from_unix(now()).unwrap();
     let (key, record) =
         kagami_api::auth::create_key(&app.store, &salt(), Role::Client, "short-lived", now)
@@ -704,6 +705,7 @@ pub(crate) async fn api_keys_and_roles_are_enforced(app: &TestApp) {
     .await
     .expect(200);
     app.store.revoke_api_key(record.id, now).await.unwrap();
+    tokio::time::sleep(KEY_CACHE_TTL + Duration::from_millis(50)).await;
     app.post(
         "/api/v1/agents/manifests/publish",
         Auth::Header(&header),
