@@ -1,4 +1,4 @@
-//! The embedded SQLite backend (default): `rusqlite` (bundled), WAL, `synchronous=NORMAL`,
+//! The embedded SQLite backend (default): `rusqlite` (bundled), WAL, `synchronous=FULL`,
 //! foreign keys on; it migrates itself on open.
 //!
 //! One writer connection and a few read-only ones, each used on a blocking thread. A write
@@ -61,7 +61,7 @@ pub struct SqliteBackend {
 
 impl SqliteBackend {
     /// Opens (creating if needed, with its parent directory) the database at `path`,
-    /// configures the connections (WAL, `synchronous=NORMAL`, foreign keys, busy timeout) and
+    /// configures the connections (WAL, `synchronous=FULL`, foreign keys, busy timeout) and
     /// applies the embedded migrations (`migrations/sqlite`).
     ///
     /// This blocks the calling thread while it opens and migrates; call it at start-up.
@@ -85,8 +85,11 @@ impl SqliteBackend {
                 "sqlite refused WAL mode; continuing with its journal mode"
             );
         }
+        // FULL: a write is on disk (the WAL fsynced) before it is acknowledged, so a power
+        // loss cannot undo a settlement the caller was told about. NORMAL would be durable
+        // against a crash of the process but not of the machine.
         writer
-            .pragma_update(None, "synchronous", "NORMAL")
+            .pragma_update(None, "synchronous", "FULL")
             .map_err(classify_open)?;
         writer
             .pragma_update(None, "foreign_keys", "ON")

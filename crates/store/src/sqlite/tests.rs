@@ -131,7 +131,7 @@ async fn reopening_keeps_data_and_does_not_migrate_twice() {
     });
     assert_eq!(journal, Value::Text("wal".to_owned()));
     assert_eq!(foreign_keys, Value::Integer(1));
-    assert_eq!(synchronous, Value::Integer(1), "NORMAL");
+    assert_eq!(synchronous, Value::Integer(2), "FULL");
     assert_eq!(
         migrations,
         Value::Integer(3),
