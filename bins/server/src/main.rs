@@ -132,9 +132,16 @@ async fn open_store(settings: &settings::Settings) -> anyhow::Result<Opened> {
                 .api_key_salt
                 .clone()
                 .context("API_KEY_SALT is required on PostgreSQL")?;
+            // What `sslmode=prefer` negotiated is worth a line: plaintext is then silent.
+            let encrypted = match store.as_postgres() {
+                Some(pg) => pg.connection_encrypted().await.ok(),
+                None => None,
+            };
             tracing::info!(
                 store.backend = "postgres",
                 db.name = config.database_name(),
+                db.sslmode = config.ssl_mode.as_str(),
+                db.tls = ?encrypted,
                 "store opened"
             );
             Ok(Opened { store, salt })

@@ -243,10 +243,69 @@ mod tests {
                 ],
                 "DB_POOL_MIN_SIZE",
             ),
+            (
+                vec![
+                    ("POSTGRES_HOST", "db"),
+                    ("POSTGRES_SSLMODE", "verify"),
+                    ("API_KEY_SALT", "0123456789abcdef"),
+                ],
+                "POSTGRES_SSLMODE",
+            ),
+            (
+                vec![
+                    ("POSTGRES_HOST", "db"),
+                    ("POSTGRES_SSLMODE", "verify-full"),
+                    ("POSTGRES_SSL_ROOT_CERT", "/nonexistent/kagami-ca.pem"),
+                    ("API_KEY_SALT", "0123456789abcdef"),
+                ],
+                "POSTGRES_SSL_ROOT_CERT",
+            ),
+            (
+                vec![
+                    ("DATABASE_URL", "postgres://x@127.0.0.1/db?sslmode=verify"),
+                    ("API_KEY_SALT", "0123456789abcdef"),
+                ],
+                "DATABASE_URL",
+            ),
+            (
+                vec![
+                    ("DATABASE_URL", "postgres://x@127.0.0.1/db"),
+                    ("POSTGRES_SSLMODE", "require"),
+                    ("API_KEY_SALT", "0123456789abcdef"),
+                ],
+                "POSTGRES_SSLMODE",
+            ),
         ] {
             let err = format!("{:#}", settings(&vars).unwrap_err());
             assert!(err.contains(name), "{err}");
         }
+    }
+
+    #[test]
+    fn sslmode_comes_from_the_url_or_the_variable_and_defaults_to_prefer() {
+        use kagami_store::postgres::SslMode;
+        let salt = ("API_KEY_SALT", "0123456789abcdef");
+        let mode = |vars: &[(&str, &str)]| settings(vars).unwrap().postgres.unwrap().ssl_mode;
+        assert_eq!(mode(&[("POSTGRES_HOST", "db"), salt]), SslMode::Prefer);
+        assert_eq!(
+            mode(&[
+                ("POSTGRES_HOST", "db"),
+                ("POSTGRES_SSLMODE", "require"),
+                salt
+            ]),
+            SslMode::Require
+        );
+        assert_eq!(
+            mode(&[
+                ("DATABASE_URL", "postgres://x@db/k?sslmode=verify-full"),
+                salt
+            ]),
+            SslMode::VerifyFull
+        );
+        assert_eq!(
+            mode(&[("DATABASE_URL", "host=db user=x sslmode=disable"), salt]),
+            SslMode::Disable
+        );
     }
 
     #[test]
