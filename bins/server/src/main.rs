@@ -8,6 +8,7 @@
 mod bootstrap;
 #[cfg(test)]
 mod documented_variables;
+mod reporting;
 mod settings;
 
 use std::{io::IsTerminal, net::TcpListener, process::ExitCode, sync::Arc};
@@ -66,7 +67,10 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    settings::init_logging(&settings);
+    // Before the subscriber and the runtime: the panic hook and the tracing layers report
+    // through this client, which flushes when main returns.
+    let reporting = settings.sentry_dsn.as_ref().map(reporting::init);
+    settings::init_logging(&settings, reporting.is_some());
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -8,6 +8,8 @@
     reason = "test helpers fail the test by panicking"
 )]
 
+mod reporting;
+
 use std::{
     io::{BufRead, BufReader, Read, Write},
     net::TcpStream,
@@ -36,6 +38,7 @@ const SERVER_VARIABLES: &[&str] = &[
     "LOG_LEVEL",
     "LOG_FORMAT",
     "RUST_LOG",
+    "SENTRY_DSN",
 ];
 
 /// `kagami-server` with a clean environment plus `vars`, stdout and stderr piped.
