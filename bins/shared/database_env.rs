@@ -1,19 +1,35 @@
 //! Reads the database settings from the environment; shared by `kagami-server` and
 //! `kagami-migrate` (included with `#[path]`), so both binaries read the same configuration.
 
-use std::time::Duration;
+use std::{path::PathBuf, time::Duration};
 
 use anyhow::{Context, bail};
-use kagami_store::postgres::PostgresConfig;
+use kagami_store::postgres::{PostgresConfig, PostgresTls, SslMode};
 
-/// The PostgreSQL settings from `DATABASE_URL` or `POSTGRES_HOST`/`POSTGRES_PORT`/`POSTGRES_DB`/
-/// `POSTGRES_USER`/`POSTGRES_PASSWORD`, plus `DB_POOL_MIN_SIZE`, `DB_POOL_MAX_SIZE`,
-/// `DB_COMMAND_TIMEOUT_SECONDS`. `None` when neither `DATABASE_URL` nor `POSTGRES_HOST` is set.
+/// The PostgreSQL settings from `DATABASE_URL` (with libpq's `sslmode` and `sslrootcert`
+/// parameters) or `POSTGRES_HOST`/`POSTGRES_PORT`/`POSTGRES_DB`/`POSTGRES_USER`/
+/// `POSTGRES_PASSWORD`/`POSTGRES_SSLMODE`/`POSTGRES_SSL_ROOT_CERT`, plus `DB_POOL_MIN_SIZE`,
+/// `DB_POOL_MAX_SIZE`, `DB_COMMAND_TIMEOUT_SECONDS`. `None` when neither `DATABASE_URL` nor
+/// `POSTGRES_HOST` is set. The CA file is read here, so a bad one stops start-up naming the
+/// variable.
 pub(crate) fn postgres_from_env(
     get: impl Fn(&str) -> Option<String>,
 ) -> anyhow::Result<Option<PostgresConfig>> {
     let non_empty = |name: &str| get(name).filter(|v| !v.trim().is_empty());
+    let ssl_mode = non_empty("POSTGRES_SSLMODE");
+    let ssl_root_cert = non_empty("POSTGRES_SSL_ROOT_CERT");
     let mut config = if let Some(url) = non_empty("DATABASE_URL") {
+        // One place per setting: with a URL, TLS is set in the URL, as libpq reads it.
+        for (name, set) in [
+            ("POSTGRES_SSLMODE", ssl_mode.is_some()),
+            ("POSTGRES_SSL_ROOT_CERT", ssl_root_cert.is_some()),
+        ] {
+            if set {
+                bail!(
+                    "{name} applies to the POSTGRES_HOST configuration; with DATABASE_URL set sslmode=… and sslrootcert=… in the URL"
+                );
+            }
+        }
         PostgresConfig::from_url(&url).map_err(|e| {
             anyhow::anyhow!("DATABASE_URL is not a valid PostgreSQL URL: {}", causes(&e))
         })?
@@ -26,10 +42,26 @@ pub(crate) fn postgres_from_env(
         };
         let db = non_empty("POSTGRES_DB").unwrap_or_else(|| "kagami".to_owned());
         let user = non_empty("POSTGRES_USER").unwrap_or_else(|| "postgres".to_owned());
-        PostgresConfig::from_parts(&host, port, &db, &user, non_empty("POSTGRES_PASSWORD"))
+        let mut config =
+            PostgresConfig::from_parts(&host, port, &db, &user, non_empty("POSTGRES_PASSWORD"));
+        if let Some(mode) = ssl_mode {
+            config.ssl_mode = mode
+                .parse::<SslMode>()
+                .map_err(|e| anyhow::anyhow!("POSTGRES_SSLMODE: {}", causes(&e)))?;
+        }
+        config.ssl_root_cert = ssl_root_cert.map(PathBuf::from);
+        config
     } else {
         return Ok(None);
     };
+    PostgresTls::new(&config).map_err(|e| {
+        let variable = if non_empty("DATABASE_URL").is_some() {
+            "sslrootcert in DATABASE_URL"
+        } else {
+            "POSTGRES_SSL_ROOT_CERT"
+        };
+        anyhow::anyhow!("{variable}: {}", causes(&e))
+    })?;
     if let Some(v) = non_empty("DB_POOL_MIN_SIZE") {
         config.pool_min_size = v
             .parse()

@@ -13,6 +13,7 @@
 )]
 
 mod interloper;
+mod pg_tls;
 
 use std::path::{Path, PathBuf};
 
@@ -22,6 +23,8 @@ use alloy_primitives::{Address, TxKind, U256};
 use alloy_signer::SignerSync;
 pub use interloper::Interloper;
 use kagami_crypto::{PrivateKeySigner, SignedTransaction};
+#[cfg(unix)]
+pub use pg_tls::{PostgresTls, SERVER_NAMES};
 
 use kagami_store::{Store, postgres::PostgresConfig};
 use sha2::{Digest, Sha256};

@@ -1,7 +1,9 @@
 //! `kagami-migrate`: applies Kagami's PostgreSQL migrations, each in its own transaction.
 //!
-//! Reads the same database configuration as `kagami-server` (`DATABASE_URL`, or
-//! `POSTGRES_HOST`/`POSTGRES_PORT`/`POSTGRES_DB`/`POSTGRES_USER`/`POSTGRES_PASSWORD`).
+//! Reads the same database configuration as `kagami-server` (`DATABASE_URL` with its
+//! `sslmode`/`sslrootcert`, or `POSTGRES_HOST`/`POSTGRES_PORT`/`POSTGRES_DB`/`POSTGRES_USER`/
+//! `POSTGRES_PASSWORD`/`POSTGRES_SSLMODE`/`POSTGRES_SSL_ROOT_CERT`) and connects with the same
+//! TLS settings (the README's "TLS to PostgreSQL").
 //! Idempotent; refuses to run when an applied migration's checksum changed; exits non-zero
 //! with a one-line error when the database is unreachable or a migration fails.
 
@@ -13,6 +15,10 @@ use clap::Parser;
 mod database_env;
 
 /// Applies pending PostgreSQL migrations (or lists them with --status).
+///
+/// Configured by the environment, as kagami-server: DATABASE_URL (TLS with
+/// ?sslmode=disable|prefer|require|verify-ca|verify-full&sslrootcert=CA.pem, default prefer), or
+/// POSTGRES_HOST and its companions with POSTGRES_SSLMODE and POSTGRES_SSL_ROOT_CERT.
 #[derive(Debug, Parser)]
 #[command(name = "kagami-migrate", version, about)]
 struct Args {

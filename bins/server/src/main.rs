@@ -8,6 +8,7 @@
 mod bootstrap;
 #[cfg(test)]
 mod documented_variables;
+mod reporting;
 mod settings;
 
 use std::{io::IsTerminal, net::TcpListener, process::ExitCode, sync::Arc};
@@ -66,7 +67,10 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    settings::init_logging(&settings);
+    // Before the subscriber and the runtime: the panic hook and the tracing layers report
+    // through this client, which flushes when main returns.
+    let reporting = settings.sentry_dsn.as_ref().map(reporting::init);
+    settings::init_logging(&settings, reporting.is_some());
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -132,9 +136,16 @@ async fn open_store(settings: &settings::Settings) -> anyhow::Result<Opened> {
                 .api_key_salt
                 .clone()
                 .context("API_KEY_SALT is required on PostgreSQL")?;
+            // What `sslmode=prefer` negotiated is worth a line: plaintext is then silent.
+            let encrypted = match store.as_postgres() {
+                Some(pg) => pg.connection_encrypted().await.ok(),
+                None => None,
+            };
             tracing::info!(
                 store.backend = "postgres",
                 db.name = config.database_name(),
+                db.sslmode = config.ssl_mode.as_str(),
+                db.tls = ?encrypted,
                 "store opened"
             );
             Ok(Opened { store, salt })

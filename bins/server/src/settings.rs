@@ -29,7 +29,7 @@ pub(crate) struct Settings {
     key_cache: Option<Duration>,
     shutdown_timeout: Option<Duration>,
     redis_url: Option<Secret>,
-    sentry_dsn: Option<Secret>,
+    pub(crate) sentry_dsn: Option<Secret>,
 }
 
 fn parse<T: std::str::FromStr>(
@@ -86,6 +86,12 @@ impl Settings {
         if max_validity_hours == Some(0) {
             bail!("MANIFEST_MAX_VALIDITY_HOURS must be at least 1");
         }
+        let sentry_dsn = var("SENTRY_DSN").map(Secret::new);
+        if let Some(dsn) = &sentry_dsn
+            && let Err(e) = dsn.expose().trim().parse::<sentry::types::Dsn>()
+        {
+            bail!("SENTRY_DSN is not a Sentry DSN (https://KEY@HOST/PROJECT): {e}");
+        }
         let seconds =
             |name: &str| -> anyhow::Result<Option<Duration>> {
                 Ok(parse::<u64>(name, var(name), "a whole number of seconds")?
@@ -110,7 +116,7 @@ impl Settings {
             key_cache: seconds("API_KEY_CACHE_SECONDS")?,
             shutdown_timeout: seconds("SHUTDOWN_TIMEOUT_SECONDS")?,
             redis_url: var("REDIS_URL").map(Secret::new),
-            sentry_dsn: var("SENTRY_DSN").map(Secret::new),
+            sentry_dsn,
         })
     }
 
@@ -135,29 +141,31 @@ impl Settings {
             config.shutdown_timeout = timeout;
         }
         config.redis_url = self.redis_url.clone();
-        if self.sentry_dsn.is_some() {
-            tracing::info!("SENTRY_DSN is set; error reporting to Sentry is not wired in yet");
-        }
     }
 }
 
 /// Installs the one log subscriber: JSON lines with `LOG_FORMAT=json`, text otherwise, at
-/// `LOG_LEVEL` (`RUST_LOG` directives win when set).
-pub(crate) fn init_logging(settings: &Settings) {
+/// `LOG_LEVEL` (`RUST_LOG` directives win when set); with `report_errors` (Sentry started),
+/// also the layers that report errors ([`crate::reporting::layer`]), filtered on their own so
+/// that a quiet `LOG_LEVEL` does not hide the request spans they need.
+pub(crate) fn init_logging(settings: &Settings, report_errors: bool) {
+    use tracing_subscriber::{Layer, layer::SubscriberExt, util::SubscriberInitExt};
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&settings.log_level));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    if settings.log_json {
-        builder
+    let format = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
+    let format = if settings.log_json {
+        format
             .json()
             .flatten_event(true)
             .with_current_span(true)
-            .init();
+            .boxed()
     } else {
-        builder.init();
-    }
+        format.boxed()
+    };
+    tracing_subscriber::registry()
+        .with(format.with_filter(filter))
+        .with(report_errors.then(crate::reporting::layer))
+        .init();
 }
 
 /// The embedded store's API key salt: read from `<data_dir>/api_key_salt`, or generated (32
@@ -248,6 +256,39 @@ mod tests {
                 ],
                 "DB_POOL_MIN_SIZE",
             ),
+            (
+                vec![
+                    ("POSTGRES_HOST", "db"),
+                    ("POSTGRES_SSLMODE", "verify"),
+                    ("API_KEY_SALT", "0123456789abcdef"),
+                ],
+                "POSTGRES_SSLMODE",
+            ),
+            (
+                vec![
+                    ("POSTGRES_HOST", "db"),
+                    ("POSTGRES_SSLMODE", "verify-full"),
+                    ("POSTGRES_SSL_ROOT_CERT", "/nonexistent/kagami-ca.pem"),
+                    ("API_KEY_SALT", "0123456789abcdef"),
+                ],
+                "POSTGRES_SSL_ROOT_CERT",
+            ),
+            (
+                vec![
+                    ("DATABASE_URL", "postgres://x@127.0.0.1/db?sslmode=verify"),
+                    ("API_KEY_SALT", "0123456789abcdef"),
+                ],
+                "DATABASE_URL",
+            ),
+            (vec![("SENTRY_DSN", "not a dsn")], "SENTRY_DSN"),
+            (
+                vec![
+                    ("DATABASE_URL", "postgres://x@127.0.0.1/db"),
+                    ("POSTGRES_SSLMODE", "require"),
+                    ("API_KEY_SALT", "0123456789abcdef"),
+                ],
+                "POSTGRES_SSLMODE",
+            ),
         ] {
             let err = format!("{:#}", settings(&vars).unwrap_err());
             assert!(err.contains(name), "{err}");
@@ -255,9 +296,42 @@ mod tests {
     }
 
     #[test]
-    fn salt_is_never_printed() {
-        let s = settings(&[("API_KEY_SALT", "super-secret-salt-value")]).unwrap();
-        assert!(!format!("{s:?}").contains("super-secret"));
+    fn sslmode_comes_from_the_url_or_the_variable_and_defaults_to_prefer() {
+        use kagami_store::postgres::SslMode;
+        let salt = ("API_KEY_SALT", "0123456789abcdef");
+        let mode = |vars: &[(&str, &str)]| settings(vars).unwrap().postgres.unwrap().ssl_mode;
+        assert_eq!(mode(&[("POSTGRES_HOST", "db"), salt]), SslMode::Prefer);
+        assert_eq!(
+            mode(&[
+                ("POSTGRES_HOST", "db"),
+                ("POSTGRES_SSLMODE", "require"),
+                salt
+            ]),
+            SslMode::Require
+        );
+        assert_eq!(
+            mode(&[
+                ("DATABASE_URL", "postgres://x@db/k?sslmode=verify-full"),
+                salt
+            ]),
+            SslMode::VerifyFull
+        );
+        assert_eq!(
+            mode(&[("DATABASE_URL", "host=db user=x sslmode=disable"), salt]),
+            SslMode::Disable
+        );
+    }
+
+    #[test]
+    fn salt_and_dsn_are_never_printed() {
+        let s = settings(&[
+            ("API_KEY_SALT", "super-secret-salt-value"),
+            ("SENTRY_DSN", "https://secretkey@sentry.example/7"),
+        ])
+        .unwrap();
+        let printed = format!("{s:?}");
+        assert!(!printed.contains("super-secret"), "{printed}");
+        assert!(!printed.contains("secretkey"), "{printed}");
     }
 
     #[test]

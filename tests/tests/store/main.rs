@@ -11,6 +11,8 @@ mod cases;
 mod fixtures;
 mod ledger;
 mod races;
+#[cfg(unix)]
+mod tls;
 
 /// Generates, for each case in `cases`, one test on SQLite and one on PostgreSQL.
 macro_rules! conformance {

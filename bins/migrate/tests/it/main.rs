@@ -155,6 +155,36 @@ async fn refuses_to_run_when_an_applied_migration_changed() {
     db.drop_it().await;
 }
 
+/// `sslmode=verify-full` with the test CA migrates over TLS; the same URL with an unrelated CA
+/// is refused, so the migration really went through the verified connection.
+#[cfg(unix)]
+#[tokio::test]
+async fn migrates_over_tls_with_verify_full_and_refuses_another_ca() {
+    let Some(tls) = kagami_tests::PostgresTls::installed().await else {
+        return;
+    };
+    let Some(db) = EmptyDatabase::create().await else {
+        return;
+    };
+    let url =
+        |ca: &std::path::Path| tls.conninfo("localhost", None, &db.name, "verify-full", Some(ca));
+    let refused = migrate(&url(tls.wrong_ca_file()), &[]);
+    assert!(!refused.status.success(), "{refused:?}");
+    let err = String::from_utf8_lossy(&refused.stderr);
+    assert_eq!(err.trim().lines().count(), 1, "one line: {err}");
+    assert!(err.contains("UnknownIssuer"), "{err}");
+
+    let out = migrate(&url(tls.ca_file()), &[]);
+    assert!(out.status.success(), "{out:?}");
+    assert!(
+        stdout(&out).contains("applied  V1__schema"),
+        "{}",
+        stdout(&out)
+    );
+    db.execute("SELECT count(*) FROM erc8004_agents").await;
+    db.drop_it().await;
+}
+
 #[test]
 fn unreachable_database_is_a_one_line_error() {
     let out = migrate("postgres://postgres@127.0.0.1:1/kagami", &[]);

@@ -8,6 +8,8 @@
     reason = "test helpers fail the test by panicking"
 )]
 
+mod reporting;
+
 use std::{
     io::{BufRead, BufReader, Read, Write},
     net::TcpStream,
@@ -27,6 +29,8 @@ const SERVER_VARIABLES: &[&str] = &[
     "POSTGRES_DB",
     "POSTGRES_USER",
     "POSTGRES_PASSWORD",
+    "POSTGRES_SSLMODE",
+    "POSTGRES_SSL_ROOT_CERT",
     "DB_POOL_MIN_SIZE",
     "DB_POOL_MAX_SIZE",
     "DB_COMMAND_TIMEOUT_SECONDS",
@@ -34,6 +38,7 @@ const SERVER_VARIABLES: &[&str] = &[
     "LOG_LEVEL",
     "LOG_FORMAT",
     "RUST_LOG",
+    "SENTRY_DSN",
 ];
 
 /// `kagami-server` with a clean environment plus `vars`, stdout and stderr piped.

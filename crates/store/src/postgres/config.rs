@@ -1,9 +1,10 @@
 //! Connection and pool settings.
 
-use std::{fmt, str::FromStr, time::Duration};
+use std::{fmt, path::PathBuf, str::FromStr, time::Duration};
 
 use tokio_postgres::config::Host;
 
+use super::tls::{SslMode, take_tls_params};
 use crate::{Result, StoreError};
 
 /// How to reach the PostgreSQL database, and how big the pool is.
@@ -14,6 +15,13 @@ use crate::{Result, StoreError};
 #[derive(Clone)]
 pub struct PostgresConfig {
     pg: tokio_postgres::Config,
+    /// How connections are protected, as libpq's `sslmode` (default
+    /// [`SslMode::Prefer`], as libpq); see [`super::PostgresTls`].
+    pub ssl_mode: SslMode,
+    /// PEM file of the CA certificates that verify the server's certificate (libpq's
+    /// `sslrootcert`). Without one, `verify-ca`/`verify-full` use Mozilla's roots and
+    /// `prefer`/`require` check no certificate.
+    pub ssl_root_cert: Option<PathBuf>,
     /// Connections opened at start-up (default 10; at most `pool_max_size` are opened).
     pub pool_min_size: usize,
     /// Most connections the pool holds (default 50).
@@ -37,17 +45,24 @@ impl PostgresConfig {
     pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
     /// Settings from a `postgres://user:password@host:port/dbname?…` URL (or a libpq
-    /// `key=value` connection string), with the default pool settings.
+    /// `key=value` connection string), with the default pool settings. `sslmode` (any of
+    /// [`SslMode`]'s values) and `sslrootcert` are honoured as libpq does.
     ///
     /// # Errors
     /// [`StoreError::Internal`] when the URL cannot be parsed (the parser's error is the
-    /// source) or names no host.
+    /// source), names no host, or has an invalid `sslmode`.
     pub fn from_url(url: &str) -> Result<Self> {
-        let pg = tokio_postgres::Config::from_str(url).map_err(StoreError::internal)?;
+        let (rest, ssl_mode, ssl_root_cert) = take_tls_params(url);
+        let pg = tokio_postgres::Config::from_str(&rest).map_err(StoreError::internal)?;
         if pg.get_hosts().is_empty() {
             return Err(StoreError::internal("the PostgreSQL URL names no host"));
         }
-        Ok(Self::with_defaults(pg))
+        let mut config = Self::with_defaults(pg);
+        if let Some(mode) = ssl_mode {
+            config.ssl_mode = mode.parse().map_err(StoreError::internal)?;
+        }
+        config.ssl_root_cert = ssl_root_cert.filter(|p| !p.is_empty()).map(PathBuf::from);
+        Ok(config)
     }
 
     /// Settings from their parts, with the default pool settings.
@@ -72,6 +87,8 @@ impl PostgresConfig {
         }
         Self {
             pg,
+            ssl_mode: SslMode::default(),
+            ssl_root_cert: None,
             pool_min_size: Self::DEFAULT_POOL_MIN_SIZE,
             pool_max_size: Self::DEFAULT_POOL_MAX_SIZE,
             command_timeout: Self::DEFAULT_COMMAND_TIMEOUT,
@@ -96,10 +113,12 @@ impl PostgresConfig {
         copy
     }
 
-    /// The driver's configuration for one connection: the connect timeout, and the command
-    /// timeout as the session's `statement_timeout` (appended to any configured options).
+    /// The driver's configuration for one connection: the TLS negotiation of
+    /// [`PostgresConfig::ssl_mode`], the connect timeout, and the command timeout as the
+    /// session's `statement_timeout` (appended to any configured options).
     pub(super) fn connection_config(&self) -> tokio_postgres::Config {
         let mut pg = self.pg.clone();
+        pg.ssl_mode(self.ssl_mode.driver_mode());
         pg.connect_timeout(self.connect_timeout);
         let timeout = format!(
             "-c statement_timeout={}",
@@ -132,6 +151,8 @@ impl fmt::Debug for PostgresConfig {
             .field("dbname", &self.pg.get_dbname())
             .field("user", &self.pg.get_user())
             .field("password", &self.pg.get_password().map(|_| "[REDACTED]"))
+            .field("ssl_mode", &self.ssl_mode)
+            .field("ssl_root_cert", &self.ssl_root_cert)
             .field("pool_min_size", &self.pool_min_size)
             .field("pool_max_size", &self.pool_max_size)
             .field("command_timeout", &self.command_timeout)

@@ -2,9 +2,9 @@
 //! applied by refinery, each in its own transaction.
 
 use tokio::task::JoinHandle;
-use tokio_postgres::{Client, NoTls};
+use tokio_postgres::Client;
 
-use super::{PostgresConfig, classify::classify};
+use super::{PostgresConfig, PostgresTls, classify::classify};
 use crate::{Result, StoreError};
 
 mod embedded {
@@ -140,9 +140,10 @@ pub(super) async fn status_on(client: &mut Client) -> Result<MigrationStatus> {
 }
 
 async fn connect(config: &PostgresConfig) -> Result<(Client, JoinHandle<()>)> {
+    let tls = PostgresTls::new(config).map_err(StoreError::internal)?;
     let (client, connection) = config
         .connection_config()
-        .connect(NoTls)
+        .connect(tls.connector())
         .await
         .map_err(classify)?;
     let driver = tokio::spawn(async move {

@@ -23,6 +23,7 @@ mod migrations;
 mod sql;
 #[cfg(test)]
 mod tests;
+mod tls;
 mod tx;
 
 use std::{
@@ -34,7 +35,7 @@ use std::{
 };
 
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
-use tokio_postgres::{IsolationLevel, NoTls};
+use tokio_postgres::IsolationLevel;
 
 use self::{
     classify::{classify, classify_pool},
@@ -43,6 +44,7 @@ use self::{
 pub use self::{
     config::PostgresConfig,
     migrations::{MigrationInfo, MigrationStatus, migrate, migration_status},
+    tls::{PostgresTls, SslMode, TlsError},
 };
 use crate::{
     Result, StoreError,
@@ -81,12 +83,14 @@ impl PostgresBackend {
     ///
     /// # Errors
     /// [`StoreError::Unavailable`] when the database cannot be reached (within
-    /// `connect_timeout`); [`StoreError::Internal`] for anything else (authentication, unknown
-    /// database, invalid settings).
+    /// `connect_timeout`) or the TLS handshake fails (a certificate `sslmode` refuses);
+    /// [`StoreError::Internal`] for anything else (authentication, unknown database, invalid
+    /// settings, an unreadable CA file).
     pub async fn connect(config: &PostgresConfig) -> Result<Self> {
+        let tls = PostgresTls::new(config).map_err(StoreError::internal)?;
         let manager = Manager::from_config(
             config.connection_config(),
-            NoTls,
+            tls.connector(),
             ManagerConfig {
                 recycling_method: RecyclingMethod::Fast,
             },
@@ -131,6 +135,25 @@ impl PostgresBackend {
         let mut client = self.client().await?;
         let client: &mut tokio_postgres::Client = &mut client;
         Ok(migrations::status_on(client).await?.pending)
+    }
+
+    /// Whether a pooled connection is encrypted (PostgreSQL's `pg_stat_ssl` for its own
+    /// session): what `sslmode=prefer` negotiated, for the start-up log.
+    ///
+    /// # Errors
+    /// As any read: [`StoreError::Unavailable`] when no connection can be had.
+    pub async fn connection_encrypted(&self) -> Result<bool> {
+        let client = self.client().await?;
+        self.round_trips.fetch_add(1, Ordering::Relaxed);
+        client
+            .query_one(
+                "SELECT coalesce((SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()), false)",
+                &[],
+            )
+            .await
+            .map_err(classify)?
+            .try_get(0)
+            .map_err(classify)
     }
 
     pub(crate) fn pool_status(&self) -> (usize, usize) {
