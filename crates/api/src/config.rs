@@ -5,6 +5,8 @@ use std::{fmt, sync::Arc, time::Duration};
 
 use kagami_core::Policy;
 
+use crate::ratelimit::RateLimitConfig;
+
 /// A secret string (API key salt, Redis URL with password, …): `Debug` and `Display` print
 /// `[REDACTED]`, so it cannot leak through logs or error messages by accident.
 #[derive(Clone, PartialEq, Eq)]
@@ -48,8 +50,10 @@ pub struct ApiConfig {
     /// How often commitments are checked for disputes no request triggered, and the ledger
     /// gauges refreshed (zero: never).
     pub dispute_sweep_interval: Duration,
-    /// Redis, accepted but not used yet (reported `disabled`).
+    /// Redis, where the rate limit buckets of every replica live (`None`: in process).
     pub redis_url: Option<Secret>,
+    /// Per-client rate limits by route class.
+    pub rate_limit: RateLimitConfig,
     /// How long in-flight requests may take to finish on shutdown.
     pub shutdown_timeout: Duration,
     /// HTTP worker threads (`None`: one per core).
@@ -69,6 +73,7 @@ impl ApiConfig {
             flip_metrics_refresh: Duration::from_secs(30),
             dispute_sweep_interval: Duration::from_secs(5),
             redis_url: None,
+            rate_limit: RateLimitConfig::default(),
             shutdown_timeout: Duration::from_secs(30),
             workers: None,
             metrics_renderer: None,
@@ -86,6 +91,7 @@ impl fmt::Debug for ApiConfig {
             .field("flip_metrics_refresh", &self.flip_metrics_refresh)
             .field("dispute_sweep_interval", &self.dispute_sweep_interval)
             .field("redis_url", &self.redis_url)
+            .field("rate_limit", &self.rate_limit)
             .field("shutdown_timeout", &self.shutdown_timeout)
             .field("workers", &self.workers)
             .field(
