@@ -14,6 +14,7 @@
 
 mod interloper;
 mod pg_tls;
+mod proxy;
 
 use std::path::{Path, PathBuf};
 
@@ -25,6 +26,7 @@ pub use interloper::Interloper;
 use kagami_crypto::{PrivateKeySigner, SignedTransaction};
 #[cfg(unix)]
 pub use pg_tls::{PostgresTls, SERVER_NAMES};
+pub use proxy::Proxy;
 
 use kagami_store::{Store, postgres::PostgresConfig};
 use sha2::{Digest, Sha256};
@@ -36,6 +38,68 @@ use uuid::Uuid;
 pub fn database_url() -> String {
     std::env::var("DATABASE_URL")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
+}
+
+/// The Redis tests use: `REDIS_URL`, or the local server.
+pub fn redis_url() -> String {
+    std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned())
+}
+
+/// `host:port` of [`redis_url`].
+pub fn redis_address() -> String {
+    let url = redis_url();
+    let rest = url.split_once("://").map_or(url.as_str(), |(_, rest)| rest);
+    let authority = rest.split('/').next().unwrap_or(rest);
+    let host_port = authority
+        .rsplit_once('@')
+        .map_or(authority, |(_, host_port)| host_port);
+    if host_port.contains(':') {
+        host_port.to_owned()
+    } else {
+        format!("{host_port}:6379")
+    }
+}
+
+/// A Redis key prefix no other test uses, so tests sharing one Redis do not share budgets.
+pub fn redis_key_prefix() -> String {
+    format!("kagami-test:{}:", Uuid::new_v4().simple())
+}
+
+/// Whether Redis answers `PING` at [`redis_address`]. Unreachable: with `CI` set, the test
+/// fails; elsewhere it is skipped with a loud message on stderr.
+///
+/// # Panics
+/// When Redis is unreachable in CI.
+pub async fn redis_available() -> bool {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let address = redis_address();
+    let ping = async {
+        let mut stream = tokio::net::TcpStream::connect(&address).await?;
+        stream.write_all(b"PING\r\n").await?;
+        let mut answer = [0u8; 7];
+        stream.read_exact(&mut answer).await?;
+        if &answer == b"+PONG\r\n" {
+            Ok(())
+        } else {
+            Err(std::io::Error::other(format!(
+                "answered {:?}",
+                String::from_utf8_lossy(&answer)
+            )))
+        }
+    };
+    let outcome = tokio::time::timeout(std::time::Duration::from_secs(2), ping)
+        .await
+        .unwrap_or_else(|_| Err(std::io::Error::other("no answer within 2 s")));
+    match outcome {
+        Ok(()) => true,
+        Err(e) if !in_ci() => {
+            eprintln!(
+                "\n*** Redis unreachable at {address} ({e}); SKIPPING this Redis test. Set CI=true to make this a failure. ***\n"
+            );
+            false
+        }
+        Err(e) => panic!("Redis unreachable at {address} in CI: {e}"),
+    }
 }
 
 /// Whether this run is CI, where nothing may be skipped.

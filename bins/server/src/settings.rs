@@ -7,9 +7,13 @@ use std::{
     time::Duration,
 };
 
+use actix_web::http::header::HeaderName;
 use anyhow::{Context, bail};
 use base64::Engine;
-use kagami_api::{ApiConfig, Secret};
+use kagami_api::{
+    ApiConfig, Secret,
+    ratelimit::{Quota, RateLimitConfig, RouteClass},
+};
 use kagami_store::postgres::PostgresConfig;
 use rand::RngCore;
 
@@ -30,6 +34,7 @@ pub(crate) struct Settings {
     shutdown_timeout: Option<Duration>,
     redis_url: Option<Secret>,
     pub(crate) sentry_dsn: Option<Secret>,
+    rate_limit: RateLimitConfig,
 }
 
 fn parse<T: std::str::FromStr>(
@@ -97,6 +102,7 @@ impl Settings {
                 Ok(parse::<u64>(name, var(name), "a whole number of seconds")?
                     .map(Duration::from_secs))
             };
+        let rate_limit = rate_limit_from_env(&var)?;
         Ok(Self {
             bind,
             data_dir: var("KAGAMI_DATA_DIR")
@@ -116,6 +122,7 @@ impl Settings {
             key_cache: seconds("API_KEY_CACHE_SECONDS")?,
             shutdown_timeout: seconds("SHUTDOWN_TIMEOUT_SECONDS")?,
             redis_url: var("REDIS_URL").map(Secret::new),
+            rate_limit,
             sentry_dsn,
         })
     }
@@ -141,7 +148,52 @@ impl Settings {
             config.shutdown_timeout = timeout;
         }
         config.redis_url = self.redis_url.clone();
+        config.rate_limit = self.rate_limit.clone();
     }
+}
+
+/// The rate limits: `RATE_LIMIT_<CLASS>_PER_SECOND` (`0`: unlimited) and `_BURST` for each
+/// route class, each defaulting to [`RateLimitConfig::default`]; the trusted proxy header; the
+/// Redis key prefix.
+fn rate_limit_from_env(var: &impl Fn(&str) -> Option<String>) -> anyhow::Result<RateLimitConfig> {
+    let mut config = RateLimitConfig::default();
+    for class in RouteClass::ALL {
+        let prefix = format!("RATE_LIMIT_{}", class.name().to_uppercase());
+        let (rate_name, burst_name) = (format!("{prefix}_PER_SECOND"), format!("{prefix}_BURST"));
+        let default = config.quota(class);
+        let per_second =
+            parse::<u32>(&rate_name, var(&rate_name), "a whole number (0: unlimited)")?
+                .or(default.map(Quota::per_second))
+                .unwrap_or(0);
+        let burst = parse::<u32>(&burst_name, var(&burst_name), "a whole number")?
+            .or(default.map(Quota::burst))
+            .unwrap_or(1);
+        let quota = if per_second == 0 {
+            None
+        } else {
+            let quota = Quota::new(per_second, burst).map_err(|e| match e {
+                kagami_api::ratelimit::QuotaError::Rate(_) => anyhow::anyhow!("{rate_name}: {e}"),
+                kagami_api::ratelimit::QuotaError::Burst(_) => anyhow::anyhow!("{burst_name}: {e}"),
+            })?;
+            Some(quota)
+        };
+        match class {
+            RouteClass::PublicRead => config.public_read = quota,
+            RouteClass::Verify => config.verify = quota,
+            RouteClass::Write => config.write = quota,
+            RouteClass::Admin => config.admin = quota,
+        }
+    }
+    if let Some(header) = var("RATE_LIMIT_TRUSTED_PROXY_HEADER") {
+        let name = HeaderName::try_from(header.trim()).ok().with_context(|| {
+            format!("RATE_LIMIT_TRUSTED_PROXY_HEADER must be a header name such as X-Forwarded-For, got {header:?}")
+        })?;
+        config.trusted_proxy_header = Some(name);
+    }
+    if let Some(prefix) = var("REDIS_KEY_PREFIX") {
+        config.redis_key_prefix = prefix;
+    }
+    Ok(config)
 }
 
 /// Installs the one log subscriber: JSON lines with `LOG_FORMAT=json`, text otherwise, at
@@ -288,6 +340,51 @@ mod tests {
                     ("API_KEY_SALT", "0123456789abcdef"),
                 ],
                 "POSTGRES_SSLMODE",
+            ),
+        ] {
+            let err = format!("{:#}", settings(&vars).unwrap_err());
+            assert!(err.contains(name), "{err}");
+        }
+    }
+
+    #[test]
+    fn rate_limits_default_per_class_and_zero_means_unlimited() {
+        let defaults = settings(&[]).unwrap().rate_limit;
+        assert_eq!(defaults.verify, RateLimitConfig::default().verify);
+        assert!(defaults.trusted_proxy_header.is_none());
+        let s = settings(&[
+            ("RATE_LIMIT_VERIFY_PER_SECOND", "5"),
+            ("RATE_LIMIT_VERIFY_BURST", "7"),
+            ("RATE_LIMIT_ADMIN_PER_SECOND", "0"),
+            ("RATE_LIMIT_TRUSTED_PROXY_HEADER", "X-Forwarded-For"),
+            ("REDIS_KEY_PREFIX", "staging:"),
+        ])
+        .unwrap()
+        .rate_limit;
+        assert_eq!(s.verify, Some(Quota::new(5, 7).unwrap()));
+        assert_eq!(s.admin, None);
+        assert_eq!(s.write, RateLimitConfig::default().write);
+        assert_eq!(
+            s.trusted_proxy_header.map(|h| h.to_string()).as_deref(),
+            Some("x-forwarded-for")
+        );
+        assert_eq!(s.redis_key_prefix, "staging:");
+        for (vars, name) in [
+            (
+                vec![("RATE_LIMIT_WRITE_PER_SECOND", "fast")],
+                "RATE_LIMIT_WRITE_PER_SECOND",
+            ),
+            (
+                vec![("RATE_LIMIT_WRITE_BURST", "0")],
+                "RATE_LIMIT_WRITE_BURST",
+            ),
+            (
+                vec![("RATE_LIMIT_PUBLIC_READ_PER_SECOND", "2000000")],
+                "RATE_LIMIT_PUBLIC_READ_PER_SECOND",
+            ),
+            (
+                vec![("RATE_LIMIT_TRUSTED_PROXY_HEADER", "not a header")],
+                "RATE_LIMIT_TRUSTED_PROXY_HEADER",
             ),
         ] {
             let err = format!("{:#}", settings(&vars).unwrap_err());

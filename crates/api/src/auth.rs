@@ -20,7 +20,12 @@ use rand::RngCore;
 use sha2::Sha256;
 use subtle::ConstantTimeEq;
 
-use crate::{AppState, config::Secret, error::ApiError};
+use crate::{
+    AppState,
+    config::Secret,
+    error::ApiError,
+    ratelimit::{self, ClientId, RouteClass},
+};
 
 /// The prefix that lets secret scanners recognise Kagami keys.
 pub const KEY_PREFIX: &str = "kgm_";
@@ -89,11 +94,31 @@ pub struct Caller {
     pub role: Role,
 }
 
-async fn authenticate(req: HttpRequest) -> Result<Caller, ApiError> {
+/// Authenticates the caller, checks `role` when given, then spends one request of `class`
+/// from the key's budget: only valid keys have buckets, so invented keys cannot mint fresh
+/// ones (they cost a 401 each, as before).
+async fn authenticate(
+    req: HttpRequest,
+    role: Option<Role>,
+    class: RouteClass,
+) -> Result<Caller, ApiError> {
     let state = req
         .app_data::<web::Data<AppState>>()
         .cloned()
         .ok_or_else(crate::error::internal)?;
+    let caller = verify_key(&req, &state).await?;
+    if role.is_some_and(|role| caller.role != role) {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            ErrorCode::Forbidden,
+            "this endpoint needs an admin key",
+        ));
+    }
+    ratelimit::admit(&state, &req, class, ClientId::Key(caller.key_id)).await?;
+    Ok(caller)
+}
+
+async fn verify_key(req: &HttpRequest, state: &AppState) -> Result<Caller, ApiError> {
     let header = req
         .headers()
         .get(actix_web::http::header::AUTHORIZATION)
@@ -199,7 +224,7 @@ impl FromRequest for ClientKey {
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let req = req.clone();
-        Box::pin(async move { authenticate(req).await.map(Self) })
+        Box::pin(async move { authenticate(req, None, RouteClass::Write).await.map(Self) })
     }
 }
 
@@ -210,15 +235,9 @@ impl FromRequest for AdminKey {
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let req = req.clone();
         Box::pin(async move {
-            let caller = authenticate(req).await?;
-            if caller.role != Role::Admin {
-                return Err(ApiError::new(
-                    StatusCode::FORBIDDEN,
-                    ErrorCode::Forbidden,
-                    "this endpoint needs an admin key",
-                ));
-            }
-            Ok(Self(caller))
+            authenticate(req, Some(Role::Admin), RouteClass::Admin)
+                .await
+                .map(Self)
         })
     }
 }

@@ -5,6 +5,8 @@ use std::{fmt, sync::Arc, time::Duration};
 
 use kagami_core::Policy;
 
+use crate::ratelimit::RateLimitConfig;
+
 /// A secret string (API key salt, Redis URL with password, …): `Debug` and `Display` print
 /// `[REDACTED]`, so it cannot leak through logs or error messages by accident.
 #[derive(Clone, PartialEq, Eq)]
@@ -51,8 +53,10 @@ pub struct ApiConfig {
     /// How long an authenticated API key is remembered (zero: looked up on every request). A
     /// revoked key keeps working at most this long on each replica.
     pub api_key_cache_ttl: Duration,
-    /// Redis, accepted but not used yet (reported `disabled`).
+    /// Redis, where the rate limit buckets of every replica live (`None`: in process).
     pub redis_url: Option<Secret>,
+    /// Per-client rate limits by route class.
+    pub rate_limit: RateLimitConfig,
     /// How long in-flight requests may take to finish on shutdown.
     pub shutdown_timeout: Duration,
     /// HTTP worker threads (`None`: one per core).
@@ -73,6 +77,7 @@ impl ApiConfig {
             dispute_sweep_interval: Duration::from_secs(5),
             api_key_cache_ttl: Duration::from_secs(5),
             redis_url: None,
+            rate_limit: RateLimitConfig::default(),
             shutdown_timeout: Duration::from_secs(30),
             workers: None,
             metrics_renderer: None,
@@ -91,6 +96,7 @@ impl fmt::Debug for ApiConfig {
             .field("dispute_sweep_interval", &self.dispute_sweep_interval)
             .field("api_key_cache_ttl", &self.api_key_cache_ttl)
             .field("redis_url", &self.redis_url)
+            .field("rate_limit", &self.rate_limit)
             .field("shutdown_timeout", &self.shutdown_timeout)
             .field("workers", &self.workers)
             .field(

@@ -4,6 +4,7 @@ pub mod auth;
 pub mod config;
 mod error;
 mod handlers;
+pub mod ratelimit;
 pub mod telemetry;
 mod views;
 
@@ -20,7 +21,11 @@ use utoipa::{
 pub use config::{ApiConfig, MetricsRenderer, Secret};
 pub use error::{ApiError, ApiResult};
 
-use crate::{handlers::*, telemetry::LabelLimiter};
+use crate::{
+    handlers::*,
+    ratelimit::{RateLimitResponses, RateLimiter},
+    telemetry::LabelLimiter,
+};
 
 /// What every handler shares.
 #[derive(Debug)]
@@ -35,6 +40,8 @@ pub struct AppState {
     pub reporter_labels: LabelLimiter,
     /// Recently authenticated API keys.
     pub keys: auth::KeyCache,
+    /// Per-client rate limits.
+    pub rate_limiter: RateLimiter,
 }
 
 /// Lists every endpoint once: the same list registers the actix services and generates the
@@ -46,7 +53,7 @@ macro_rules! endpoints {
         #[openapi(
             info(title = "Kagami", description = "Trust layer for AI agents that forward x402 payments: signed endpoint manifests, verify-forward, forward receipts, cycle settlement."),
             paths($($handler),*),
-            modifiers(&BearerAuth),
+            modifiers(&BearerAuth, &RateLimitResponses),
             tags(
                 (name = "agents", description = "ERC-8004 agents and their stake"),
                 (name = "manifests", description = "Signed endpoint manifests"),
@@ -122,11 +129,14 @@ impl Application {
     /// background flip-metrics refresher. Call inside a Tokio runtime.
     ///
     /// # Errors
-    /// When the listener cannot be used.
+    /// When the listener cannot be used, or `redis_url` is not a Redis URL.
     pub fn build(config: ApiConfig, store: Store, listener: TcpListener) -> std::io::Result<Self> {
         let port = listener.local_addr()?.port();
         telemetry::describe_metrics();
+        let rate_limiter = RateLimiter::new(config.rate_limit.clone(), config.redis_url.as_ref())
+            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
         let state = web::Data::new(AppState {
+            rate_limiter,
             agent_labels: LabelLimiter::new(config.metric_label_limit),
             reporter_labels: LabelLimiter::new(config.metric_label_limit),
             keys: auth::KeyCache::new(config.api_key_cache_ttl),
@@ -149,6 +159,7 @@ impl Application {
                 .app_data(web::PayloadConfig::default().limit(body_limit))
                 .app_data(web::PathConfig::default().error_handler(error::path_error))
                 .app_data(web::QueryConfig::default().error_handler(error::query_error))
+                .wrap(middleware::from_fn(ratelimit::limit))
                 .wrap(middleware::from_fn(telemetry::observe))
                 .configure(register)
                 .default_service(web::to(route_not_found))

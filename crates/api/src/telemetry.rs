@@ -172,6 +172,21 @@ pub const LEDGER_BALANCED: Series = Series {
     help: "1 when every slash is accounted for by bounties and retained money, in total and per cause; 0 otherwise",
 };
 
+/// Requests refused with 429, by route `class` (`public_read`, `verify`, `write`, `admin`).
+pub const RATE_LIMITED: Series = Series {
+    name: "kagami_rate_limited_total",
+    kind: SeriesKind::Counter,
+    unit: None,
+    help: "Requests refused with 429 by the rate limiter, by route class (public_read, verify, write, admin)",
+};
+/// Rate limit checks that could not reach Redis, so the request went ahead unlimited.
+pub const RATE_LIMIT_BACKEND_ERRORS: Series = Series {
+    name: "kagami_rate_limit_backend_errors_total",
+    kind: SeriesKind::Counter,
+    unit: None,
+    help: "Rate limit checks that failed in Redis (unreachable, timeout, error); each request went ahead unlimited (fail open)",
+};
+
 /// Every series the service records.
 pub const SERIES: &[Series] = &[
     FORWARD_PATH_CHURN,
@@ -185,6 +200,8 @@ pub const SERIES: &[Series] = &[
     SLASHED_USDC,
     LEDGER_USDC,
     LEDGER_BALANCED,
+    RATE_LIMITED,
+    RATE_LIMIT_BACKEND_ERRORS,
 ];
 
 /// Registers the description of every series (call after the recorder is installed).
@@ -249,6 +266,16 @@ pub fn record_pool(size: usize, available: usize) {
     gauge("open", size);
     gauge("idle", available);
     gauge("in_use", size.saturating_sub(available));
+}
+
+/// Counts a request refused by the rate limiter.
+pub fn record_rate_limited(class: crate::ratelimit::RouteClass) {
+    metrics::counter!(RATE_LIMITED.name, "class" => class.name()).increment(1);
+}
+
+/// Counts a rate limit check that failed in the backend (the request went ahead).
+pub fn record_rate_limit_backend_error() {
+    metrics::counter!(RATE_LIMIT_BACKEND_ERRORS.name).increment(1);
 }
 
 /// Records a signature verification's duration.

@@ -1,7 +1,8 @@
 //! Black-box tests of the service: each test starts the real server (`kagami_api::Application`)
 //! on `127.0.0.1:0` in-process and drives it over HTTP with `reqwest`, asserting status codes
 //! and JSON bodies only. Every scenario runs twice, on the embedded SQLite store and on a
-//! fresh PostgreSQL database; the database-outage test runs on PostgreSQL only.
+//! fresh PostgreSQL database; the database-outage test runs on PostgreSQL only, and the rate
+//! limit tests (which do not depend on the store) on SQLite, with the local Redis.
 
 #![expect(
     clippy::unwrap_used,
@@ -15,6 +16,7 @@ mod attacks;
 mod fixtures;
 mod ops;
 mod outage;
+mod ratelimit;
 mod rejections;
 mod story;
 
@@ -87,5 +89,27 @@ mod postgres_only {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn database_outage_answers_503_and_recovers_without_restart() {
         crate::outage::database_outage_answers_503_and_recovers_without_restart().await;
+    }
+}
+
+mod rate_limits {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_in_process_limiter_answers_429_after_the_burst() {
+        crate::ratelimit::the_in_process_limiter_answers_429_after_the_burst().await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn replicas_on_one_redis_share_one_budget() {
+        crate::ratelimit::replicas_on_one_redis_share_one_budget().await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_redis_outage_fails_open_and_limits_return_with_it() {
+        crate::ratelimit::a_redis_outage_fails_open_and_limits_return_with_it().await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_forwarded_address_counts_only_behind_a_trusted_proxy() {
+        crate::ratelimit::the_forwarded_address_counts_only_behind_a_trusted_proxy().await;
     }
 }

@@ -1,9 +1,9 @@
 //! The database goes away and comes back: the server answers 503 meanwhile, keeps running,
 //! and recovers by itself, with nothing half-written.
 //!
-//! The server's pool connects to PostgreSQL through a TCP proxy run by the test, which can cut
-//! every proxied connection and turn new ones away (accepted, then closed at once) until it
-//! is switched on again.
+//! The server's pool connects to PostgreSQL through a TCP proxy run by the test
+//! ([`kagami_tests::Proxy`]), which can cut every proxied connection and turn new ones away
+//! until it is switched on again.
 
 use std::{
     str::FromStr,
@@ -12,62 +12,14 @@ use std::{
 
 use kagami_core::crypto::PrivateKeySigner;
 use kagami_store::{Store, postgres::PostgresConfig};
-use kagami_tests::{TestPostgres, database_url};
+use kagami_tests::{Proxy, TestPostgres, database_url};
 use serde_json::{Value, json};
-use tokio::{
-    net::{TcpListener, TcpStream},
-    sync::watch,
-};
 use tokio_postgres::{NoTls, config::Host};
 
 use crate::{
     app::{Auth, TestApp},
     fixtures::registration,
 };
-
-/// A TCP proxy to `upstream` that can be switched off and on.
-struct Proxy {
-    port: u16,
-    on: watch::Sender<bool>,
-}
-
-impl Proxy {
-    async fn start(upstream: String) -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let (on, _) = watch::channel(true);
-        let switch = on.clone();
-        tokio::spawn(async move {
-            loop {
-                let Ok((mut inbound, _)) = listener.accept().await else {
-                    continue;
-                };
-                let mut state = switch.subscribe();
-                if !*state.borrow_and_update() {
-                    // Switched off: the database is "down"; close at once.
-                    drop(inbound);
-                    continue;
-                }
-                let upstream = upstream.clone();
-                tokio::spawn(async move {
-                    let Ok(mut outbound) = TcpStream::connect(&upstream).await else {
-                        return;
-                    };
-                    tokio::select! {
-                        _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
-                        _ = state.wait_for(|on| !on) => {}
-                    }
-                    // Dropping both ends cuts the connection.
-                });
-            }
-        });
-        Self { port, on }
-    }
-
-    fn set(&self, on: bool) {
-        self.on.send_replace(on);
-    }
-}
 
 /// The real server's address and credentials, from `DATABASE_URL` (or the local default).
 fn upstream() -> (String, String, Option<String>) {
@@ -127,7 +79,7 @@ pub(crate) async fn database_outage_answers_503_and_recovers_without_restart() {
     let (address, user, password) = upstream();
     let proxy = Proxy::start(address).await;
     let mut config =
-        PostgresConfig::from_parts("127.0.0.1", proxy.port, db.name(), &user, password);
+        PostgresConfig::from_parts("127.0.0.1", proxy.port(), db.name(), &user, password);
     config.pool_min_size = 1;
     config.pool_max_size = 4;
     config.connect_timeout = Duration::from_secs(1);

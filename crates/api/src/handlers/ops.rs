@@ -5,7 +5,7 @@ use std::time::Duration;
 use actix_web::{HttpResponse, get, web};
 use kagami_core::wire::{HealthResponse, ReadyResponse};
 
-use crate::{AppState, telemetry};
+use crate::{AppState, ratelimit::RedisStatus, telemetry};
 
 const PING_TIMEOUT: Duration = Duration::from_secs(2);
 
@@ -16,15 +16,21 @@ async fn db_reachable(state: &AppState) -> bool {
     )
 }
 
-/// Liveness with dependency status: 200 healthy, 503 unhealthy naming the failed part.
-#[utoipa::path(tag = "operations", responses((status = 200, body = HealthResponse), (status = 503, body = HealthResponse)))]
+/// Liveness with dependency status: 200 healthy (or degraded: Redis configured but
+/// unreachable, so rate limits are not enforced), 503 unhealthy naming the failed part.
+#[utoipa::path(tag = "operations", responses((status = 200, description = "Healthy, or degraded (Redis unreachable: rate limits fail open)", body = HealthResponse), (status = 503, description = "The database is unreachable", body = HealthResponse)))]
 #[get("/health")]
 pub(crate) async fn health(state: web::Data<AppState>) -> HttpResponse {
-    let db = db_reachable(&state).await;
+    let (db, redis) = futures::join!(db_reachable(&state), state.rate_limiter.redis_status());
+    let status = match (db, redis) {
+        (false, _) => "unhealthy",
+        (true, RedisStatus::Unreachable) => "degraded",
+        (true, _) => "healthy",
+    };
     let body = HealthResponse {
-        status: if db { "healthy" } else { "unhealthy" }.to_owned(),
+        status: status.to_owned(),
         db: if db { "connected" } else { "unreachable" }.to_owned(),
-        redis: "disabled".to_owned(),
+        redis: redis.as_str().to_owned(),
     };
     if db {
         HttpResponse::Ok().json(body)
@@ -33,16 +39,17 @@ pub(crate) async fn health(state: web::Data<AppState>) -> HttpResponse {
     }
 }
 
-/// Readiness for traffic: 200 when the database answers, else 503.
+/// Readiness for traffic: 200 when the database answers, else 503. Redis does not count: an
+/// unreachable Redis only means rate limits fail open.
 #[utoipa::path(tag = "operations", responses((status = 200, body = ReadyResponse), (status = 503, body = ReadyResponse)))]
 #[get("/ready")]
 pub(crate) async fn ready(state: web::Data<AppState>) -> HttpResponse {
-    let db = db_reachable(&state).await;
+    let (db, redis) = futures::join!(db_reachable(&state), state.rate_limiter.redis_status());
     let (size, _) = state.store.pool_status();
     let body = ReadyResponse {
         ready: db,
         db_pool_size: size,
-        redis_ping: "disabled".to_owned(),
+        redis_ping: redis.as_str().to_owned(),
     };
     if db {
         HttpResponse::Ok().json(body)

@@ -625,11 +625,12 @@ pub struct LedgerResponse {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 pub struct HealthResponse {
-    /// `healthy` or `unhealthy`.
+    /// `healthy`; `degraded` (still 200) when Redis is configured but unreachable, so rate
+    /// limits are not enforced; `unhealthy` (503) when the database is unreachable.
     pub status: String,
     /// `connected` or `unreachable`.
     pub db: String,
-    /// `disabled` or `connected`.
+    /// `connected`, `unreachable`, or `disabled` (no `REDIS_URL`).
     pub redis: String,
 }
 
@@ -641,7 +642,8 @@ pub struct ReadyResponse {
     pub ready: bool,
     /// Connections in the pool.
     pub db_pool_size: usize,
-    /// `PONG` or `disabled`.
+    /// `connected`, `unreachable`, or `disabled` (no `REDIS_URL`). An unreachable Redis does
+    /// not make the replica unready: rate limits fail open.
     pub redis_ping: String,
 }
 

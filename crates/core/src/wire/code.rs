@@ -162,6 +162,9 @@ codes! {
     /// The payer committed to a different next hop.
     NextHopMismatch = "next_hop_mismatch",
     // ---- the service ------------------------------------------------------------------------
+    /// This client sent more requests of this route class than its limit; retry after
+    /// `Retry-After` seconds.
+    RateLimited = "rate_limited",
     /// The database cannot be reached; retry later.
     StoreUnavailable = "store_unavailable",
     /// The database stayed busy (locks, conflicts) after retries; retry later.
