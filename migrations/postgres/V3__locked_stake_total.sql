@@ -28,3 +28,8 @@ CREATE INDEX idx_stake_utilization_counted ON erc8004_stake_utilization (agent_u
     WHERE counted;
 CREATE INDEX idx_stake_utilization_counted_released ON erc8004_stake_utilization (agent_uuid)
     WHERE counted AND released_at IS NOT NULL;
+
+-- A root's own active locks are looked up by root and agent, never by walking the agent's.
+DROP INDEX idx_stake_utilization_root;
+CREATE INDEX idx_stake_utilization_root ON erc8004_stake_utilization (root_tx_hash, agent_uuid)
+    WHERE released_at IS NULL;

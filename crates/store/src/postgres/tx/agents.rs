@@ -100,15 +100,22 @@ impl<C: GenericClient + Sync> AgentRows for PgTx<'_, C> {
         let rows = if for_update {
             // One statement: take the stake rows in one order (no deadlock between writers of
             // overlapping agents), take the locks released or expired since the agents' last
-            // write off their running totals, and answer from the new totals.
+            // write off their running totals (each condition on its own partial index; an OR
+            // would walk every counted lock), and answer from the new totals.
             self.query(
                 concat!(
                     "WITH held AS (SELECT agent_uuid, staked, slashed, locked \
                                      FROM erc8004_agent_stakes WHERE agent_uuid = ANY($1) \
                                     ORDER BY agent_uuid FOR UPDATE), \
                           gone AS (UPDATE erc8004_stake_utilization SET counted = false \
-                                    WHERE agent_uuid IN (SELECT agent_uuid FROM held) AND counted \
-                                      AND (released_at IS NOT NULL OR expires_at <= $2) \
+                                    WHERE id IN (SELECT id FROM erc8004_stake_utilization \
+                                                  WHERE agent_uuid IN (SELECT agent_uuid FROM held) \
+                                                    AND counted AND released_at IS NOT NULL \
+                                                 UNION ALL \
+                                                 SELECT id FROM erc8004_stake_utilization \
+                                                  WHERE agent_uuid IN (SELECT agent_uuid FROM held) \
+                                                    AND counted AND released_at IS NULL \
+                                                    AND expires_at <= $2) \
                                     RETURNING agent_uuid, amount), \
                           lapsed AS (SELECT agent_uuid, sum(amount) AS total FROM gone \
                                       GROUP BY agent_uuid), \

@@ -87,25 +87,35 @@ impl AgentRows for SqliteTx<'_> {
         let mut accounts = Vec::with_capacity(agents.len());
         for agent in agents {
             if for_update {
-                // The writer holds the database: take what lapsed or was released off the
-                // running total.
+                // The writer holds the database: take what was released or lapsed off the
+                // running total. Each condition on its own partial index: an OR of the two
+                // would walk every counted lock of the agent.
                 self.execute(
-                    "UPDATE erc8004_agent_stakes SET locked = locked - \
-                        (SELECT coalesce(sum(u.amount), 0) FROM erc8004_stake_utilization u \
-                          WHERE u.agent_uuid = ?1 AND u.counted = 1 \
-                            AND (u.released_at IS NOT NULL OR u.expires_at <= ?2)) \
+                    "UPDATE erc8004_agent_stakes SET locked = locked \
+                        - (SELECT coalesce(sum(u.amount), 0) FROM erc8004_stake_utilization u \
+                            WHERE u.agent_uuid = ?1 AND u.counted = 1 \
+                              AND u.released_at IS NOT NULL) \
+                        - (SELECT coalesce(sum(u.amount), 0) FROM erc8004_stake_utilization u \
+                            WHERE u.agent_uuid = ?1 AND u.counted = 1 \
+                              AND u.released_at IS NULL AND u.expires_at <= ?2) \
                      WHERE agent_uuid = ?1",
                     params![agent.to_string(), now.unix()],
                 )?;
                 self.execute(
                     "UPDATE erc8004_stake_utilization SET counted = 0 \
-                     WHERE agent_uuid = ?1 AND counted = 1 \
-                       AND (released_at IS NOT NULL OR expires_at <= ?2)",
+                     WHERE agent_uuid = ?1 AND counted = 1 AND released_at IS NOT NULL",
+                    params![agent.to_string()],
+                )?;
+                self.execute(
+                    "UPDATE erc8004_stake_utilization SET counted = 0 \
+                     WHERE agent_uuid = ?1 AND counted = 1 AND released_at IS NULL \
+                       AND expires_at <= ?2",
                     params![agent.to_string(), now.unix()],
                 )?;
             }
             // The running total, less what is counted but no longer active, less this root's
-            // own active locks: index lookups, whatever the agent's history.
+            // own active locks: index lookups, whatever the agent's history (the root's locks
+            // by root and agent: without statistics SQLite would walk the agent's active locks).
             let account = self.one(
                 "SELECT s.staked, s.slashed, s.locked \
                         - (SELECT coalesce(sum(u.amount), 0) FROM erc8004_stake_utilization u \
@@ -114,7 +124,8 @@ impl AgentRows for SqliteTx<'_> {
                         - (SELECT coalesce(sum(u.amount), 0) FROM erc8004_stake_utilization u \
                             WHERE u.agent_uuid = s.agent_uuid AND u.counted = 1 \
                               AND u.released_at IS NULL AND u.expires_at <= ?2) \
-                        - (SELECT coalesce(sum(u.amount), 0) FROM erc8004_stake_utilization u \
+                        - (SELECT coalesce(sum(u.amount), 0) \
+                             FROM erc8004_stake_utilization u INDEXED BY idx_stake_utilization_root \
                             WHERE u.root_tx_hash = ?3 AND u.agent_uuid = s.agent_uuid \
                               AND u.counted = 1 AND u.released_at IS NULL \
                               AND u.expires_at > ?2) \
