@@ -4,6 +4,7 @@ pub mod auth;
 pub mod config;
 mod error;
 mod handlers;
+mod openapi;
 pub mod ratelimit;
 pub mod telemetry;
 mod views;
@@ -13,16 +14,14 @@ use std::{net::TcpListener, time::Duration};
 use actix_web::{App, HttpResponse, HttpServer, dev::Server, http::StatusCode, middleware, web};
 use kagami_core::wire::ErrorCode;
 use kagami_store::Store;
-use utoipa::{
-    Modify, OpenApi,
-    openapi::security::{Http, HttpAuthScheme, SecurityScheme},
-};
+use utoipa::OpenApi;
 
 pub use config::{ApiConfig, MetricsRenderer, Secret};
 pub use error::{ApiError, ApiResult};
 
 use crate::{
     handlers::*,
+    openapi::{BearerAuth, ErrorResponses, Links},
     ratelimit::{RateLimitResponses, RateLimiter},
     telemetry::LabelLimiter,
 };
@@ -53,7 +52,7 @@ macro_rules! endpoints {
         #[openapi(
             info(title = "Kagami", description = "Trust layer for AI agents that forward x402 payments: signed endpoint manifests, verify-forward, forward receipts, cycle settlement."),
             paths($($handler),*),
-            modifiers(&BearerAuth, &RateLimitResponses),
+            modifiers(&BearerAuth, &RateLimitResponses, &ErrorResponses, &Links),
             tags(
                 (name = "agents", description = "ERC-8004 agents and their stake"),
                 (name = "manifests", description = "Signed endpoint manifests"),
@@ -97,18 +96,6 @@ endpoints!(
     ops::metrics,
     ops::openapi,
 );
-
-struct BearerAuth;
-
-impl Modify for BearerAuth {
-    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        let components = openapi.components.get_or_insert_with(Default::default);
-        components.add_security_scheme(
-            "bearer",
-            SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)),
-        );
-    }
-}
 
 /// The service: an actix server bound to its own listener.
 pub struct Application {
@@ -197,39 +184,66 @@ impl Application {
 
 /// The OpenAPI document, built once, and its JSON.
 pub(crate) fn openapi_json() -> &'static str {
-    static JSON: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
-        ApiDoc::openapi()
-            .to_json()
-            .unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))
-    });
+    static JSON: std::sync::LazyLock<String> =
+        std::sync::LazyLock::new(|| openapi::document().to_string());
     &JSON
 }
 
-/// The path templates of every endpoint, collected once: unknown routes and wrong methods are
-/// answered for the price of a few string comparisons.
-fn path_templates() -> &'static [String] {
-    static PATHS: std::sync::LazyLock<Vec<String>> =
-        std::sync::LazyLock::new(|| ApiDoc::openapi().paths.paths.keys().cloned().collect());
-    &PATHS
+/// Every endpoint's path template with the methods it answers (an `Allow` value), collected
+/// once: unknown routes and wrong methods are answered for the price of a few string
+/// comparisons.
+fn routes() -> &'static [(String, String)] {
+    static ROUTES: std::sync::LazyLock<Vec<(String, String)>> = std::sync::LazyLock::new(|| {
+        ApiDoc::openapi()
+            .paths
+            .paths
+            .iter()
+            .map(|(template, item)| {
+                let methods = [
+                    ("GET", item.get.is_some()),
+                    ("PUT", item.put.is_some()),
+                    ("POST", item.post.is_some()),
+                    ("DELETE", item.delete.is_some()),
+                    ("PATCH", item.patch.is_some()),
+                ];
+                let allow: Vec<&str> = methods
+                    .iter()
+                    .filter(|(_, present)| *present)
+                    .map(|(method, _)| *method)
+                    .collect();
+                (template.clone(), allow.join(", "))
+            })
+            .collect()
+    });
+    &ROUTES
 }
 
+/// Answers what no endpoint took: 405 with `Allow` (RFC 9110 section 15.5.6) on a known path,
+/// 404 elsewhere.
 async fn route_not_found(req: actix_web::HttpRequest) -> HttpResponse {
-    let known_path = path_templates()
+    let route = routes()
         .iter()
-        .any(|template| path_matches(template, req.path()));
-    let err = if known_path {
-        ApiError::new(
-            StatusCode::METHOD_NOT_ALLOWED,
-            ErrorCode::MethodNotAllowed,
-            format!("{} is not allowed here", req.method()),
-        )
-    } else {
-        ApiError::not_found(
+        .find(|(template, _)| path_matches(template, req.path()));
+    match route {
+        Some((_, allow)) => {
+            let err = ApiError::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                ErrorCode::MethodNotAllowed,
+                format!("{} is not allowed here; allowed: {allow}", req.method()),
+            );
+            let mut response = actix_web::ResponseError::error_response(&err);
+            if let Ok(value) = actix_web::http::header::HeaderValue::from_str(allow) {
+                response
+                    .headers_mut()
+                    .insert(actix_web::http::header::ALLOW, value);
+            }
+            response
+        }
+        None => actix_web::ResponseError::error_response(&ApiError::not_found(
             ErrorCode::RouteNotFound,
             format!("no route for {}", req.path()),
-        )
-    };
-    actix_web::ResponseError::error_response(&err)
+        )),
+    }
 }
 
 /// Whether a concrete path matches an OpenAPI path template (`{param}` matches one segment).

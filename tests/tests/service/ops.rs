@@ -178,6 +178,17 @@ pub(crate) async fn openapi_document_lists_every_route_the_server_answers(app: &
         .send(app.request(Method::DELETE, "/api/v1/agents", Auth::Admin))
         .await;
     reply.expect_error(405, "method_not_allowed");
+    // RFC 9110: a 405 lists the methods the resource answers.
+    assert_eq!(reply.header("allow"), Some("POST"));
+    let reply = app
+        .send(app.request(
+            Method::POST,
+            &format!("/api/v1/agents/{}", Uuid::nil()),
+            Auth::Admin,
+        ))
+        .await;
+    reply.expect_error(405, "method_not_allowed");
+    assert_eq!(reply.header("allow"), Some("GET, PATCH"));
 }
 
 /// A concrete path for a template: UUID parameters get the nil UUID, hashes the zero hash.

@@ -8,6 +8,7 @@ use kagami_core::{
     wire::{
         AgentDetailsResponse, AgentResponse, ErrorCode, FlipMetricsResponse, ManifestResponse,
         RegisterAgentRequest, SetStakeRequest, StakeResponse, UpdateAgentRequest, parse_uuid_field,
+        schema,
     },
 };
 use kagami_store::{AgentStatus, NewAgent};
@@ -44,11 +45,12 @@ fn parse_registration(body: &RegisterAgentRequest) -> ApiResult<NewAgent> {
     if let Some(uri) = &body.token_uri {
         uri.parse::<FreeText>()
             .map_err(ValidationError::format("token_uri"))?;
-        if uri.len() > 2048 {
+        let (len, max) = (uri.chars().count(), schema::FreeText::MAX_LENGTH);
+        if len > max {
             return Err(ValidationError::TooLong {
                 field: "token_uri",
-                max: 2048,
-                len: uri.len(),
+                max,
+                len,
             }
             .into());
         }
@@ -118,7 +120,7 @@ pub(crate) async fn register_agent(
 /// An agent, its stake and its effective manifest.
 #[utoipa::path(
     tag = "agents",
-    params(("agent_uuid" = String, Path, description = "the agent's UUID")),
+    params(("agent_uuid" = kagami_core::wire::schema::Uuid, Path, description = "the agent's UUID")),
     responses((status = 200, body = AgentDetailsResponse), (status = 404, body = kagami_core::wire::ErrorResponse))
 )]
 #[get("/api/v1/agents/{agent_uuid}")]
@@ -157,7 +159,7 @@ pub(crate) async fn get_agent(
 /// Sets the staked amount, mirroring the on-chain stake (admin).
 #[utoipa::path(
     tag = "agents",
-    params(("agent_uuid" = String, Path, description = "the agent's UUID")),
+    params(("agent_uuid" = kagami_core::wire::schema::Uuid, Path, description = "the agent's UUID")),
     request_body = SetStakeRequest,
     responses(
         (status = 200, body = StakeResponse),
@@ -189,7 +191,7 @@ pub(crate) async fn set_stake(
 /// Changes an agent's status (admin).
 #[utoipa::path(
     tag = "agents",
-    params(("agent_uuid" = String, Path, description = "the agent's UUID")),
+    params(("agent_uuid" = kagami_core::wire::schema::Uuid, Path, description = "the agent's UUID")),
     request_body = UpdateAgentRequest,
     responses((status = 200, body = AgentResponse)),
     security(("bearer" = []))
@@ -218,7 +220,7 @@ pub(crate) async fn update_agent(
 /// An agent's manifests, highest nonce first, with computed status.
 #[utoipa::path(
     tag = "manifests",
-    params(("agent_uuid" = String, Path, description = "the agent's UUID")),
+    params(("agent_uuid" = kagami_core::wire::schema::Uuid, Path, description = "the agent's UUID")),
     responses((status = 200, body = Vec<ManifestResponse>), (status = 404, body = kagami_core::wire::ErrorResponse))
 )]
 #[get("/api/v1/agents/{agent_uuid}/manifests")]
@@ -239,7 +241,7 @@ pub(crate) async fn list_manifests(
 /// One manifest with its computed status.
 #[utoipa::path(
     tag = "manifests",
-    params(("manifest_hash" = String, Path, description = "0x + 64 hex")),
+    params(("manifest_hash" = kagami_core::wire::schema::Hash, Path, description = "the manifest's id")),
     responses((status = 200, body = ManifestResponse), (status = 404, body = kagami_core::wire::ErrorResponse))
 )]
 #[get("/api/v1/manifests/{manifest_hash}")]
@@ -261,7 +263,7 @@ pub(crate) async fn get_manifest(
 /// An agent's manifest flip statistics.
 #[utoipa::path(
     tag = "manifests",
-    params(("agent_uuid" = String, Path, description = "the agent's UUID")),
+    params(("agent_uuid" = kagami_core::wire::schema::Uuid, Path, description = "the agent's UUID")),
     responses((status = 200, body = FlipMetricsResponse), (status = 404, body = kagami_core::wire::ErrorResponse))
 )]
 #[get("/api/v1/agents/manifests/{agent_uuid}/flip-metrics")]

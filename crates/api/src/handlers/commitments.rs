@@ -78,7 +78,7 @@ pub(crate) async fn create_commitment(
 /// Marks a pending commitment confirmed on chain (admin).
 #[utoipa::path(
     tag = "commitments",
-    params(("commitment_id" = String, Path, description = "the commitment's id")),
+    params(("commitment_id" = kagami_core::wire::schema::Uuid, Path, description = "the commitment's id")),
     request_body = ConfirmCommitmentRequest,
     responses((status = 200, body = CommitmentResponse), (status = 404, body = ErrorResponse), (status = 409, body = ErrorResponse)),
     security(("bearer" = []))
@@ -104,7 +104,7 @@ pub(crate) async fn confirm_commitment(
 /// Marks a confirmed commitment settled (admin).
 #[utoipa::path(
     tag = "commitments",
-    params(("commitment_id" = String, Path, description = "the commitment's id")),
+    params(("commitment_id" = kagami_core::wire::schema::Uuid, Path, description = "the commitment's id")),
     responses((status = 200, body = CommitmentResponse), (status = 404, body = ErrorResponse), (status = 409, body = ErrorResponse)),
     security(("bearer" = []))
 )]

@@ -181,7 +181,7 @@ fn settled_response(
 /// The audit trail of a payment: every receipt (hops, validity, reasons) and the settlement.
 #[utoipa::path(
     tag = "forwards",
-    params(("root_tx_hash" = String, Path, description = "0x + 64 hex")),
+    params(("root_tx_hash" = kagami_core::wire::schema::Hash, Path, description = "the root transaction")),
     responses((status = 200, body = ForwardTrailResponse), (status = 400, body = ErrorResponse))
 )]
 #[get("/api/v1/forwards/{root_tx_hash}")]

@@ -18,6 +18,7 @@ pub(crate) const MAX_LEDGER_LIMIT: u32 = 1000;
 #[serde(deny_unknown_fields)]
 pub(crate) struct LedgerQuery {
     /// Entries to return, newest first: `0..=1000`, default 100.
+    #[param(minimum = 0, maximum = 1000)]
     limit: Option<u32>,
 }
 

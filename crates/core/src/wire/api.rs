@@ -18,15 +18,24 @@ use super::{ErrorCode, ForwardPairRequest};
 #[serde(deny_unknown_fields)]
 pub struct RegisterAgentRequest {
     /// ERC-8004 token id (> 0).
+    #[cfg_attr(
+        feature = "openapi",
+        schema(minimum = 1, maximum = 9_223_372_036_854_775_807_i64)
+    )]
+    #[serde(deserialize_with = "super::integer::u64")]
     pub agent_id: u64,
     /// Chain name, e.g. `base`.
+    #[cfg_attr(feature = "openapi", schema(value_type = super::schema::Chain))]
     pub chain: String,
     /// The ERC-8004 identity registry contract.
+    #[cfg_attr(feature = "openapi", schema(value_type = super::schema::Address))]
     pub registry_address: String,
     /// The owner address (signs manifests and revocations).
+    #[cfg_attr(feature = "openapi", schema(value_type = super::schema::Address))]
     pub owner_address: String,
     /// Token URI.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<super::schema::FreeText>))]
     pub token_uri: Option<String>,
     /// ERC-8004 registration file (any JSON object).
     #[serde(default)]
@@ -40,6 +49,7 @@ pub struct RegisterAgentRequest {
 #[serde(deny_unknown_fields)]
 pub struct SetStakeRequest {
     /// Decimal string, at most 6 decimals, e.g. `"1500.25"`.
+    #[cfg_attr(feature = "openapi", schema(value_type = super::schema::Decimal))]
     pub staked_amount_usdc: String,
 }
 
@@ -49,6 +59,7 @@ pub struct SetStakeRequest {
 #[serde(deny_unknown_fields)]
 pub struct UpdateAgentRequest {
     /// `active`, `suspended` or `revoked`.
+    #[cfg_attr(feature = "openapi", schema(value_type = super::schema::AgentStatus))]
     pub status: String,
 }
 
@@ -58,10 +69,13 @@ pub struct UpdateAgentRequest {
 #[serde(deny_unknown_fields)]
 pub struct RevokeManifestRequest {
     /// The agent.
+    #[cfg_attr(feature = "openapi", schema(value_type = super::schema::Uuid))]
     pub agent_uuid: String,
     /// The manifest to revoke.
+    #[cfg_attr(feature = "openapi", schema(value_type = super::schema::Hash))]
     pub manifest_hash: String,
     /// The owner's signature over the manifest revocation message.
+    #[cfg_attr(feature = "openapi", schema(value_type = super::schema::Signature))]
     pub signature: String,
 }
 
@@ -71,16 +85,23 @@ pub struct RevokeManifestRequest {
 #[serde(deny_unknown_fields)]
 pub struct VerifyForwardRequest {
     /// The root transaction of the payment.
+    #[cfg_attr(feature = "openapi", schema(value_type = super::schema::Hash))]
     pub root_tx_hash: String,
     /// The agent about to pay.
+    #[cfg_attr(feature = "openapi", schema(value_type = super::schema::Uuid))]
     pub source_agent_uuid: String,
     /// The agent about to be paid.
+    #[cfg_attr(feature = "openapi", schema(value_type = super::schema::Uuid))]
     pub dest_agent_uuid: String,
     /// The destination's manifest the source checked.
+    #[cfg_attr(feature = "openapi", schema(value_type = super::schema::Hash))]
     pub manifest_hash: String,
     /// Its nonce.
+    #[cfg_attr(feature = "openapi", schema(maximum = 9_223_372_036_854_775_807_i64))]
+    #[serde(deserialize_with = "super::integer::u64")]
     pub manifest_nonce: u64,
     /// Its owner signature.
+    #[cfg_attr(feature = "openapi", schema(value_type = super::schema::Signature))]
     pub manifest_signature: String,
 }
 
@@ -90,14 +111,18 @@ pub struct VerifyForwardRequest {
 #[serde(deny_unknown_fields)]
 pub struct ReportCycleRequest {
     /// The root transaction whose forwards form a loop.
+    #[cfg_attr(feature = "openapi", schema(value_type = super::schema::Hash))]
     pub root_tx_hash: String,
     /// Credited with the bounty; must sign the cycle report message.
+    #[cfg_attr(feature = "openapi", schema(value_type = super::schema::Address))]
     pub reporter_address: String,
     /// The reporter's signature over the cycle report message.
+    #[cfg_attr(feature = "openapi", schema(value_type = super::schema::Signature))]
     pub signature: String,
     /// The chain named in the signed report; defaults to the chain of the first evidence
     /// item (or of the root's recorded receipts).
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<super::schema::Chain>))]
     pub chain: Option<String>,
     /// Signed hops not recorded yet, each like a record-forward body (order and receipt).
     #[serde(default)]
@@ -111,23 +136,32 @@ pub struct ReportCycleRequest {
 #[serde(deny_unknown_fields)]
 pub struct CommitmentRequest {
     /// Chain name.
+    #[cfg_attr(feature = "openapi", schema(value_type = super::schema::Chain))]
     pub chain: String,
     /// The root transaction (one commitment per root).
+    #[cfg_attr(feature = "openapi", schema(value_type = super::schema::Hash))]
     pub root_tx_hash: String,
     /// The paying agent.
+    #[cfg_attr(feature = "openapi", schema(value_type = super::schema::Uuid))]
     pub payer_agent_uuid: String,
     /// The first agent the payment goes to, which holds its routing during the lock.
+    #[cfg_attr(feature = "openapi", schema(value_type = super::schema::Uuid))]
     pub first_hop_agent_uuid: String,
     /// The committed routing.
+    #[cfg_attr(feature = "openapi", schema(value_type = super::schema::Hash))]
     pub routing_hash: String,
     /// At least the high-value threshold (10,000 USDC), exactly as signed: six decimals, e.g.
     /// `"10000.000000"`.
+    #[cfg_attr(feature = "openapi", schema(value_type = super::schema::Amount))]
     pub amount_usdc: String,
     /// End of the time lock (RFC 3339), in the future and within the policy's longest lock.
+    #[cfg_attr(feature = "openapi", schema(value_type = super::schema::Timestamp))]
     pub lock_until: String,
     /// The payer's signature over the commitment message.
+    #[cfg_attr(feature = "openapi", schema(value_type = super::schema::Signature))]
     pub payer_signature: String,
     /// The first-hop agent's signature over the same message.
+    #[cfg_attr(feature = "openapi", schema(value_type = super::schema::Signature))]
     pub first_hop_signature: String,
 }
 
@@ -137,6 +171,7 @@ pub struct CommitmentRequest {
 #[serde(deny_unknown_fields)]
 pub struct ConfirmCommitmentRequest {
     /// The on-chain transaction that carries the commitment.
+    #[cfg_attr(feature = "openapi", schema(value_type = super::schema::Hash))]
     pub onchain_tx_hash: String,
 }
 
@@ -146,21 +181,33 @@ pub struct ConfirmCommitmentRequest {
 #[serde(deny_unknown_fields)]
 pub struct MevIncidentRequest {
     /// The root transaction.
+    #[cfg_attr(feature = "openapi", schema(value_type = super::schema::Hash))]
     pub root_tx_hash: String,
     /// `frontrun`, `sandwich`, `timebandit` or `extraction_loop`.
+    #[cfg_attr(feature = "openapi", schema(value_type = super::schema::AttackType))]
     pub attack_type: String,
     /// The attacking agent (slashed).
+    #[cfg_attr(feature = "openapi", schema(value_type = super::schema::Uuid))]
     pub attacker_agent_uuid: String,
     /// The victim agent, if an agent.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<super::schema::Uuid>))]
     pub victim_agent_uuid: Option<String>,
     /// Value extracted, decimal string.
+    #[cfg_attr(feature = "openapi", schema(value_type = super::schema::Decimal))]
     pub extracted_value_usdc: String,
     /// Block number (> 0).
+    #[cfg_attr(
+        feature = "openapi",
+        schema(minimum = 1, maximum = 9_223_372_036_854_775_807_i64)
+    )]
+    #[serde(deserialize_with = "super::integer::u64")]
     pub block_number: u64,
     /// Transaction index in the block.
+    #[serde(deserialize_with = "super::integer::u32")]
     pub tx_index: u32,
     /// Hash of the evidence.
+    #[cfg_attr(feature = "openapi", schema(value_type = super::schema::Hash))]
     pub evidence_hash: String,
     /// The attacker's transaction, signed, EIP-2718 encoded, `0x` hex: signed by the
     /// attacker's owner or the key of its manifest in force, it is what makes the attacker
@@ -652,7 +699,7 @@ pub struct ReadyResponse {
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 pub struct ErrorResponse {
     /// Stable snake_case code.
-    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    #[cfg_attr(feature = "openapi", schema(value_type = super::schema::ErrorCodes))]
     pub error: ErrorCode,
     /// Human sentence.
     pub message: String,

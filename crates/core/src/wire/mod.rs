@@ -7,6 +7,9 @@
 
 mod api;
 mod code;
+pub mod integer;
+#[cfg(feature = "openapi")]
+pub mod schema;
 
 pub use api::*;
 pub use code::ErrorCode;
@@ -24,20 +27,29 @@ use crate::{EndpointUri, Policy, ValidationError, check_nonce, manifest::check_w
 #[serde(deny_unknown_fields)]
 pub struct PublishManifestRequest {
     /// The agent's UUID.
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::wire::schema::Uuid))]
     pub agent_uuid: String,
     /// Absolute https URI (http for loopback).
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::wire::schema::EndpointUri))]
     pub endpoint_uri: String,
     /// Address or secp256k1 public key.
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::wire::schema::Pubkey))]
     pub pubkey: String,
     /// Strictly increasing per agent, `0..=i64::MAX`.
+    #[cfg_attr(feature = "openapi", schema(maximum = 9_223_372_036_854_775_807_i64))]
+    #[serde(deserialize_with = "integer::u64")]
     pub nonce: u64,
     /// RFC 3339.
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::wire::schema::Timestamp))]
     pub valid_from: String,
     /// RFC 3339.
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::wire::schema::Timestamp))]
     pub valid_until: String,
     /// The owner's signature over the manifest message.
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::wire::schema::Signature))]
     pub signature: String,
     /// Chain name.
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::wire::schema::Chain))]
     pub chain: String,
 }
 
@@ -147,26 +159,38 @@ impl PublishManifestRequest {
 #[serde(deny_unknown_fields)]
 pub struct RecordForwardRequest {
     /// The root transaction.
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::wire::schema::Hash))]
     pub root_tx_hash: String,
     /// The paying agent.
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::wire::schema::Uuid))]
     pub source_agent_uuid: String,
     /// The receiving agent, who signed.
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::wire::schema::Uuid))]
     pub dest_agent_uuid: String,
     /// 0 for the first forward.
+    #[cfg_attr(feature = "openapi", schema(maximum = 10))]
+    #[serde(deserialize_with = "integer::u64")]
     pub hop: u64,
     /// The destination's manifest the source checked.
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::wire::schema::Hash))]
     pub manifest_hash: String,
     /// The id of the order this receipt acknowledges (receipt v2); absent for a v1 receipt.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<crate::wire::schema::Hash>))]
     pub order_hash: Option<String>,
     /// The destination's next-hop commitment; absent or null for a terminal hop.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<crate::wire::schema::Hash>))]
     pub next_hop_hash: Option<String>,
     /// Unique per destination, `0..=i64::MAX`.
+    #[cfg_attr(feature = "openapi", schema(maximum = 9_223_372_036_854_775_807_i64))]
+    #[serde(deserialize_with = "integer::u64")]
     pub receipt_nonce: u64,
     /// The destination's signature over the receipt message.
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::wire::schema::Signature))]
     pub signature: String,
     /// Chain name.
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::wire::schema::Chain))]
     pub chain: String,
 }
 
@@ -275,23 +299,34 @@ fn parse_hop(field: &'static str, hop: u64, policy: &Policy) -> Result<u32, Vali
 #[serde(deny_unknown_fields)]
 pub struct ForwardOrderRequest {
     /// Chain name.
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::wire::schema::Chain))]
     pub chain: String,
     /// The root transaction.
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::wire::schema::Hash))]
     pub root_tx_hash: String,
     /// 0 for the first forward.
+    #[cfg_attr(feature = "openapi", schema(maximum = 10))]
+    #[serde(deserialize_with = "integer::u64")]
     pub hop: u64,
     /// The paying agent, who signed.
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::wire::schema::Uuid))]
     pub source_agent_uuid: String,
     /// The receiving agent.
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::wire::schema::Uuid))]
     pub dest_agent_uuid: String,
     /// The destination's manifest the payer checked.
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::wire::schema::Hash))]
     pub manifest_hash: String,
     /// The amount paid, exactly as signed: decimal USDC with exactly six decimals, e.g.
     /// `"12.500000"` (`docs/PROTOCOL.md`, section 11.1).
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::wire::schema::Amount))]
     pub amount_usdc: String,
     /// Unique per paying agent, `0..=i64::MAX`.
+    #[cfg_attr(feature = "openapi", schema(maximum = 9_223_372_036_854_775_807_i64))]
+    #[serde(deserialize_with = "integer::u64")]
     pub order_nonce: u64,
     /// The payer's signature over the order message.
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::wire::schema::Signature))]
     pub signature: String,
 }
 
