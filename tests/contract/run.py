@@ -45,7 +45,9 @@ def check(store):
         print(f"\n==> schemathesis against the {store} store: {' '.join(command)}",
               flush=True)
         env = dict(os.environ, SCHEMATHESIS_HOOKS="hooks", PYTHONPATH=HERE)
-        return subprocess.run(command, env=env).returncode
+        cache = os.path.join(ROOT, "target", "contract")
+        os.makedirs(cache, exist_ok=True)
+        return subprocess.run(command, env=env, cwd=cache).returncode
     finally:
         server.stop()
         shutil.rmtree(work, ignore_errors=True)
