@@ -7,16 +7,15 @@
 //! The changes are written as the store writes them (same tables, same encodings): they stand
 //! for the write of a concurrent use case that committed first.
 
-use std::{str::FromStr, time::Duration};
+use std::time::Duration;
 
 use kagami_core::{
     ManifestRecord,
     crypto::{Hash32, Timestamp},
 };
-use tokio_postgres::NoTls;
 use uuid::Uuid;
 
-use crate::{TestPostgres, TestSqlite, database_url};
+use crate::{TestPostgres, TestSqlite};
 
 /// A transaction holding an agent's writers' lock.
 #[expect(
@@ -36,14 +35,7 @@ impl Interloper {
     /// # Panics
     /// On any database error.
     pub async fn postgres(db: &TestPostgres, agent: Uuid) -> Self {
-        let mut config = tokio_postgres::Config::from_str(&database_url())
-            .unwrap_or_else(|e| panic!("DATABASE_URL: {e}"));
-        config.dbname(db.name());
-        let (client, connection) = config
-            .connect(NoTls)
-            .await
-            .unwrap_or_else(|e| panic!("connect: {e}"));
-        tokio::spawn(connection);
+        let client = db.client().await;
         client
             .batch_execute("BEGIN")
             .await

@@ -16,7 +16,10 @@ mod interloper;
 mod pg_tls;
 mod proxy;
 
-use std::path::{Path, PathBuf};
+use std::{
+    path::{Path, PathBuf},
+    str::FromStr,
+};
 
 use alloy_consensus::{SignableTransaction, TxEnvelope, TxLegacy};
 use alloy_eips::eip2718::Encodable2718;
@@ -193,6 +196,23 @@ impl TestPostgres {
     /// The database's name.
     pub fn name(&self) -> &str {
         &self.name
+    }
+
+    /// A connection of its own to this test's database, outside the store's pool: for SQL the
+    /// store does not send (holding a lock, calling the operators' audit functions).
+    ///
+    /// # Panics
+    /// When the database cannot be reached.
+    pub async fn client(&self) -> tokio_postgres::Client {
+        let mut config = tokio_postgres::Config::from_str(&database_url())
+            .unwrap_or_else(|e| panic!("DATABASE_URL: {e}"));
+        config.dbname(self.name());
+        let (client, connection) = config
+            .connect(NoTls)
+            .await
+            .unwrap_or_else(|e| panic!("connect to {}: {e}", self.name));
+        tokio::spawn(connection);
+        client
     }
 
     /// Closes the pool and drops the database.

@@ -26,6 +26,15 @@ pub(crate) fn now() -> Timestamp {
     t(0)
 }
 
+/// A runtime for a property test's case (proptest drives synchronous closures).
+pub(crate) fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
 pub(crate) fn policy() -> Policy {
     Policy::default()
 }

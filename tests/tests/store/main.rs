@@ -8,6 +8,7 @@
 )]
 
 mod cases;
+mod detect;
 mod fixtures;
 mod ledger;
 mod races;
@@ -83,6 +84,24 @@ mod postgres_only {
         crate::cases::round_trips_per_use_case_are_as_documented(db.store()).await;
         db.cleanup().await;
     }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn audit_functions_exist_after_migration() {
+        let Some(db) = kagami_tests::TestPostgres::new().await else {
+            return;
+        };
+        crate::detect::audit_functions_exist_after_migration(&db).await;
+        db.cleanup().await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_settled_cycle_is_evidence_not_a_valid_cycle() {
+        let Some(db) = kagami_tests::TestPostgres::new().await else {
+            return;
+        };
+        crate::detect::a_settled_cycle_is_evidence_not_a_valid_cycle(&db).await;
+        db.cleanup().await;
+    }
 }
 
 /// Generates, for each race in `races`, one test per backend with the interloper that backend
@@ -128,13 +147,7 @@ races!(
 mod ledger_properties {
     use proptest::prelude::*;
 
-    fn runtime() -> tokio::runtime::Runtime {
-        tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap()
-    }
+    use crate::fixtures::runtime;
 
     proptest! {
         #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
@@ -156,6 +169,25 @@ mod ledger_properties {
             runtime().block_on(async {
                 let Some(db) = kagami_tests::TestPostgres::new().await else { return };
                 crate::ledger::run(db.store(), ops).await;
+                db.cleanup().await;
+            });
+        }
+    }
+}
+
+mod detect_properties {
+    use proptest::prelude::*;
+
+    use crate::fixtures::runtime;
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+
+        #[test]
+        fn audit_functions_agree_with_the_graph_rules(payment in crate::detect::payments()) {
+            runtime().block_on(async {
+                let Some(db) = kagami_tests::TestPostgres::new().await else { return };
+                crate::detect::run(&db, payment).await;
                 db.cleanup().await;
             });
         }

@@ -192,6 +192,17 @@ impl ReceiptRecord {
             receipt,
         }
     }
+
+    /// This receipt as an edge of its root's settlement graph — the graph every forward rule
+    /// and loop settlement is decided on: a hop ([`NewReceipt::edge`]) that is still valid (not
+    /// invalidated as evidence of a settled loop). The PostgreSQL audit functions
+    /// (`detect_forward_cycles`, `detect_extraction_loops`) select the same edges.
+    pub const fn valid_edge(&self) -> Option<kagami_core::Edge> {
+        if !self.is_valid {
+            return None;
+        }
+        self.receipt.edge()
+    }
 }
 
 /// A settlement's status.

@@ -111,6 +111,10 @@ async fn migrations_apply_once_and_detect_edited_history() {
             version: 3,
             name: "locked_stake_total".to_owned(),
         },
+        MigrationInfo {
+            version: 4,
+            name: "detect_functions".to_owned(),
+        },
     ];
     assert_eq!(applied, shipped, "every shipped migration, in order");
     assert!(migrate(&db.config).await.unwrap().is_empty());
@@ -151,7 +155,12 @@ async fn pending_migrations_are_listed_on_an_empty_database() {
             .iter()
             .map(|m| (m.version, m.name.as_str()))
             .collect::<Vec<_>>(),
-        [(1, "schema"), (2, "protocol_v2"), (3, "locked_stake_total")]
+        [
+            (1, "schema"),
+            (2, "protocol_v2"),
+            (3, "locked_stake_total"),
+            (4, "detect_functions")
+        ]
     );
     db.drop_database().await;
 }

@@ -48,8 +48,7 @@ pub(crate) async fn verify<T: Tx>(
     let receipts = tx.receipts_of_root(&query.root).await?;
     let edges: Vec<_> = receipts
         .iter()
-        .filter(|r| r.is_valid)
-        .filter_map(|r| r.receipt.edge())
+        .filter_map(ReceiptRecord::valid_edge)
         .collect();
     let invalid_receipts: Vec<Hash32> = receipts
         .iter()
@@ -176,8 +175,7 @@ fn graph_of(root: Hash32, receipts: &[ReceiptRecord]) -> ForwardGraph {
         root,
         receipts
             .iter()
-            .filter(|r| r.is_valid)
-            .filter_map(|r| r.receipt.edge())
+            .filter_map(ReceiptRecord::valid_edge)
             .collect(),
     )
 }
