@@ -13,6 +13,7 @@
 )]
 
 mod interloper;
+mod invariants;
 mod pg_tls;
 mod proxy;
 
@@ -23,10 +24,11 @@ use alloy_eips::eip2718::Encodable2718;
 use alloy_primitives::{Address, TxKind, U256};
 use alloy_signer::SignerSync;
 pub use interloper::Interloper;
+pub use invariants::{Direct, assert_ledger_invariants};
 use kagami_crypto::{PrivateKeySigner, SignedTransaction};
 #[cfg(unix)]
 pub use pg_tls::{PostgresTls, SERVER_NAMES};
-pub use proxy::Proxy;
+pub use proxy::{Cut, Proxy};
 
 use kagami_store::{Store, postgres::PostgresConfig};
 use sha2::{Digest, Sha256};
@@ -135,6 +137,11 @@ impl TestSqlite {
     pub fn dir(&self) -> &Path {
         &self.dir
     }
+
+    /// The database file, read directly.
+    pub fn direct(&self) -> Direct {
+        Direct::sqlite(&self.dir)
+    }
 }
 
 impl Default for TestSqlite {
@@ -193,6 +200,11 @@ impl TestPostgres {
     /// The database's name.
     pub fn name(&self) -> &str {
         &self.name
+    }
+
+    /// The database, read directly (not through the store's pool).
+    pub fn direct(&self) -> Direct {
+        Direct::Postgres(self.name.clone())
     }
 
     /// Closes the pool and drops the database.
