@@ -212,6 +212,15 @@ impl Direct {
     /// # Panics
     /// When the database cannot be opened or the query fails.
     pub async fn count(&self, sql: &str) -> i64 {
+        self.counts(&[sql]).await[0]
+    }
+
+    /// Runs each query of `sqls` (each returns one integer) on one connection; returns the
+    /// integers.
+    ///
+    /// # Panics
+    /// When the database cannot be opened or a query fails.
+    pub async fn counts(&self, sqls: &[&str]) -> Vec<i64> {
         match self {
             Self::Sqlite(path) => {
                 let db = rusqlite::Connection::open_with_flags(
@@ -219,8 +228,12 @@ impl Direct {
                     rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
                 )
                 .unwrap_or_else(|e| panic!("open {}: {e}", path.display()));
-                db.query_row(sql, [], |row| row.get(0))
-                    .unwrap_or_else(|e| panic!("{sql}: {e}"))
+                sqls.iter()
+                    .map(|sql| {
+                        db.query_row(sql, [], |row| row.get(0))
+                            .unwrap_or_else(|e| panic!("{sql}: {e}"))
+                    })
+                    .collect()
             }
             Self::Postgres(name) => {
                 let mut config = tokio_postgres::Config::from_str(&database_url())
@@ -231,14 +244,19 @@ impl Direct {
                     .await
                     .unwrap_or_else(|e| panic!("connect to {name}: {e}"));
                 let driver = tokio::spawn(connection);
-                let count = client
-                    .query_one(sql, &[])
-                    .await
-                    .unwrap_or_else(|e| panic!("{sql}: {e:?}"))
-                    .get(0);
+                let mut counts = Vec::with_capacity(sqls.len());
+                for sql in sqls {
+                    counts.push(
+                        client
+                            .query_one(*sql, &[])
+                            .await
+                            .unwrap_or_else(|e| panic!("{sql}: {e:?}"))
+                            .get(0),
+                    );
+                }
                 drop(client);
                 let _ = driver.await;
-                count
+                counts
             }
         }
     }
@@ -246,23 +264,21 @@ impl Direct {
     /// What a write can change, as named counts: two equal snapshots around a request show
     /// that it wrote nothing.
     pub async fn snapshot(&self) -> BTreeMap<&'static str, i64> {
-        let mut counts = BTreeMap::new();
-        for (what, sql) in SNAPSHOT {
-            counts.insert(*what, self.count(sql).await);
-        }
-        counts
+        let sqls: Vec<&str> = SNAPSHOT.iter().map(|(_, sql)| *sql).collect();
+        let counts = self.counts(&sqls).await;
+        SNAPSHOT.iter().map(|(what, _)| *what).zip(counts).collect()
     }
 
     /// The kinds of partial state found, each with how many rows show it (empty: none).
     pub async fn partial_state(&self) -> Vec<(&'static str, i64)> {
-        let mut found = Vec::new();
-        for (what, sql) in PARTIAL_STATE {
-            let rows = self.count(sql).await;
-            if rows != 0 {
-                found.push((*what, rows));
-            }
-        }
-        found
+        let sqls: Vec<&str> = PARTIAL_STATE.iter().map(|(_, sql)| *sql).collect();
+        let counts = self.counts(&sqls).await;
+        PARTIAL_STATE
+            .iter()
+            .map(|(what, _)| *what)
+            .zip(counts)
+            .filter(|(_, rows)| *rows != 0)
+            .collect()
     }
 
     /// Asserts that no partial state is found.
