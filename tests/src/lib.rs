@@ -13,6 +13,7 @@
 )]
 
 mod interloper;
+mod invariants;
 mod pg_tls;
 mod proxy;
 
@@ -26,10 +27,11 @@ use alloy_eips::eip2718::Encodable2718;
 use alloy_primitives::{Address, TxKind, U256};
 use alloy_signer::SignerSync;
 pub use interloper::Interloper;
+pub use invariants::{Direct, assert_ledger_invariants};
 use kagami_crypto::{PrivateKeySigner, SignedTransaction};
 #[cfg(unix)]
 pub use pg_tls::{PostgresTls, SERVER_NAMES};
-pub use proxy::Proxy;
+pub use proxy::{Cut, Proxy};
 
 use kagami_store::{Store, postgres::PostgresConfig};
 use sha2::{Digest, Sha256};
@@ -138,6 +140,11 @@ impl TestSqlite {
     pub fn dir(&self) -> &Path {
         &self.dir
     }
+
+    /// The database file, read directly.
+    pub fn direct(&self) -> Direct {
+        Direct::sqlite(&self.dir)
+    }
 }
 
 impl Default for TestSqlite {
@@ -213,6 +220,11 @@ impl TestPostgres {
             .unwrap_or_else(|e| panic!("connect to {}: {e}", self.name));
         tokio::spawn(connection);
         client
+    }
+
+    /// The database, read directly (not through the store's pool).
+    pub fn direct(&self) -> Direct {
+        Direct::Postgres(self.name.clone())
     }
 
     /// Closes the pool and drops the database.

@@ -1,8 +1,9 @@
 //! Black-box tests of the service: each test starts the real server (`kagami_api::Application`)
 //! on `127.0.0.1:0` in-process and drives it over HTTP with `reqwest`, asserting status codes
 //! and JSON bodies only. Every scenario runs twice, on the embedded SQLite store and on a
-//! fresh PostgreSQL database; the database-outage test runs on PostgreSQL only, and the rate
-//! limit tests (which do not depend on the store) on SQLite, with the local Redis.
+//! fresh PostgreSQL database; the database-outage and connection-cut tests run on PostgreSQL
+//! only, and the rate limit tests (which do not depend on the store) on SQLite, with the
+//! local Redis.
 
 #![expect(
     clippy::unwrap_used,
@@ -13,6 +14,7 @@
 
 mod app;
 mod attacks;
+mod cut;
 mod fixtures;
 mod ops;
 mod outage;
@@ -89,6 +91,11 @@ mod postgres_only {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn database_outage_answers_503_and_recovers_without_restart() {
         crate::outage::database_outage_answers_503_and_recovers_without_restart().await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_connection_cut_inside_a_transaction_answers_503_and_commits_nothing() {
+        crate::cut::a_connection_cut_inside_a_transaction_answers_503_and_commits_nothing().await;
     }
 }
 

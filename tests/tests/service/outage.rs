@@ -11,10 +11,13 @@ use std::{
 };
 
 use kagami_core::crypto::PrivateKeySigner;
-use kagami_store::{Store, postgres::PostgresConfig};
+use kagami_store::{
+    Store,
+    postgres::{PostgresConfig, SslMode},
+};
 use kagami_tests::{Proxy, TestPostgres, database_url};
 use serde_json::{Value, json};
-use tokio_postgres::{NoTls, config::Host};
+use tokio_postgres::config::Host;
 
 use crate::{
     app::{Auth, TestApp},
@@ -38,22 +41,26 @@ fn upstream() -> (String, String, Option<String>) {
 
 /// Counts the agents straight in the database, bypassing the proxy.
 async fn count_agents(db: &TestPostgres) -> i64 {
-    let (_, user, password) = upstream();
-    let mut config = tokio_postgres::Config::from_str(&database_url()).unwrap();
-    config.dbname(db.name()).user(&user);
-    if let Some(password) = password {
-        config.password(password);
-    }
-    let (client, connection) = config.connect(NoTls).await.unwrap();
-    let driver = tokio::spawn(connection);
-    let count: i64 = client
-        .query_one("SELECT count(*) FROM erc8004_agents", &[])
+    db.direct()
+        .count("SELECT count(*) FROM erc8004_agents")
         .await
-        .unwrap()
-        .get(0);
-    drop(client);
-    let _ = driver.await;
-    count
+}
+
+/// A store on `db` whose every connection goes through a new [`Proxy`], with short timeouts
+/// so that a cut connection is noticed quickly, in plaintext so that the proxy can read the
+/// protocol (a cut inside a transaction).
+pub(crate) async fn proxied(db: &TestPostgres) -> (Proxy, Store) {
+    let (address, user, password) = upstream();
+    let proxy = Proxy::start(address).await;
+    let mut config =
+        PostgresConfig::from_parts("127.0.0.1", proxy.port(), db.name(), &user, password);
+    config.pool_min_size = 1;
+    config.pool_max_size = 4;
+    config.connect_timeout = Duration::from_secs(1);
+    config.command_timeout = Duration::from_secs(5);
+    config.ssl_mode = SslMode::Disable;
+    let store = Store::connect_postgres(&config).await.unwrap();
+    (proxy, store)
 }
 
 /// Retries `attempt` until it answers `status` or `within` passes; returns the last answer.
@@ -76,15 +83,7 @@ pub(crate) async fn database_outage_answers_503_and_recovers_without_restart() {
     let Some(db) = TestPostgres::new().await else {
         return;
     };
-    let (address, user, password) = upstream();
-    let proxy = Proxy::start(address).await;
-    let mut config =
-        PostgresConfig::from_parts("127.0.0.1", proxy.port(), db.name(), &user, password);
-    config.pool_min_size = 1;
-    config.pool_max_size = 4;
-    config.connect_timeout = Duration::from_secs(1);
-    config.command_timeout = Duration::from_secs(5);
-    let store = Store::connect_postgres(&config).await.unwrap();
+    let (proxy, store) = proxied(&db).await;
     let app = TestApp::spawn(store.clone()).await;
 
     let owner = PrivateKeySigner::random();

@@ -1,9 +1,9 @@
 //! The ledger's invariants over random sequences of operations, on a real store: whatever
 //! is recorded, reported, disputed, incident-slashed or re-staked, in any order, every slash is
-//! paid out exactly (Σ slashed = Σ bounties + Σ retained, in total and per cause), and no
-//! agent's stake ever goes below zero.
+//! paid out exactly (Σ slashed = Σ bounties + Σ retained, in total and per cause), no
+//! agent's stake ever goes below zero, and no partial state is left (the checks live in
+//! `kagami_tests`, shared with the crash tests).
 
-use kagami_core::Usdc;
 use kagami_store::{Agent, AttackType, Store};
 use proptest::prelude::*;
 
@@ -57,15 +57,17 @@ pub(crate) fn ops() -> impl Strategy<Value = Vec<Op>> {
     proptest::collection::vec(op, 1..25)
 }
 
-/// Runs `ops` on `store`, checking the invariants after each one. Operations the rules
-/// refuse are part of the sequence too: a refusal must leave the ledger as it was.
-pub(crate) async fn run(store: Store, ops: Vec<Op>) {
+/// Runs `ops` on `store`, checking the invariants after each one and, at the end, that its
+/// database (`direct`) holds no partial state. Operations the rules refuse are part of the
+/// sequence too: a refusal must leave the ledger as it was.
+pub(crate) async fn run(store: Store, direct: kagami_tests::Direct, ops: Vec<Op>) {
     let mut agents: Vec<Agent> = Vec::new();
     for n in 1..=AGENTS {
         let a = agent(&store, n, "1000").await;
         published(&store, &a).await;
         agents.push(a);
     }
+    let uuids: Vec<_> = agents.iter().map(|a| a.uuid).collect();
     let by = |n: u64| &agents[usize::try_from(n - 1).unwrap()];
     let mut manifests: Vec<_> = Vec::new();
     for a in &agents {
@@ -176,32 +178,7 @@ pub(crate) async fn run(store: Store, ops: Vec<Op>) {
         for a in &agents {
             store.touch_agent(a.uuid, at).await.unwrap();
         }
-        check(&store, &agents, at).await;
+        kagami_tests::assert_ledger_invariants(&store, &uuids, at).await;
     }
-}
-
-async fn check(store: &Store, agents: &[Agent], at: kagami_core::crypto::Timestamp) {
-    let (totals, _) = store.ledger(0).await.unwrap();
-    assert!(totals.balanced(), "the ledger does not balance: {totals:?}");
-    let mut slashed = Usdc::ZERO;
-    for a in agents {
-        let stake = store.stake(a.uuid, at).await.unwrap().unwrap();
-        assert!(
-            stake.slashed <= stake.staked,
-            "stake below zero: {stake:?} of {}",
-            a.uuid
-        );
-        let own: Usdc = store
-            .slashes_of(a.uuid)
-            .await
-            .unwrap()
-            .iter()
-            .fold(Usdc::ZERO, |sum, s| sum.checked_add(s.amount).unwrap());
-        assert_eq!(
-            own, stake.slashed,
-            "the agent's slashes are its slashed amount"
-        );
-        slashed = slashed.checked_add(own).unwrap();
-    }
-    assert_eq!(totals.slashed, slashed, "the ledger holds every slash");
+    direct.assert_no_partial_state().await;
 }

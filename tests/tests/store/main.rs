@@ -156,7 +156,7 @@ mod ledger_properties {
         fn sqlite_ledger_balances_and_no_stake_goes_below_zero(ops in crate::ledger::ops()) {
             runtime().block_on(async {
                 let db = kagami_tests::TestSqlite::new();
-                crate::ledger::run(db.store(), ops).await;
+                crate::ledger::run(db.store(), db.direct(), ops).await;
             });
         }
     }
@@ -168,7 +168,7 @@ mod ledger_properties {
         fn postgres_ledger_balances_and_no_stake_goes_below_zero(ops in crate::ledger::ops()) {
             runtime().block_on(async {
                 let Some(db) = kagami_tests::TestPostgres::new().await else { return };
-                crate::ledger::run(db.store(), ops).await;
+                crate::ledger::run(db.store(), db.direct(), ops).await;
                 db.cleanup().await;
             });
         }
