@@ -13,6 +13,7 @@
 
 mod app;
 mod attacks;
+mod bounds;
 mod fixtures;
 mod ops;
 mod outage;
@@ -77,6 +78,13 @@ on_both_stores!(
     rejections::registration_and_publication_preconditions_answer_their_codes,
     rejections::money_is_a_decimal_string_and_commitments_start_at_ten_thousand with crate::attacks::fast_routing_changes,
     rejections::a_registration_file_with_nul_is_a_400_on_every_store,
+    bounds::manifest_pages_walk_the_whole_history_once_in_order with crate::bounds::no_activation_delay,
+    bounds::a_history_longer_than_a_page_still_verifies_exactly with crate::bounds::no_activation_delay,
+    bounds::page_limits_and_cursors_are_typed_400s,
+    bounds::trail_pages_walk_every_receipt_once,
+    bounds::ledger_pages_walk_every_line_once,
+    bounds::aggregates_beyond_i64_are_exact,
+    bounds::report_cycle_evidence_has_a_maximum,
     ops::request_ids_are_echoed,
     ops::health_and_readiness_report_the_database,
     ops::openapi_document_lists_every_route_the_server_answers,

@@ -7,6 +7,7 @@
 
 mod api;
 mod code;
+pub mod page;
 
 pub use api::*;
 pub use code::ErrorCode;
