@@ -20,7 +20,7 @@ use crate::database_url;
 /// When an invariant does not hold, or the store fails.
 pub async fn assert_ledger_invariants(store: &Store, agents: &[Uuid], at: Timestamp) {
     let (totals, _) = store
-        .ledger(0)
+        .ledger(0, None)
         .await
         .unwrap_or_else(|e| panic!("read the ledger: {e:?}"));
     assert!(totals.balanced(), "the ledger does not balance: {totals:?}");
@@ -50,7 +50,11 @@ pub async fn assert_ledger_invariants(store: &Store, agents: &[Uuid], at: Timest
             .checked_add(own)
             .unwrap_or_else(|| panic!("the slashes overflow"));
     }
-    assert_eq!(totals.slashed, slashed, "the ledger holds every slash");
+    assert_eq!(
+        totals.slashed,
+        slashed.into(),
+        "the ledger holds every slash"
+    );
 }
 
 /// Each kind of partial state, as a query counting the rows that show it. Written once in

@@ -300,7 +300,7 @@ async fn sweep_disputes(state: &AppState) -> Result<(), kagami_store::StoreError
         let disputed = state.store.touch_agent(agent, handlers::now()).await?;
         telemetry::log_disputes(agent, &disputed);
     }
-    let (totals, _) = state.store.ledger(0).await?;
+    let (totals, _) = state.store.ledger(0, None).await?;
     telemetry::record_ledger(&totals);
     Ok(())
 }

@@ -227,7 +227,20 @@ pub fn record_settlement(settlement: &kagami_store::Settlement) {
 
 /// Records a slash outside a settlement (MEV incidents).
 pub fn record_slash(amount: Usdc) {
-    metrics::counter!(SLASHED_USDC.name).increment(u64::try_from(amount.micros()).unwrap_or(0));
+    // The counter is a u64 of micro-USDC (1.8e13 USDC) and wraps on overflow: keep the
+    // process's total here and set it, saturating, so a huge slash never turns it into a
+    // small number (Prometheus would read that as a counter reset).
+    static TOTAL: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let micros = u64::try_from(amount.micros()).unwrap_or(0);
+    let add = |total: u64| Some(total.saturating_add(micros));
+    let before = TOTAL
+        .fetch_update(
+            std::sync::atomic::Ordering::Relaxed,
+            std::sync::atomic::Ordering::Relaxed,
+            add,
+        )
+        .unwrap_or(u64::MAX);
+    metrics::counter!(SLASHED_USDC.name).absolute(before.saturating_add(micros));
 }
 
 /// Sets the ledger gauges from the store's totals.

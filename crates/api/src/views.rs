@@ -216,6 +216,7 @@ fn ledger_entry(entry: &LedgerEntry) -> LedgerEntryResponse {
             cause,
             amount,
             created_at,
+            ..
         } => ("slash", cause, Some(agent), None, amount, created_at),
         LedgerEntry::Payout(p) => match &p.kind {
             PayoutKind::Bounty { reporter } => (

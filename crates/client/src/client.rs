@@ -12,12 +12,13 @@ use kagami_core::{
         PublishManifestResponse, ReadyResponse, RecordForwardResponse, RegisterAgentRequest,
         ReportCycleRequest, ReportCycleResponse, RevokeManifestRequest, SetStakeRequest,
         StakeResponse, UpdateAgentRequest, VerifyForwardRequest, VerifyForwardResponse,
+        page::MAX_PAGE_LIMIT,
     },
 };
 use kagami_crypto::{Hash32, Uuid};
 use reqwest::{
     Method, Url,
-    header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HeaderValue, RETRY_AFTER},
+    header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HeaderValue, LINK, RETRY_AFTER},
 };
 use serde::{Serialize, de::DeserializeOwned};
 use serde_json::Value;
@@ -195,21 +196,31 @@ impl KagamiClient {
     }
 
     /// `GET /api/v1/agents/{agent_uuid}/manifests`: every manifest of the agent with its
-    /// status computed now.
+    /// status computed now, highest nonce first. The service answers a page at a time; this
+    /// follows each page's `Link: <…>; rel="next"` until the last.
     ///
     /// # Errors
     /// [`Error::Api`] 404 for an unknown agent.
     pub async fn agent_manifests(&self, agent: Uuid) -> Result<Vec<ManifestResponse>> {
-        self.get(&format!("/api/v1/agents/{agent}/manifests")).await
+        let mut all = Vec::new();
+        self.each_page(
+            &format!("/api/v1/agents/{agent}/manifests?limit={MAX_PAGE_LIMIT}"),
+            |page: Vec<ManifestResponse>| all.extend(page),
+        )
+        .await?;
+        Ok(all)
     }
 
     /// The nonce to sign the agent's next manifest with: one above the highest nonce of any
-    /// of its manifests (revoked and expired ones included), or 1 for its first.
+    /// of its manifests (revoked and expired ones included), or 1 for its first. One request:
+    /// the list's first manifest has the highest nonce.
     ///
     /// # Errors
     /// See [`Self::agent_manifests`].
     pub async fn next_manifest_nonce(&self, agent: Uuid) -> Result<u64> {
-        let manifests = self.agent_manifests(agent).await?;
+        let manifests: Vec<ManifestResponse> = self
+            .get(&format!("/api/v1/agents/{agent}/manifests?limit=1"))
+            .await?;
         Ok(manifests
             .iter()
             .map(|m| m.nonce)
@@ -293,12 +304,26 @@ impl KagamiClient {
     }
 
     /// `GET /api/v1/forwards/{root_tx_hash}`: every receipt of a payment (valid or not) and
-    /// its settlement, if any.
+    /// its settlement, if any. The service answers the receipts a page at a time; this follows
+    /// each page's `Link: <…>; rel="next"` until the last.
     ///
     /// # Errors
     /// [`Error::Api`] 400 for a malformed hash.
     pub async fn forward_trail(&self, root_tx_hash: &Hash32) -> Result<ForwardTrailResponse> {
-        self.get(&format!("/api/v1/forwards/{root_tx_hash}")).await
+        let mut trail: Option<ForwardTrailResponse> = None;
+        self.each_page(
+            &format!("/api/v1/forwards/{root_tx_hash}?limit={MAX_PAGE_LIMIT}"),
+            |page: ForwardTrailResponse| match &mut trail {
+                // Each page carries the settlement as of its request: keep the latest.
+                Some(t) => {
+                    t.receipts.extend(page.receipts);
+                    t.settlement = page.settlement;
+                }
+                None => trail = Some(page),
+            },
+        )
+        .await?;
+        trail.ok_or_else(|| Error::invalid("trail", "the service returned no page"))
     }
 
     /// `POST /api/v1/agents/manifests/report-cycle`: a watcher's report with signed evidence
@@ -448,6 +473,34 @@ impl KagamiClient {
 
     // --- plumbing -----------------------------------------------------------------------
 
+    /// GETs `first` and every page after it, handing each to `page` in order: the service
+    /// names the next page in an RFC 8288 `Link: <…>; rel="next"` header, a path of the same
+    /// list (anything else is refused, so a service cannot send the client elsewhere).
+    async fn each_page<T: DeserializeOwned>(
+        &self,
+        first: &str,
+        mut page: impl FnMut(T),
+    ) -> Result<()> {
+        let list = first.split('?').next().unwrap_or(first);
+        let mut path = first.to_owned();
+        loop {
+            let answer = self
+                .call::<()>(Method::GET, &path, None, Retry::Idempotent)
+                .await?;
+            page(answer.expect(&[200])?);
+            match answer.next {
+                None => return Ok(()),
+                Some(next) if next.split('?').next() == Some(list) && next != path => path = next,
+                Some(next) => {
+                    return Err(Error::Decode {
+                        status: answer.status,
+                        reason: format!("the next page {next:?} is not a page of {list}"),
+                    });
+                }
+            }
+        }
+    }
+
     async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T> {
         self.call::<()>(Method::GET, path, None, Retry::Idempotent)
             .await?
@@ -551,9 +604,15 @@ impl KagamiClient {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.trim().parse::<u64>().ok())
             .map(Duration::from_secs);
+        let next = response
+            .headers()
+            .get_all(LINK)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .find_map(next_link);
         let body = response.bytes().await.map_err(transport)?.to_vec();
         Ok(Sent {
-            answer: Answer { status, body },
+            answer: Answer { status, body, next },
             retry_after,
         })
     }
@@ -781,6 +840,29 @@ enum Retry {
 struct Answer {
     status: u16,
     body: Vec<u8>,
+    /// The `rel="next"` target of its `Link` header: the next page of a list.
+    next: Option<String>,
+}
+
+/// The `rel="next"` target of one RFC 8288 `Link` header value (`<target>; rel="next"`,
+/// possibly among other links), if any.
+fn next_link(header: &str) -> Option<String> {
+    header.split(',').find_map(|link| {
+        let (target, params) = link.trim().split_once(';')?;
+        let target = target.trim().strip_prefix('<')?.strip_suffix('>')?;
+        params
+            .split(';')
+            .filter_map(|p| p.trim().split_once('='))
+            .any(|(name, value)| {
+                name.trim().eq_ignore_ascii_case("rel")
+                    && value
+                        .trim()
+                        .trim_matches('"')
+                        .split_ascii_whitespace()
+                        .any(|rel| rel.eq_ignore_ascii_case("next"))
+            })
+            .then(|| target.to_owned())
+    })
 }
 
 impl Answer {
@@ -833,5 +915,24 @@ fn path_segment<'a>(field: &str, value: &'a str) -> Result<&'a str> {
             field,
             format!("{value:?}: expected letters, digits, '-' or '_'"),
         ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn next_link_reads_rel_next_among_links() {
+        assert_eq!(
+            next_link(r#"</api/v1/ledger?limit=2&after=x>; rel="next""#).as_deref(),
+            Some("/api/v1/ledger?limit=2&after=x")
+        );
+        assert_eq!(
+            next_link(r#"</a>; rel="prev", </b>; rel=next"#).as_deref(),
+            Some("/b")
+        );
+        assert_eq!(next_link(r#"</a>; rel="prev""#), None);
+        assert_eq!(next_link("garbage"), None);
     }
 }

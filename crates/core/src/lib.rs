@@ -20,7 +20,7 @@ pub use settlement::{
     HopCost, Operation, Reporter, SettlementPlan, Slash, StakeAccount, StakeBelowSlashed,
     StakeTier, plan_loop_settlement,
 };
-pub use usdc::{AmountError, Usdc};
+pub use usdc::{AmountError, Usdc, UsdcSum};
 pub use validate::{EndpointUri, ValidationError, check_nonce};
 
 /// The protocol crate, re-exported so dependants use one version of its types.

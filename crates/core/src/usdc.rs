@@ -158,6 +158,80 @@ impl<'de> Deserialize<'de> for Usdc {
     }
 }
 
+/// An exact sum of [`Usdc`] amounts, in micro-USDC, wide enough never to overflow: an `i128`
+/// holds more than `2^63` amounts of [`Usdc::MAX`] each, more rows than any table can hold.
+/// Aggregates (totals over incidents, the ledger) are these, never a [`Usdc`], whose `i64`
+/// a large enough total would overflow.
+///
+/// Text form (`Display`, JSON): like [`Usdc`], a decimal string with exactly six decimals.
+#[derive(Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct UsdcSum(i128);
+
+impl UsdcSum {
+    /// Zero.
+    pub const ZERO: Self = Self(0);
+
+    /// A sum of micro-USDC, as a database aggregated it (`None` below zero: no sum of amounts
+    /// is negative).
+    pub const fn from_micros(micros: i128) -> Option<Self> {
+        if micros < 0 { None } else { Some(Self(micros)) }
+    }
+
+    /// The sum in micro-USDC.
+    pub const fn micros(self) -> i128 {
+        self.0
+    }
+
+    /// `self + amount`. Saturates at `i128::MAX`, which no sum of stored amounts reaches.
+    #[must_use]
+    pub const fn add(self, amount: Usdc) -> Self {
+        Self(self.0.saturating_add(amount.0 as i128))
+    }
+
+    /// `self + other`, saturating like [`UsdcSum::add`].
+    #[must_use]
+    pub const fn plus(self, other: Self) -> Self {
+        Self(self.0.saturating_add(other.0))
+    }
+}
+
+impl From<Usdc> for UsdcSum {
+    fn from(amount: Usdc) -> Self {
+        Self(i128::from(amount.0))
+    }
+}
+
+impl std::iter::Sum<Usdc> for UsdcSum {
+    fn sum<I: Iterator<Item = Usdc>>(iter: I) -> Self {
+        iter.fold(Self::ZERO, Self::add)
+    }
+}
+
+impl std::iter::Sum for UsdcSum {
+    fn sum<I: Iterator<Item = Self>>(iter: I) -> Self {
+        iter.fold(Self::ZERO, Self::plus)
+    }
+}
+
+impl fmt::Display for UsdcSum {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let micros = i128::from(Usdc::MICROS_PER_USDC);
+        write!(f, "{}.{:06}", self.0 / micros, self.0 % micros)
+    }
+}
+
+impl fmt::Debug for UsdcSum {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{self} USDC")
+    }
+}
+
+impl Serialize for UsdcSum {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
 /// Why an amount was rejected.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum AmountError {

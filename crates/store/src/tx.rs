@@ -83,8 +83,10 @@ pub(crate) trait AgentRows {
     /// The ledger's totals, and every cause whose slashes differ from its payouts.
     async fn ledger_totals(&self) -> Result<LedgerTotals>;
 
-    /// The newest `limit` lines of the ledger, newest first.
-    async fn ledger_entries(&self, limit: u32) -> Result<Vec<LedgerEntry>>;
+    /// The newest `limit` lines of the ledger, newest first (created at descending, then entry
+    /// kind and id ascending); with `after`, those that follow the line with this id in that
+    /// order (none when there is no such line).
+    async fn ledger_entries(&self, limit: u32, after: Option<Uuid>) -> Result<Vec<LedgerEntry>>;
 
     /// The slash ledger of an agent, oldest first.
     async fn slashes_of_agent(&self, uuid: Uuid) -> Result<Vec<SlashRecord>>;
@@ -118,6 +120,36 @@ pub(crate) trait ManifestRows {
 
     /// The manifests of an agent, highest nonce first.
     async fn manifests_of(&self, agent: Uuid) -> Result<Vec<ManifestRecord>>;
+
+    /// At most `limit` manifests of an agent, highest nonce first, with a nonce below
+    /// `before_nonce` when given (an index range scan).
+    async fn manifests_page(
+        &self,
+        agent: Uuid,
+        before_nonce: Option<u64>,
+        limit: u32,
+    ) -> Result<Vec<ManifestRecord>>;
+
+    /// The agent's manifest in force at `at` (`kagami_core::manifest::effective_at` over all
+    /// of them), and its manifest with hash `also` when given and the agent's: everything a
+    /// status or an authorised key at `at` depends on, read without the agent's history (the
+    /// scan covers only the manifests whose window has not ended at `at`).
+    async fn manifests_in_force(
+        &self,
+        agent: Uuid,
+        at: Timestamp,
+        also: Option<&Hash32>,
+    ) -> Result<Vec<ManifestRecord>>;
+
+    /// The manifests of an agent whose window meets `[from, until)` (`valid_until > from`
+    /// and `valid_from < until`), highest nonce first: every manifest that can be in force
+    /// at a moment of that span.
+    async fn manifests_overlapping(
+        &self,
+        agent: Uuid,
+        from: Timestamp,
+        until: Timestamp,
+    ) -> Result<Vec<ManifestRecord>>;
 
     /// Marks a manifest revoked at `at`.
     async fn set_manifest_revoked(&self, id: Uuid, at: Timestamp) -> Result<()>;
@@ -154,6 +186,16 @@ pub(crate) trait ForwardRows {
 
     /// Every receipt of a root, valid or not, in (hop, recording) order.
     async fn receipts_of_root(&self, root: &Hash32) -> Result<Vec<ReceiptRecord>>;
+
+    /// At most `limit` receipts of a root in (hop, recording time, id) order; with `after`,
+    /// those that follow the root's receipt with this id (none when the root has no such
+    /// receipt).
+    async fn receipts_page(
+        &self,
+        root: &Hash32,
+        after: Option<Uuid>,
+        limit: u32,
+    ) -> Result<Vec<ReceiptRecord>>;
 
     /// Inserts a receipt.
     async fn insert_receipt(&self, receipt: &ReceiptRecord) -> Result<()>;

@@ -14,6 +14,7 @@
 
 mod app;
 mod attacks;
+mod bounds;
 mod cut;
 mod fixtures;
 mod ops;
@@ -79,6 +80,12 @@ on_both_stores!(
     rejections::registration_and_publication_preconditions_answer_their_codes,
     rejections::money_is_a_decimal_string_and_commitments_start_at_ten_thousand with crate::attacks::fast_routing_changes,
     rejections::a_registration_file_with_nul_is_a_400_on_every_store,
+    bounds::manifest_pages_walk_the_whole_history_once_in_order with crate::bounds::no_activation_delay,
+    bounds::a_history_longer_than_a_page_still_verifies_exactly with crate::bounds::no_activation_delay,
+    bounds::page_limits_and_cursors_are_typed_400s,
+    bounds::trail_pages_walk_every_receipt_once,
+    bounds::ledger_pages_walk_every_line_once,
+    bounds::report_cycle_evidence_has_a_maximum,
     ops::request_ids_are_echoed,
     ops::health_and_readiness_report_the_database,
     ops::openapi_document_lists_every_route_the_server_answers,
@@ -86,6 +93,16 @@ on_both_stores!(
     ops::agent_labels_beyond_the_cap_fold_into_other with crate::ops::one_agent_label,
     ops::every_metric_label_stays_bounded_under_a_flood with crate::ops::three_agent_labels,
 );
+
+mod sqlite_only {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn aggregates_beyond_i64_are_exact() {
+        let db = kagami_tests::TestSqlite::new();
+        let app = crate::app::TestApp::spawn_with(db.store(), |_| {}).await;
+        crate::bounds::aggregates_beyond_i64_are_exact(&app).await;
+        app.stop().await;
+    }
+}
 
 mod postgres_only {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

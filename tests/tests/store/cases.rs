@@ -996,8 +996,18 @@ pub(crate) async fn mev_incident_slashes_twice_the_extraction_up_to_available(st
             ))
             .collect::<Vec<_>>(),
         vec![
-            (AttackType::Frontrun, 1, usdc("100"), usdc("200")),
-            (AttackType::Sandwich, 1, usdc("600"), usdc("800"))
+            (
+                AttackType::Frontrun,
+                1,
+                usdc("100").into(),
+                usdc("200").into()
+            ),
+            (
+                AttackType::Sandwich,
+                1,
+                usdc("600").into(),
+                usdc("800").into()
+            )
         ]
     );
     let ghost = Agent {

@@ -203,6 +203,6 @@ pub(crate) async fn publish_vs_dispute(store: Store, hold: Hold<'_>) {
     );
     assert!(store.touch_agent(v.uuid, now()).await.unwrap().is_empty());
     assert_eq!(store.slashes_of(v.uuid).await.unwrap().len(), 1);
-    let (totals, _) = store.ledger(0).await.unwrap();
+    let (totals, _) = store.ledger(0, None).await.unwrap();
     assert!(totals.balanced());
 }

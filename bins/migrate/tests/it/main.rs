@@ -111,6 +111,7 @@ async fn migrates_an_empty_database_once_and_then_is_a_no_op() {
         "applied  V2__protocol_v2",
         "applied  V3__locked_stake_total",
         "applied  V4__detect_functions",
+        "applied  V5__keyset_indexes",
     ] {
         assert!(stdout(&first).contains(name), "{}", stdout(&first));
     }

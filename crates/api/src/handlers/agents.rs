@@ -7,14 +7,14 @@ use kagami_core::{
     manifest::effective_at,
     wire::{
         AgentDetailsResponse, AgentResponse, ErrorCode, FlipMetricsResponse, ManifestResponse,
-        RegisterAgentRequest, SetStakeRequest, StakeResponse, UpdateAgentRequest, parse_uuid_field,
-        schema,
+        RegisterAgentRequest, SetStakeRequest, StakeResponse, UpdateAgentRequest, page,
+        parse_uuid_field, schema,
     },
 };
 use kagami_store::{AgentStatus, NewAgent};
 use serde_json::Value;
 
-use super::{Json, now};
+use super::{Json, PageQuery, next_link, now};
 use crate::{
     AppState,
     auth::AdminKey,
@@ -217,25 +217,55 @@ pub(crate) async fn update_agent(
     Ok(HttpResponse::Ok().json(views::agent(&agent)))
 }
 
-/// An agent's manifests, highest nonce first, with computed status.
+/// An agent's manifests, highest nonce first, with computed status; one page at a time
+/// (`limit`, default 100, at most 1000; `before_nonce`: only nonces below it). When more
+/// follow, the `Link` header gives the next page's URL.
 #[utoipa::path(
     tag = "manifests",
-    params(("agent_uuid" = kagami_core::wire::schema::Uuid, Path, description = "the agent's UUID")),
-    responses((status = 200, body = Vec<ManifestResponse>), (status = 404, body = kagami_core::wire::ErrorResponse))
+    params(
+        ("agent_uuid" = kagami_core::wire::schema::Uuid, Path, description = "the agent's UUID"),
+        ("limit" = Option<u32>, Query, minimum = 1, maximum = 1000, description = "manifests per page: 1..=1000, default 100"),
+        ("before_nonce" = Option<u64>, Query, maximum = 9_223_372_036_854_775_807_i64, description = "only manifests with a lower nonce: the last nonce of the previous page")
+    ),
+    responses(
+        (status = 200, body = Vec<ManifestResponse>, headers(("Link" = String, description = "RFC 8288 `<…>; rel=\"next\"`: the URL of the next page, present only when more items follow"))),
+        (status = 400, description = "invalid limit or before_nonce", body = kagami_core::wire::ErrorResponse),
+        (status = 404, body = kagami_core::wire::ErrorResponse)
+    )
 )]
 #[get("/api/v1/agents/{agent_uuid}/manifests")]
 pub(crate) async fn list_manifests(
     state: web::Data<AppState>,
     path: web::Path<String>,
+    query: web::Query<PageQuery>,
 ) -> ApiResult<HttpResponse> {
     let uuid = parse_uuid_field("agent_uuid", &path)?;
-    let now = now();
-    let manifests = state.store.manifests_of_agent(uuid).await?;
-    let body: Vec<ManifestResponse> = manifests
+    let limit = query.limit()?;
+    query.refuse("after")?;
+    let before_nonce = query
+        .before_nonce
+        .as_deref()
+        .map(|raw| page::parse_nonce_cursor("before_nonce", raw))
+        .transpose()?;
+    let page = state
+        .store
+        .manifests_page(uuid, before_nonce, limit, now())
+        .await?;
+    let body: Vec<ManifestResponse> = page
+        .items
         .iter()
-        .map(|m| views::manifest_among(m, &manifests, now))
+        .map(|(m, status)| views::manifest(m, *status))
         .collect();
-    Ok(HttpResponse::Ok().json(body))
+    let mut response = HttpResponse::Ok();
+    if let (true, Some((last, _))) = (page.more, page.items.last()) {
+        response.insert_header(next_link(
+            &format!("/api/v1/agents/{uuid}/manifests"),
+            limit,
+            "before_nonce",
+            &last.nonce.to_string(),
+        ));
+    }
+    Ok(response.json(body))
 }
 
 /// One manifest with its computed status.

@@ -2,7 +2,7 @@
 
 use actix_web::{HttpResponse, get, http::StatusCode, post, web};
 use kagami_core::{
-    Usdc, ValidationError,
+    Usdc, UsdcSum, ValidationError,
     crypto::Hash32,
     wire::{
         CommitmentRequest, CommitmentResponse, ConfirmCommitmentRequest, ErrorCode, ErrorResponse,
@@ -212,15 +212,16 @@ pub(crate) async fn create_incident(
 #[get("/api/v1/mev/summary")]
 pub(crate) async fn mev_summary(state: web::Data<AppState>) -> ApiResult<HttpResponse> {
     let rows = state.store.mev_summary().await?;
-    let sum = |f: fn(&kagami_store::MevSummaryRow) -> Usdc| {
-        rows.iter().fold(Usdc::ZERO, |acc, r| {
-            acc.checked_add(f(r)).unwrap_or(Usdc::MAX)
-        })
-    };
+    // Exact and wide: sums of sums never overflow (nor saturate).
+    let extracted: UsdcSum = rows.iter().map(|r| r.extracted_value).sum();
+    let slashed: UsdcSum = rows.iter().map(|r| r.slashed_amount).sum();
     Ok(HttpResponse::Ok().json(MevSummaryResponse {
-        total_incidents: rows.iter().map(|r| r.incidents).sum(),
-        total_extracted_usdc: sum(|r| r.extracted_value).to_string(),
-        total_slashed_usdc: sum(|r| r.slashed_amount).to_string(),
+        total_incidents: rows
+            .iter()
+            .map(|r| r.incidents)
+            .fold(0, u64::saturating_add),
+        total_extracted_usdc: extracted.to_string(),
+        total_slashed_usdc: slashed.to_string(),
         attack_types: rows
             .iter()
             .map(|r| MevSummaryRowResponse {

@@ -6,13 +6,13 @@ use kagami_core::{
     crypto::{Chain, EthAddress, Hash32, Signature},
     wire::{
         CycleReportSubmission, ErrorCode, ErrorResponse, ForwardPairRequest, ForwardTrailResponse,
-        RecordForwardResponse, ReportCycleRequest, ReportCycleResponse,
+        RecordForwardResponse, ReportCycleRequest, ReportCycleResponse, page,
     },
 };
 use kagami_store::{ReceiptRecord, RecordOutcome, Settlement};
 use serde_json::{Map, Value, json};
 
-use super::{Json, now, recover};
+use super::{Json, PageQuery, next_link, now, recover};
 use crate::{
     AppState,
     auth::ClientKey,
@@ -178,22 +178,49 @@ fn settled_response(
     })
 }
 
-/// The audit trail of a payment: every receipt (hops, validity, reasons) and the settlement.
+/// The audit trail of a payment: every receipt (hops, validity, reasons) and the settlement;
+/// the receipts one page at a time (`limit`, default 100, at most 1000; `after`: the receipts
+/// after the receipt with this id). When more follow, the `Link` header gives the next page's
+/// URL; every page carries the settlement.
 #[utoipa::path(
     tag = "forwards",
-    params(("root_tx_hash" = kagami_core::wire::schema::Hash, Path, description = "the root transaction")),
-    responses((status = 200, body = ForwardTrailResponse), (status = 400, body = ErrorResponse))
+    params(
+        ("root_tx_hash" = kagami_core::wire::schema::Hash, Path, description = "the root transaction"),
+        ("limit" = Option<u32>, Query, minimum = 1, maximum = 1000, description = "receipts per page: 1..=1000, default 100"),
+        ("after" = Option<kagami_core::wire::schema::Uuid>, Query, description = "the receipt_id of the last receipt of the previous page")
+    ),
+    responses(
+        (status = 200, body = ForwardTrailResponse, headers(("Link" = String, description = "RFC 8288 `<…>; rel=\"next\"`: the URL of the next page, present only when more items follow"))),
+        (status = 400, description = "invalid root_tx_hash, limit or after", body = ErrorResponse)
+    )
 )]
 #[get("/api/v1/forwards/{root_tx_hash}")]
 pub(crate) async fn forward_trail(
     state: web::Data<AppState>,
     path: web::Path<String>,
+    query: web::Query<PageQuery>,
 ) -> ApiResult<HttpResponse> {
     let root: Hash32 = path
         .parse()
         .map_err(ValidationError::format("root_tx_hash"))?;
-    let trail = state.store.forward_trail(&root).await?;
-    Ok(HttpResponse::Ok().json(ForwardTrailResponse {
+    let limit = query.limit()?;
+    query.refuse("before_nonce")?;
+    let after = query
+        .after
+        .as_deref()
+        .map(|raw| page::parse_id_cursor("after", raw))
+        .transpose()?;
+    let trail = state.store.forward_trail_page(&root, after, limit).await?;
+    let mut response = HttpResponse::Ok();
+    if let (true, Some(last)) = (trail.more, trail.receipts.last()) {
+        response.insert_header(next_link(
+            &format!("/api/v1/forwards/{root}"),
+            limit,
+            "after",
+            &last.id.to_string(),
+        ));
+    }
+    Ok(response.json(ForwardTrailResponse {
         root_tx_hash: root.to_string(),
         receipts: trail.receipts.iter().map(views::receipt).collect(),
         settlement: trail
@@ -211,7 +238,7 @@ pub(crate) async fn forward_trail(
     request_body = ReportCycleRequest,
     responses(
         (status = 200, body = ReportCycleResponse),
-        (status = 400, description = "invalid field, report signature or evidence item", body = ErrorResponse),
+        (status = 400, description = "invalid field, report signature or evidence item; more than 32 evidence items", body = ErrorResponse),
         (status = 409, description = "already_settled", body = ErrorResponse),
         (status = 422, description = "no_cycle", body = ErrorResponse)
     ),
@@ -224,6 +251,7 @@ pub(crate) async fn report_cycle(
     body: Json<ReportCycleRequest>,
 ) -> ApiResult<HttpResponse> {
     let body = body.accept()?;
+    body.check_evidence_count()?;
     let root: Hash32 = body
         .root_tx_hash
         .parse()

@@ -13,7 +13,7 @@ use actix_web::{FromRequest, HttpRequest, dev::Payload, web};
 use kagami_core::crypto::Timestamp;
 use serde::de::DeserializeOwned;
 
-use kagami_core::wire::ErrorCode;
+use kagami_core::wire::{ErrorCode, page};
 
 use crate::{
     AppState,
@@ -49,6 +49,51 @@ impl<T: DeserializeOwned + 'static> FromRequest for Json<T> {
             ))
         })
     }
+}
+
+/// The query of a paginated list: `limit` and the list's cursor, raw, so that a malformed
+/// value is a 400 naming its parameter.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct PageQuery {
+    /// Items per page.
+    pub(crate) limit: Option<String>,
+    /// The manifests' cursor.
+    pub(crate) before_nonce: Option<String>,
+    /// The trail's and the ledger's cursor.
+    pub(crate) after: Option<String>,
+}
+
+impl PageQuery {
+    /// The page size: `1..=MAX_PAGE_LIMIT`, default `DEFAULT_PAGE_LIMIT`.
+    pub(crate) fn limit(&self) -> ApiResult<u32> {
+        Ok(page::parse_page_limit(self.limit.as_deref())?)
+    }
+
+    /// Refuses a cursor this list does not take (each list names its own).
+    pub(crate) fn refuse(&self, field: &'static str) -> ApiResult<()> {
+        let given = match field {
+            "before_nonce" => self.before_nonce.is_some(),
+            _ => self.after.is_some(),
+        };
+        if given {
+            return Err(ApiError::bad_request(
+                ErrorCode::InvalidField,
+                field,
+                format!("{field} is not a cursor of this list"),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// The RFC 8288 `Link` header that points at the next page: `path` (absolute, no query) with
+/// `limit` and the cursor `name=value`.
+pub(crate) fn next_link(path: &str, limit: u32, name: &str, value: &str) -> (&'static str, String) {
+    (
+        "Link",
+        format!("<{path}?limit={limit}&{name}={value}>; rel=\"next\""),
+    )
 }
 
 /// The current time, whole seconds.

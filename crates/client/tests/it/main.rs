@@ -406,7 +406,106 @@ async fn next_manifest_nonce_is_one_above_the_highest() {
     assert_eq!(client.next_manifest_nonce(agent).await.unwrap(), 1);
     assert_eq!(
         stub.received()[0].path,
-        format!("/api/v1/agents/{AGENT}/manifests")
+        format!("/api/v1/agents/{AGENT}/manifests?limit=1"),
+        "one request: the first manifest has the highest nonce"
+    );
+}
+
+fn manifest_json(nonce: u64) -> serde_json::Value {
+    json!({
+        "manifest_id": "m", "manifest_hash": "0x00", "agent_uuid": AGENT, "chain": "base",
+        "endpoint_uri": "https://a.example", "pubkey": "0x00", "nonce": nonce,
+        "valid_from": "2026-01-16T00:00:00Z", "valid_until": "2026-01-17T00:00:00Z",
+        "signature": "0x00", "status": "active", "created_at": "2026-01-16T00:00:00Z",
+        "revoked_at": null
+    })
+}
+
+#[tokio::test]
+async fn agent_manifests_follows_the_next_links_to_the_last_page() {
+    let list = format!("/api/v1/agents/{AGENT}/manifests");
+    let stub = Stub::start(vec![
+        Reply::Page(
+            json!([manifest_json(9), manifest_json(8)]).to_string(),
+            format!("{list}?limit=2&before_nonce=8"),
+        ),
+        Reply::Page(
+            json!([manifest_json(5), manifest_json(2)]).to_string(),
+            format!("{list}?limit=2&before_nonce=2"),
+        ),
+        Reply::Json(200, json!([manifest_json(1)]).to_string()),
+    ])
+    .await;
+    let manifests = client(&stub)
+        .agent_manifests(AGENT.parse().unwrap())
+        .await
+        .unwrap();
+    let nonces: Vec<u64> = manifests.iter().map(|m| m.nonce).collect();
+    assert_eq!(nonces, [9, 8, 5, 2, 1], "every page, in order, once");
+    let paths: Vec<String> = stub.received().into_iter().map(|r| r.path).collect();
+    assert_eq!(
+        paths,
+        [
+            format!("{list}?limit=1000"),
+            format!("{list}?limit=2&before_nonce=8"),
+            format!("{list}?limit=2&before_nonce=2"),
+        ]
+    );
+}
+
+#[tokio::test]
+async fn forward_trail_joins_the_receipts_of_every_page() {
+    let receipt = |id: &str, hop: u32| {
+        json!({
+            "receipt_id": id, "receipt_hash": "0x00", "hop": hop,
+            "source_agent_uuid": AGENT, "dest_agent_uuid": AGENT, "manifest_hash": "0x00",
+            "next_hop_hash": null, "receipt_nonce": 1, "chain": "base", "signature": "0x00",
+            "is_valid": true, "invalidated_at": null,
+            "invalidation_reason": null, "hop_irrational": false,
+            "computational_cost_usdc": "0.000000", "created_at": "2026-01-16T00:00:00Z"
+        })
+    };
+    let page = |receipts: serde_json::Value| {
+        json!({"root_tx_hash": ROOT, "receipts": receipts, "settlement": null}).to_string()
+    };
+    let list = format!("/api/v1/forwards/{ROOT}");
+    let stub = Stub::start(vec![
+        Reply::Page(
+            page(json!([receipt("a", 0)])),
+            format!("{list}?limit=1&after=a"),
+        ),
+        Reply::Json(200, page(json!([receipt("b", 1)]))),
+    ])
+    .await;
+    let trail = client(&stub)
+        .forward_trail(&ROOT.parse().unwrap())
+        .await
+        .unwrap();
+    let ids: Vec<&str> = trail
+        .receipts
+        .iter()
+        .map(|r| r.receipt_id.as_str())
+        .collect();
+    assert_eq!(ids, ["a", "b"]);
+    assert_eq!(stub.received()[1].path, format!("{list}?limit=1&after=a"));
+}
+
+#[tokio::test]
+async fn a_next_link_to_another_list_is_refused() {
+    let stub = Stub::start(vec![Reply::Page(
+        "[]".into(),
+        "/api/v1/ledger?limit=1&after=x".into(),
+    )])
+    .await;
+    let error = client(&stub)
+        .agent_manifests(AGENT.parse().unwrap())
+        .await
+        .unwrap_err();
+    assert!(matches!(error, Error::Decode { .. }), "{error:?}");
+    assert_eq!(
+        stub.received().len(),
+        1,
+        "the foreign link was not followed"
     );
 }
 

@@ -20,6 +20,8 @@ pub(crate) enum Reply {
     Json(u16, String),
     /// A body of another content type.
     Text(u16, &'static str),
+    /// A 200 JSON page of a list whose next page is at this path (`Link: <…>; rel="next"`).
+    Page(String, String),
     /// Accept the request and never answer.
     Hang,
 }
@@ -100,16 +102,21 @@ async fn serve(
         500,
         r#"{"error":"internal","message":"stub exhausted"}"#.into(),
     ));
+    let mut link = String::new();
     let (status, content_type, body) = match reply {
         Reply::Json(status, body) => (status, "application/json", body),
         Reply::Text(status, body) => (status, "text/html", body.to_owned()),
+        Reply::Page(body, next) => {
+            link = format!("Link: <{next}>; rel=\"next\"\r\n");
+            (200, "application/json", body)
+        }
         Reply::Hang => {
             tokio::time::sleep(Duration::from_secs(60)).await;
             return;
         }
     };
     let head = format!(
-        "HTTP/1.1 {status} Stub\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        "HTTP/1.1 {status} Stub\r\nContent-Type: {content_type}\r\n{link}Content-Length: {}\r\nConnection: close\r\n\r\n",
         body.len()
     );
     let _ = socket.write_all(head.as_bytes()).await;

@@ -124,9 +124,37 @@ pub struct ReportCycleRequest {
     #[serde(default)]
     #[cfg_attr(feature = "openapi", schema(value_type = Option<super::schema::Chain>))]
     pub chain: Option<String>,
-    /// Signed hops not recorded yet, each like a record-forward body (order and receipt).
+    /// Signed hops not recorded yet, each like a record-forward body (order and receipt); at
+    /// most [`ReportCycleRequest::MAX_EVIDENCE_ITEMS`].
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(max_items = 32))]
     pub evidence: Vec<ForwardPairRequest>,
+}
+
+impl ReportCycleRequest {
+    /// The most evidence items one report may carry. A loop has at most `MAX_HOP_DEPTH + 1`
+    /// hops (11 by default), so this leaves room for the hops of several branches while
+    /// bounding the signatures one request makes the service recover.
+    pub const MAX_EVIDENCE_ITEMS: usize = 32;
+
+    /// Checks the evidence count.
+    ///
+    /// # Errors
+    /// [`crate::ValidationError::OutOfRange`] naming `evidence` when there are more than
+    /// [`Self::MAX_EVIDENCE_ITEMS`] items.
+    pub fn check_evidence_count(&self) -> Result<(), crate::ValidationError> {
+        if self.evidence.len() > Self::MAX_EVIDENCE_ITEMS {
+            return Err(crate::ValidationError::OutOfRange {
+                field: "evidence",
+                reason: format!(
+                    "{} items exceeds the limit of {}",
+                    self.evidence.len(),
+                    Self::MAX_EVIDENCE_ITEMS
+                ),
+            });
+        }
+        Ok(())
+    }
 }
 
 /// `POST /api/v1/agents/manifests/onchain-commitment`: a `Kagami commitment v1` signed by the

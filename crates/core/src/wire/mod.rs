@@ -8,6 +8,7 @@
 mod api;
 mod code;
 pub mod integer;
+pub mod page;
 #[cfg(feature = "openapi")]
 pub mod schema;
 

@@ -321,7 +321,8 @@ pub struct AgentDetails {
     pub agent: Agent,
     /// Its stake now.
     pub stake: StakeAccount,
-    /// Its manifests, highest nonce first.
+    /// Its manifest in force now, if any (what its effective manifest and that manifest's
+    /// status depend on; never its whole history).
     pub manifests: Vec<ManifestRecord>,
     /// A commitment dispute of the agent fell due and is not settled yet.
     pub disputes_due: bool,
@@ -373,15 +374,48 @@ pub enum RecordOutcome {
     },
 }
 
-/// A root transaction's audit trail.
+/// A root transaction's audit trail, or one page of it.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct ForwardTrail {
-    /// Every receipt, valid or not, in (hop, recording) order.
+    /// Every receipt, valid or not, in (hop, recording, id) order; one page of them when the
+    /// trail was read a page at a time.
     pub receipts: Vec<ReceiptRecord>,
+    /// Whether receipts follow the last one here (only ever true for a page).
+    pub more: bool,
     /// Its settlement, if any.
     pub settlement: Option<Settlement>,
     /// The settlement's slashes.
     pub slashes: Vec<SlashRecord>,
+}
+
+/// One page of a list, in the list's order, and whether more items follow it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Page<T> {
+    /// At most the page size asked for.
+    pub items: Vec<T>,
+    /// Whether items follow the last one here.
+    pub more: bool,
+}
+
+impl<T> Default for Page<T> {
+    /// An empty last page.
+    fn default() -> Self {
+        Self {
+            items: Vec::new(),
+            more: false,
+        }
+    }
+}
+
+impl<T> Page<T> {
+    /// A page of at most `limit` items from `rows`, read with a limit of `limit + 1`: an extra
+    /// row says that more follow.
+    pub(crate) fn of(mut rows: Vec<T>, limit: u32) -> Self {
+        let limit = usize::try_from(limit).unwrap_or(usize::MAX);
+        let more = rows.len() > limit;
+        rows.truncate(limit);
+        Self { items: rows, more }
+    }
 }
 
 mod money;

@@ -2,7 +2,7 @@
 //! flip metrics.
 
 use kagami_core::{
-    CommitmentStatus, Usdc,
+    CommitmentStatus, Usdc, UsdcSum,
     crypto::{Chain, EthAddress, Hash32, Signature, SignedTransaction, Timestamp, Uuid},
 };
 use serde::Serialize;
@@ -121,6 +121,8 @@ pub struct Payout {
 pub enum LedgerEntry {
     /// Money taken from an agent.
     Slash {
+        /// The slash's id.
+        id: Uuid,
         /// The agent.
         agent: Uuid,
         /// The cause.
@@ -134,16 +136,26 @@ pub enum LedgerEntry {
     Payout(Payout),
 }
 
+impl LedgerEntry {
+    /// The line's id (its slash's or payout's): the ledger's page cursor.
+    pub const fn id(&self) -> Uuid {
+        match self {
+            Self::Slash { id, .. } => *id,
+            Self::Payout(payout) => payout.id,
+        }
+    }
+}
+
 /// The ledger's totals, and the causes whose own lines do not balance (none, unless
 /// something wrote outside the use cases).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct LedgerTotals {
-    /// Everything slashed.
-    pub slashed: Usdc,
+    /// Everything slashed (a sum: it may exceed one amount's range).
+    pub slashed: UsdcSum,
     /// Everything paid to reporters.
-    pub bounties: Usdc,
+    pub bounties: UsdcSum,
     /// Everything retained.
-    pub retained: Usdc,
+    pub retained: UsdcSum,
     /// Causes whose slashes differ from their payouts.
     pub unbalanced: Vec<Cause>,
 }
@@ -151,7 +163,7 @@ pub struct LedgerTotals {
 impl LedgerTotals {
     /// Σ slashed = Σ bounties + Σ retained, and every cause balances.
     pub fn balanced(&self) -> bool {
-        self.unbalanced.is_empty() && self.bounties.checked_add(self.retained) == Some(self.slashed)
+        self.unbalanced.is_empty() && self.bounties.plus(self.retained) == self.slashed
     }
 }
 
@@ -246,10 +258,10 @@ pub struct MevSummaryRow {
     pub attack_type: AttackType,
     /// Number of incidents.
     pub incidents: u64,
-    /// Sum extracted.
-    pub extracted_value: Usdc,
+    /// Sum extracted (exact and wide: never overflows).
+    pub extracted_value: UsdcSum,
     /// Sum slashed.
-    pub slashed_amount: Usdc,
+    pub slashed_amount: UsdcSum,
 }
 
 /// An API key's role.

@@ -4,7 +4,7 @@
 use std::str::FromStr;
 
 use kagami_core::{
-    EndpointUri, Flip, LoopKind, ManifestRecord, Usdc,
+    EndpointUri, Flip, LoopKind, ManifestRecord, Usdc, UsdcSum,
     crypto::{Hash32, Timestamp, Uuid},
 };
 use std::fmt::Display;
@@ -78,6 +78,16 @@ fn get_opt_ts(row: &Row, column: &str) -> Result<Option<Timestamp>> {
 /// A money column, selected as `(col * 1000000)::bigint`.
 pub(super) fn get_usdc(row: &Row, column: &str) -> Result<Usdc> {
     Usdc::from_micros(get::<i64>(row, column)?).map_err(StoreError::internal)
+}
+
+/// An exact sum of micro-USDC selected as text (`(sum(x) * 1000000)::numeric(39,0)::text`):
+/// PostgreSQL's `numeric` sum never overflows, and an `i128` holds any sum of stored amounts.
+pub(super) fn get_usdc_sum(row: &Row, column: &str) -> Result<UsdcSum> {
+    let text: &str = get(row, column)?;
+    text.parse::<i128>()
+        .ok()
+        .and_then(UsdcSum::from_micros)
+        .ok_or_else(|| corrupt(column, text))
 }
 
 fn get_opt_usdc(row: &Row, column: &str) -> Result<Option<Usdc>> {
@@ -320,6 +330,7 @@ pub(super) fn ledger_entry(row: &Row) -> Result<LedgerEntry> {
     let entry: &str = get(row, "entry")?;
     Ok(match entry {
         "slash" => LedgerEntry::Slash {
+            id: get(row, "id")?,
             agent: get(row, "agent_uuid")?,
             cause,
             amount,

@@ -115,6 +115,10 @@ async fn migrations_apply_once_and_detect_edited_history() {
             version: 4,
             name: "detect_functions".to_owned(),
         },
+        MigrationInfo {
+            version: 5,
+            name: "keyset_indexes".to_owned(),
+        },
     ];
     assert_eq!(applied, shipped, "every shipped migration, in order");
     assert!(migrate(&db.config).await.unwrap().is_empty());
@@ -159,7 +163,8 @@ async fn pending_migrations_are_listed_on_an_empty_database() {
             (1, "schema"),
             (2, "protocol_v2"),
             (3, "locked_stake_total"),
-            (4, "detect_functions")
+            (4, "detect_functions"),
+            (5, "keyset_indexes")
         ]
     );
     db.drop_database().await;

@@ -6,7 +6,7 @@
 
 use std::str::FromStr;
 
-use kagami_core::{EndpointUri, Flip, LoopKind, ManifestRecord, Usdc, crypto::Timestamp};
+use kagami_core::{EndpointUri, Flip, LoopKind, ManifestRecord, Usdc, UsdcSum, crypto::Timestamp};
 use rusqlite::{Row, types::Type};
 
 use crate::{
@@ -68,6 +68,42 @@ pub(super) fn timestamp_opt(row: &Row<'_>, idx: usize) -> rusqlite::Result<Optio
 
 pub(super) fn usdc(row: &Row<'_>, idx: usize) -> rusqlite::Result<Usdc> {
     Usdc::from_micros(row.get(idx)?).map_err(|e| conversion(idx, Type::Integer, e))
+}
+
+/// An exact sum of the micro-USDC column `column` over the rows where `filter` holds, as two
+/// columns: the sums of its high and its low 32 bits. SQLite's `sum()` of 64-bit integers
+/// fails on overflow (and `total()` rounds): each half sums without overflow up to 2^31 rows,
+/// and [`usdc_sum`] joins them in an `i128`.
+pub(super) fn wide_sum(column: &str, filter: &str) -> String {
+    format!(
+        "coalesce(sum({column} >> 32) FILTER (WHERE {filter}), 0), \
+         coalesce(sum({column} & 4294967295) FILTER (WHERE {filter}), 0)"
+    )
+}
+
+/// Whether two [`wide_sum`]s of `column` differ, as an SQL condition (for `HAVING`): each is
+/// brought to its canonical (high, low < 2^32) form first, so equal sums compare equal.
+pub(super) fn wide_sums_differ(column: &str, a: &str, b: &str) -> String {
+    let half = |filter: &str, mask: &str| {
+        format!("coalesce(sum({column}{mask}) FILTER (WHERE {filter}), 0)")
+    };
+    let high = |filter: &str| {
+        format!(
+            "({} + ({} >> 32))",
+            half(filter, " >> 32"),
+            half(filter, " & 4294967295")
+        )
+    };
+    let low = |filter: &str| format!("({} & 4294967295)", half(filter, " & 4294967295"));
+    format!("({} <> {} OR {} <> {})", high(a), high(b), low(a), low(b))
+}
+
+/// The sum [`wide_sum`] selected at columns `idx` (high half) and `idx + 1` (low half).
+pub(super) fn usdc_sum(row: &Row<'_>, idx: usize) -> rusqlite::Result<UsdcSum> {
+    let high: i64 = row.get(idx)?;
+    let low: i64 = row.get(idx + 1)?;
+    UsdcSum::from_micros((i128::from(high) << 32) + i128::from(low))
+        .ok_or_else(|| conversion(idx, Type::Integer, "a negative sum of amounts".to_owned()))
 }
 
 pub(super) fn usdc_opt(row: &Row<'_>, idx: usize) -> rusqlite::Result<Option<Usdc>> {
@@ -280,6 +316,7 @@ pub(super) fn ledger_row(row: &Row<'_>) -> rusqlite::Result<LedgerEntry> {
     let created_at = timestamp(row, 8)?;
     Ok(match entry.as_str() {
         "slash" => LedgerEntry::Slash {
+            id: parsed(row, 0)?,
             agent: parsed(row, 2)?,
             cause,
             amount,

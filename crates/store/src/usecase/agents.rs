@@ -5,7 +5,7 @@ use kagami_core::{
     crypto::{Chain, EthAddress, Hash32, Timestamp, Uuid},
 };
 
-use super::commitments::{disputes_due, settle_due_disputes};
+use super::commitments::{dispute_manifests, disputes_due, settle_due_disputes};
 use crate::{
     Agent, AgentDetails, Entity, NewAgent, Rejection, Result, SlashRecord, StoreError, tx::Tx,
 };
@@ -72,9 +72,10 @@ pub(crate) async fn details<T: Tx>(
     let stake = stake_account(tx, uuid, now, false)
         .await?
         .unwrap_or_default();
-    let manifests = tx.manifests_of(uuid).await?;
+    let manifests = tx.manifests_in_force(uuid, now, None).await?;
     let open = tx.open_commitments_of(uuid, false).await?;
-    let disputes_due = !disputes_due(open, &manifests, now).is_empty();
+    let lock_manifests = dispute_manifests(tx, uuid, &open, now).await?;
+    let disputes_due = !disputes_due(open, &lock_manifests, now).is_empty();
     Ok(Some(AgentDetails {
         agent,
         stake,

@@ -13,8 +13,8 @@ use kagami_core::{
 use super::agents::{require_agent, stake_account};
 use crate::{
     Cause, Commitment, ConflictKind, Cosignatures, Entity, IncidentOutcome, LedgerEntry,
-    LedgerTotals, MevIncident, MevSummaryRow, NewCommitment, NewMevIncident, Payout, PayoutKind,
-    Rejection, Result, SlashReason, SlashRecord, StoreError, tx::Tx,
+    LedgerTotals, MevIncident, MevSummaryRow, NewCommitment, NewMevIncident, Page, Payout,
+    PayoutKind, Rejection, Result, SlashReason, SlashRecord, StoreError, tx::Tx,
 };
 
 /// Writes a slash of `amount` (none for zero) and returns it.
@@ -76,7 +76,7 @@ pub(crate) async fn settle_due_disputes<T: Tx>(
     if open.is_empty() {
         return Ok(open);
     }
-    let manifests = tx.manifests_of(agent).await?;
+    let manifests = dispute_manifests(tx, agent, &open, now).await?;
     let mut due = disputes_due(open, &manifests, now);
     if due.is_empty() {
         return Ok(due);
@@ -104,6 +104,34 @@ pub(crate) async fn settle_due_disputes<T: Tx>(
         pay_out(tx, PayoutKind::Retained, cause, amount, now).await?;
     }
     Ok(due)
+}
+
+/// The manifests of `agent` that [`disputes_due`] over `open` (its open commitments) depends
+/// on: those whose window meets a time lock of `open` up to `now` — every manifest that can be
+/// in force at a moment a dispute is looked for, the one each commitment holds among them —
+/// not the agent's whole history. None without open commitments.
+pub(crate) async fn dispute_manifests<T: Tx>(
+    tx: &T,
+    agent: Uuid,
+    open: &[Commitment],
+    now: Timestamp,
+) -> Result<Vec<ManifestRecord>> {
+    let Some(from) = open.iter().map(|c| c.created_at).min() else {
+        return Ok(Vec::new());
+    };
+    // A lock is watched until its end or now (`routing_deviation`), and always at its start,
+    // when the manifest it holds was in force.
+    let until = open
+        .iter()
+        .map(|c| {
+            c.commitment
+                .time_lock_until
+                .min(now.add_seconds(1))
+                .max(c.created_at.add_seconds(1))
+        })
+        .max()
+        .unwrap_or(from);
+    tx.manifests_overlapping(agent, from, until).await
 }
 
 /// The commitments among `open` (of one first hop, whose manifests are `manifests`) that a
@@ -178,7 +206,7 @@ pub(crate) async fn create<T: Tx>(
         }
         .into());
     }
-    let payer_manifests = tx.manifests_of(payer.uuid).await?;
+    let payer_manifests = tx.manifests_in_force(payer.uuid, now, None).await?;
     cosigned
         .payer
         .check_signer(&authorised_signers(
@@ -187,7 +215,7 @@ pub(crate) async fn create<T: Tx>(
             now,
         ))
         .map_err(|e| Rejection::signature("payer", e))?;
-    let first_hop_manifests = tx.manifests_of(first_hop.uuid).await?;
+    let first_hop_manifests = tx.manifests_in_force(first_hop.uuid, now, None).await?;
     let held = effective_at(&first_hop_manifests, now).ok_or(Rejection::FirstHopNotEffective)?;
     cosigned
         .first_hop
@@ -297,7 +325,7 @@ pub(crate) async fn record_incident<T: Tx>(
     if let Some(victim) = incident.victim {
         require_agent(tx, victim).await?;
     }
-    let manifests = tx.manifests_of(attacker.uuid).await?;
+    let manifests = tx.manifests_in_force(attacker.uuid, now, None).await?;
     attack
         .check_signer(&authorised_signers(attacker.owner_address, &manifests, now))
         .map_err(|e| Rejection::signature("attack transaction", e))?;
@@ -326,6 +354,16 @@ pub(crate) async fn mev_summary<T: Tx>(tx: &T) -> Result<Vec<MevSummaryRow>> {
 }
 
 /// The ledger's totals and its newest `limit` lines.
-pub(crate) async fn ledger<T: Tx>(tx: &T, limit: u32) -> Result<(LedgerTotals, Vec<LedgerEntry>)> {
-    Ok((tx.ledger_totals().await?, tx.ledger_entries(limit).await?))
+pub(crate) async fn ledger<T: Tx>(
+    tx: &T,
+    limit: u32,
+    after: Option<Uuid>,
+) -> Result<(LedgerTotals, Page<LedgerEntry>)> {
+    let totals = tx.ledger_totals().await?;
+    if limit == 0 {
+        // The totals alone (the gauges' refresh).
+        return Ok((totals, Page::default()));
+    }
+    let entries = tx.ledger_entries(limit.saturating_add(1), after).await?;
+    Ok((totals, Page::of(entries, limit)))
 }

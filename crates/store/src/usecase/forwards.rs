@@ -21,10 +21,10 @@ use kagami_core::{
 
 use super::{
     agents::require_agent,
-    commitments::{disputes_due, pay_out, settle_due_disputes, slash},
+    commitments::{dispute_manifests, disputes_due, pay_out, settle_due_disputes, slash},
 };
 use crate::{
-    Cause, ConflictKind, Entity, ForwardTrail, ForwardVerdict, NewReceipt, PayoutKind,
+    Cause, ConflictKind, Entity, ForwardTrail, ForwardVerdict, NewReceipt, Page, PayoutKind,
     ReceiptRecord, RecordOutcome, Rejection, Result, Settlement, SettlementStatus, SlashReason,
     SlashRecord, StoreError, StoredOrder, tx::Tx,
 };
@@ -37,9 +37,14 @@ pub(crate) async fn verify<T: Tx>(
 ) -> Result<ForwardVerdict> {
     let dest = tx.agent(query.dest).await?;
     let source_known = tx.agent(query.source).await?.is_some();
-    let manifests = tx.manifests_of(query.dest).await?;
+    // The manifest shown and the one in force: all `verify_forward` needs of the destination's
+    // manifests (a public endpoint: never the destination's whole history).
+    let manifests = tx
+        .manifests_in_force(query.dest, now, Some(&query.manifest))
+        .await?;
     let open = tx.open_commitments_of(query.dest, false).await?;
-    let disputes_due = !disputes_due(open, &manifests, now).is_empty();
+    let lock_manifests = dispute_manifests(tx, query.dest, &open, now).await?;
+    let disputes_due = !disputes_due(open, &lock_manifests, now).is_empty();
     let settlement = tx.settlement_of(&query.root).await?.map(|s| SettledLoop {
         settlement_id: s.id,
         agents: s.cycle_agents,
@@ -114,7 +119,7 @@ async fn admit<T: Tx>(
     pair.receipt
         .check_signer(&[manifest.pubkey.address(), dest.owner_address])
         .map_err(|e| Rejection::signature("receipt", e))?;
-    let payer_manifests = tx.manifests_of(r.from).await?;
+    let payer_manifests = tx.manifests_in_force(r.from, now, None).await?;
     pair.order
         .check_signer(&authorised_signers(
             payer.owner_address,
@@ -128,7 +133,11 @@ async fn admit<T: Tx>(
         }
         .into());
     }
-    let status = status_at(&manifest, &tx.manifests_of(r.to).await?, now);
+    let status = status_at(
+        &manifest,
+        &tx.manifests_in_force(r.to, now, None).await?,
+        now,
+    );
     if status != ManifestStatus::Active {
         return Err(Rejection::ManifestNotEffective { status }.into());
     }
@@ -499,6 +508,31 @@ pub(crate) async fn trail<T: Tx>(tx: &T, root: Hash32) -> Result<ForwardTrail> {
     };
     Ok(ForwardTrail {
         receipts,
+        more: false,
+        settlement,
+        slashes,
+    })
+}
+
+pub(crate) async fn trail_page<T: Tx>(
+    tx: &T,
+    root: Hash32,
+    after: Option<Uuid>,
+    limit: u32,
+) -> Result<ForwardTrail> {
+    let page = Page::of(
+        tx.receipts_page(&root, after, limit.saturating_add(1))
+            .await?,
+        limit,
+    );
+    let settlement = tx.settlement_of(&root).await?;
+    let slashes = match &settlement {
+        Some(s) => tx.slashes_of_settlement(s.id).await?,
+        None => Vec::new(),
+    };
+    Ok(ForwardTrail {
+        receipts: page.items,
+        more: page.more,
         settlement,
         slashes,
     })

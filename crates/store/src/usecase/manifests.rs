@@ -10,7 +10,7 @@ use kagami_core::{
 
 use super::{agents::require_agent, commitments::settle_due_disputes};
 use crate::{
-    Entity, FlipMetrics, FlipRecord, PublishOutcome, Rejection, Result, StoreError, tx::Tx,
+    Entity, FlipMetrics, FlipRecord, Page, PublishOutcome, Rejection, Result, StoreError, tx::Tx,
 };
 
 pub(crate) async fn publish<T: Tx>(
@@ -142,9 +142,37 @@ pub(crate) async fn with_status<T: Tx>(
     let Some(manifest) = tx.manifest_by_hash(&hash).await? else {
         return Ok(None);
     };
-    let all = tx.manifests_of(manifest.agent).await?;
-    let status = status_at(&manifest, &all, now);
+    let in_force = tx.manifests_in_force(manifest.agent, now, None).await?;
+    let status = status_at(&manifest, &in_force, now);
     Ok(Some((manifest, status)))
+}
+
+pub(crate) async fn page<T: Tx>(
+    tx: &T,
+    agent: Uuid,
+    before_nonce: Option<u64>,
+    limit: u32,
+    now: Timestamp,
+) -> Result<Page<(ManifestRecord, ManifestStatus)>> {
+    require_agent(tx, agent).await?;
+    let page = Page::of(
+        tx.manifests_page(agent, before_nonce, limit.saturating_add(1))
+            .await?,
+        limit,
+    );
+    // A status depends on the manifest and the one in force, never on the rest of the history.
+    let in_force = tx.manifests_in_force(agent, now, None).await?;
+    Ok(Page {
+        items: page
+            .items
+            .into_iter()
+            .map(|m| {
+                let status = status_at(&m, &in_force, now);
+                (m, status)
+            })
+            .collect(),
+        more: page.more,
+    })
 }
 
 pub(crate) async fn of<T: Tx>(tx: &T, agent: Uuid) -> Result<Vec<ManifestRecord>> {

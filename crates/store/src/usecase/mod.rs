@@ -25,8 +25,8 @@ use kagami_core::{
 use crate::{
     Agent, AgentDetails, ApiKeyRecord, Commitment, FlipMetrics, FlipRecord, ForwardTrail,
     ForwardVerdict, IncidentOutcome, LedgerEntry, LedgerTotals, MevSummaryRow, NewAgent,
-    NewMevIncident, PublishOutcome, RecordOutcome, Result, Role, Settlement, SlashRecord, Store,
-    tx::Tx,
+    NewMevIncident, Page, PublishOutcome, RecordOutcome, Result, Role, Settlement, SlashRecord,
+    Store, tx::Tx,
 };
 
 /// Whether a use case writes.
@@ -205,6 +205,15 @@ use_cases! {
     /// [`crate::StoreError::NotFound`] for an unknown agent.
     Read fn manifests_of_agent(agent: Uuid) -> Vec<ManifestRecord> = manifests::of_known_agent;
 
+    /// One page of a registered agent's manifests, highest nonce first, each with its status
+    /// at `now`: at most `limit`, with a nonce below `before_nonce` when given. Index range
+    /// scans only: the cost does not grow with the agent's history.
+    ///
+    /// # Errors
+    /// [`crate::StoreError::NotFound`] for an unknown agent.
+    Read fn manifests_page(agent: Uuid, before_nonce: Option<u64>, limit: u32, now: Timestamp)
+        -> Page<(ManifestRecord, ManifestStatus)> = manifests::page;
+
     /// The flips of an agent, newest first.
     ///
     /// # Errors
@@ -275,6 +284,15 @@ use_cases! {
     /// [`crate::StoreError::Unavailable`], [`crate::StoreError::Internal`].
     Read fn forward_trail(root: Hash32) -> ForwardTrail = forwards::trail;
 
+    /// One page of the audit trail of a root transaction: at most `limit` receipts in (hop,
+    /// recording time, id) order, after the root's receipt `after` when given, whether more
+    /// follow, and the settlement.
+    ///
+    /// # Errors
+    /// [`crate::StoreError::Unavailable`], [`crate::StoreError::Internal`].
+    Read fn forward_trail_page(root: Hash32, after: Option<Uuid>, limit: u32)
+        -> ForwardTrail = forwards::trail_page;
+
     /// The settlement of a root, if any.
     ///
     /// # Errors
@@ -308,11 +326,13 @@ use_cases! {
     /// [`crate::StoreError::Unavailable`], [`crate::StoreError::Internal`].
     Read fn disputable_agents() -> Vec<Uuid> = commitments::disputable_agents;
 
-    /// The ledger's totals and its newest `limit` lines.
+    /// The ledger's totals and one page of its lines, newest first: at most `limit`, those
+    /// after the line `after` when given, and whether more follow.
     ///
     /// # Errors
     /// [`crate::StoreError::Unavailable`], [`crate::StoreError::Internal`].
-    Read fn ledger(limit: u32) -> (LedgerTotals, Vec<LedgerEntry>) = commitments::ledger;
+    Read fn ledger(limit: u32, after: Option<Uuid>)
+        -> (LedgerTotals, Page<LedgerEntry>) = commitments::ledger;
 
     /// Marks a pending commitment confirmed on chain.
     ///

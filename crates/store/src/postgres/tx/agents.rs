@@ -241,12 +241,12 @@ impl<C: GenericClient + Sync> AgentRows for PgTx<'_, C> {
     async fn ledger_totals(&self) -> Result<LedgerTotals> {
         let totals = self
             .query_opt(
-                "SELECT (coalesce(sum(amount) FILTER (WHERE entry = 'slash'), 0) * 1000000)::bigint \
-                        AS slashed, \
-                        (coalesce(sum(amount) FILTER (WHERE entry = 'bounty'), 0) * 1000000)::bigint \
-                        AS bounties, \
-                        (coalesce(sum(amount) FILTER (WHERE entry = 'retained'), 0) * 1000000)::bigint \
-                        AS retained \
+                "SELECT (coalesce(sum(amount) FILTER (WHERE entry = 'slash'), 0) * 1000000) \
+                        ::numeric(39,0)::text AS slashed, \
+                        (coalesce(sum(amount) FILTER (WHERE entry = 'bounty'), 0) * 1000000) \
+                        ::numeric(39,0)::text AS bounties, \
+                        (coalesce(sum(amount) FILTER (WHERE entry = 'retained'), 0) * 1000000) \
+                        ::numeric(39,0)::text AS retained \
                  FROM kagami_ledger",
                 &[],
             )
@@ -264,23 +264,42 @@ impl<C: GenericClient + Sync> AgentRows for PgTx<'_, C> {
             )
             .await?;
         Ok(LedgerTotals {
-            slashed: get_usdc(&totals, "slashed")?,
-            bounties: get_usdc(&totals, "bounties")?,
-            retained: get_usdc(&totals, "retained")?,
+            slashed: get_usdc_sum(&totals, "slashed")?,
+            bounties: get_usdc_sum(&totals, "bounties")?,
+            retained: get_usdc_sum(&totals, "retained")?,
             unbalanced,
         })
     }
 
-    async fn ledger_entries(&self, limit: u32) -> Result<Vec<LedgerEntry>> {
-        self.all(
-            "SELECT id, entry, agent_uuid, reporter_address, \
-                    (amount * 1000000)::bigint AS amount, settlement_id, incident_id, \
-                    commitment_id, created_at \
-             FROM kagami_ledger ORDER BY created_at DESC, entry, id LIMIT $1",
-            &[&i64::from(limit)],
-            sql::ledger_entry,
-        )
-        .await
+    async fn ledger_entries(&self, limit: u32, after: Option<Uuid>) -> Result<Vec<LedgerEntry>> {
+        match after {
+            None => {
+                self.all(
+                    "SELECT id, entry, agent_uuid, reporter_address, \
+                            (amount * 1000000)::bigint AS amount, settlement_id, incident_id, \
+                            commitment_id, created_at \
+                     FROM kagami_ledger ORDER BY created_at DESC, entry, id LIMIT $1",
+                    &[&i64::from(limit)],
+                    sql::ledger_entry,
+                )
+                .await
+            }
+            Some(after) => {
+                self.all(
+                    "WITH c AS (SELECT created_at, entry, id FROM kagami_ledger WHERE id = $2) \
+                     SELECT l.id, l.entry, l.agent_uuid, l.reporter_address, \
+                            (l.amount * 1000000)::bigint AS amount, l.settlement_id, \
+                            l.incident_id, l.commitment_id, l.created_at \
+                     FROM kagami_ledger l, c \
+                     WHERE l.created_at < c.created_at \
+                        OR (l.created_at = c.created_at AND (l.entry, l.id) > (c.entry, c.id)) \
+                     ORDER BY l.created_at DESC, l.entry, l.id LIMIT $1",
+                    &[&i64::from(limit), &after],
+                    sql::ledger_entry,
+                )
+                .await
+            }
+        }
     }
 
     async fn slashes_of_agent(&self, uuid: Uuid) -> Result<Vec<SlashRecord>> {

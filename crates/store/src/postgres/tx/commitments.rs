@@ -153,8 +153,8 @@ impl<C: GenericClient + Sync> CommitmentRows for PgTx<'_, C> {
     async fn mev_summary(&self) -> Result<Vec<MevSummaryRow>> {
         self.query(
             "SELECT attack_type, count(*) AS incidents, \
-                    (sum(extracted_value) * 1000000)::bigint AS extracted_value, \
-                    (sum(slashed_amount) * 1000000)::bigint AS slashed_amount \
+                    (sum(extracted_value) * 1000000)::numeric(39,0)::text AS extracted_value, \
+                    (sum(slashed_amount) * 1000000)::numeric(39,0)::text AS slashed_amount \
              FROM erc8004_mev_incidents GROUP BY attack_type \
              ORDER BY attack_type COLLATE \"C\"",
             &[],
@@ -165,8 +165,8 @@ impl<C: GenericClient + Sync> CommitmentRows for PgTx<'_, C> {
             Ok(MevSummaryRow {
                 attack_type: sql::attack_type(row)?,
                 incidents: get_u64(row, "incidents")?,
-                extracted_value: get_usdc(row, "extracted_value")?,
-                slashed_amount: get_usdc(row, "slashed_amount")?,
+                extracted_value: get_usdc_sum(row, "extracted_value")?,
+                slashed_amount: get_usdc_sum(row, "slashed_amount")?,
             })
         })
         .collect()

@@ -62,6 +62,46 @@ impl<C: GenericClient + Sync> ForwardRows for PgTx<'_, C> {
         .await
     }
 
+    async fn receipts_page(
+        &self,
+        root: &Hash32,
+        after: Option<Uuid>,
+        limit: u32,
+    ) -> Result<Vec<ReceiptRecord>> {
+        let root = root.to_string();
+        match after {
+            None => {
+                self.all(
+                    concat!(
+                        "SELECT ",
+                        receipt_columns!(),
+                        " FROM erc8004_forward_receipts WHERE root_tx_hash = $1 \
+                         ORDER BY hop, created_at, id LIMIT $2"
+                    ),
+                    &[&root, &i64::from(limit)],
+                    sql::receipt,
+                )
+                .await
+            }
+            Some(after) => {
+                self.all(
+                    concat!(
+                        "SELECT ",
+                        receipt_columns!(),
+                        " FROM erc8004_forward_receipts WHERE root_tx_hash = $1 \
+                         AND (hop, created_at, id) > \
+                             (SELECT hop, created_at, id FROM erc8004_forward_receipts \
+                              WHERE id = $2 AND root_tx_hash = $1) \
+                         ORDER BY hop, created_at, id LIMIT $3"
+                    ),
+                    &[&root, &after, &i64::from(limit)],
+                    sql::receipt,
+                )
+                .await
+            }
+        }
+    }
+
     async fn insert_receipt(&self, record: &ReceiptRecord) -> Result<()> {
         let r = &record.receipt;
         self.execute(

@@ -52,6 +52,87 @@ impl<C: GenericClient + Sync> ManifestRows for PgTx<'_, C> {
         .await
     }
 
+    async fn manifests_page(
+        &self,
+        agent: Uuid,
+        before_nonce: Option<u64>,
+        limit: u32,
+    ) -> Result<Vec<ManifestRecord>> {
+        match before_nonce {
+            None => {
+                self.all(
+                    concat!(
+                        "SELECT ",
+                        manifest_columns!(),
+                        " FROM erc8004_endpoint_manifests WHERE agent_uuid = $1 \
+                         ORDER BY nonce DESC LIMIT $2"
+                    ),
+                    &[&agent, &i64::from(limit)],
+                    sql::manifest,
+                )
+                .await
+            }
+            Some(before) => {
+                self.all(
+                    concat!(
+                        "SELECT ",
+                        manifest_columns!(),
+                        " FROM erc8004_endpoint_manifests WHERE agent_uuid = $1 AND nonce < $2 \
+                         ORDER BY nonce DESC LIMIT $3"
+                    ),
+                    &[&agent, &to_i64(before, "before_nonce")?, &i64::from(limit)],
+                    sql::manifest,
+                )
+                .await
+            }
+        }
+    }
+
+    async fn manifests_in_force(
+        &self,
+        agent: Uuid,
+        at: Timestamp,
+        also: Option<&Hash32>,
+    ) -> Result<Vec<ManifestRecord>> {
+        self.all(
+            concat!(
+                "(SELECT ",
+                manifest_columns!(),
+                " FROM erc8004_endpoint_manifests \
+                 WHERE agent_uuid = $1 AND valid_until > $2 AND valid_from <= $2 \
+                   AND (revoked_at IS NULL OR revoked_at > $2) \
+                 ORDER BY nonce DESC LIMIT 1) \
+                 UNION \
+                 (SELECT ",
+                manifest_columns!(),
+                " FROM erc8004_endpoint_manifests WHERE agent_uuid = $1 AND manifest_hash = $3)"
+            ),
+            &[&agent, &ts(at), &also.map(ToString::to_string)],
+            sql::manifest,
+        )
+        .await
+    }
+
+    async fn manifests_overlapping(
+        &self,
+        agent: Uuid,
+        from: Timestamp,
+        until: Timestamp,
+    ) -> Result<Vec<ManifestRecord>> {
+        self.all(
+            concat!(
+                "SELECT ",
+                manifest_columns!(),
+                " FROM erc8004_endpoint_manifests \
+                 WHERE agent_uuid = $1 AND valid_until > $2 AND valid_from < $3 \
+                 ORDER BY nonce DESC"
+            ),
+            &[&agent, &ts(from), &ts(until)],
+            sql::manifest,
+        )
+        .await
+    }
+
     async fn set_manifest_revoked(&self, id: Uuid, at: Timestamp) -> Result<()> {
         let rows = self
             .execute(

@@ -14,8 +14,8 @@ use super::{
     classify::classify,
     sql::{
         self, Params, agent_columns, agent_key, api_key_columns, commitment_columns, flip_columns,
-        get, get_u64, get_usdc, incident_columns, manifest_columns, receipt_columns, root_key,
-        settlement_columns, slash_columns, to_i64, ts,
+        get, get_u64, get_usdc, get_usdc_sum, incident_columns, manifest_columns, receipt_columns,
+        root_key, settlement_columns, slash_columns, to_i64, ts,
     },
 };
 use crate::{

@@ -209,20 +209,24 @@ impl AgentRows for SqliteTx<'_> {
     async fn ledger_totals(&self) -> Result<LedgerTotals> {
         let (slashed, bounties, retained) = self
             .one(
-                "SELECT coalesce(sum(amount) FILTER (WHERE entry = 'slash'), 0), \
-                        coalesce(sum(amount) FILTER (WHERE entry = 'bounty'), 0), \
-                        coalesce(sum(amount) FILTER (WHERE entry = 'retained'), 0) \
-                 FROM kagami_ledger",
+                &format!(
+                    "SELECT {}, {}, {} FROM kagami_ledger",
+                    wide_sum("amount", "entry = 'slash'"),
+                    wide_sum("amount", "entry = 'bounty'"),
+                    wide_sum("amount", "entry = 'retained'"),
+                ),
                 [],
-                |row| Ok((usdc(row, 0)?, usdc(row, 1)?, usdc(row, 2)?)),
+                |row| Ok((usdc_sum(row, 0)?, usdc_sum(row, 2)?, usdc_sum(row, 4)?)),
             )?
             .unwrap_or_default();
         let unbalanced = self.all(
-            "SELECT settlement_id, incident_id, commitment_id FROM kagami_ledger \
-             GROUP BY settlement_id, incident_id, commitment_id \
-             HAVING coalesce(sum(amount) FILTER (WHERE entry = 'slash'), 0) \
-                 <> coalesce(sum(amount) FILTER (WHERE entry <> 'slash'), 0) \
-             ORDER BY 1, 2, 3",
+            &format!(
+                "SELECT settlement_id, incident_id, commitment_id FROM kagami_ledger \
+                 GROUP BY settlement_id, incident_id, commitment_id \
+                 HAVING {} \
+                 ORDER BY 1, 2, 3",
+                wide_sums_differ("amount", "entry = 'slash'", "entry <> 'slash'")
+            ),
             [],
             |row| cause(row, 0),
         )?;
@@ -234,14 +238,27 @@ impl AgentRows for SqliteTx<'_> {
         })
     }
 
-    async fn ledger_entries(&self, limit: u32) -> Result<Vec<LedgerEntry>> {
-        self.all(
-            "SELECT id, entry, agent_uuid, reporter_address, amount, settlement_id, incident_id, \
-                    commitment_id, created_at \
-             FROM kagami_ledger ORDER BY created_at DESC, entry, id LIMIT ?1",
-            params![i64::from(limit)],
-            ledger_row,
-        )
+    async fn ledger_entries(&self, limit: u32, after: Option<Uuid>) -> Result<Vec<LedgerEntry>> {
+        match after {
+            None => self.all(
+                "SELECT id, entry, agent_uuid, reporter_address, amount, settlement_id, \
+                        incident_id, commitment_id, created_at \
+                 FROM kagami_ledger ORDER BY created_at DESC, entry, id LIMIT ?1",
+                params![i64::from(limit)],
+                ledger_row,
+            ),
+            Some(after) => self.all(
+                "WITH c AS (SELECT created_at, entry, id FROM kagami_ledger WHERE id = ?2) \
+                 SELECT l.id, l.entry, l.agent_uuid, l.reporter_address, l.amount, \
+                        l.settlement_id, l.incident_id, l.commitment_id, l.created_at \
+                 FROM kagami_ledger l, c \
+                 WHERE l.created_at < c.created_at \
+                    OR (l.created_at = c.created_at AND (l.entry, l.id) > (c.entry, c.id)) \
+                 ORDER BY l.created_at DESC, l.entry, l.id LIMIT ?1",
+                params![i64::from(limit), after.to_string()],
+                ledger_row,
+            ),
+        }
     }
 
     async fn slashes_of_agent(&self, uuid: Uuid) -> Result<Vec<SlashRecord>> {

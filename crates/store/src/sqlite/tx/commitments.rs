@@ -119,15 +119,19 @@ impl CommitmentRows for SqliteTx<'_> {
 
     async fn mev_summary(&self) -> Result<Vec<MevSummaryRow>> {
         self.all(
-            "SELECT attack_type, count(*), sum(extracted_value), sum(slashed_amount) \
-             FROM erc8004_mev_incidents GROUP BY attack_type ORDER BY attack_type",
+            &format!(
+                "SELECT attack_type, count(*), {}, {} \
+                 FROM erc8004_mev_incidents GROUP BY attack_type ORDER BY attack_type",
+                wide_sum("extracted_value", "TRUE"),
+                wide_sum("slashed_amount", "TRUE"),
+            ),
             [],
             |row| {
                 Ok(MevSummaryRow {
                     attack_type: named(row, 0, AttackType::parse)?,
                     incidents: unsigned(row, 1)?,
-                    extracted_value: usdc(row, 2)?,
-                    slashed_amount: usdc(row, 3)?,
+                    extracted_value: usdc_sum(row, 2)?,
+                    slashed_amount: usdc_sum(row, 4)?,
                 })
             },
         )

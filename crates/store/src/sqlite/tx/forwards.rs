@@ -56,6 +56,36 @@ impl ForwardRows for SqliteTx<'_> {
         )
     }
 
+    async fn receipts_page(
+        &self,
+        root: &Hash32,
+        after: Option<Uuid>,
+        limit: u32,
+    ) -> Result<Vec<ReceiptRecord>> {
+        let root = root.to_string();
+        match after {
+            None => self.all(
+                &format!(
+                    "SELECT {RECEIPT_COLUMNS} FROM erc8004_forward_receipts \
+                     WHERE root_tx_hash = ?1 ORDER BY hop, created_at, id LIMIT ?2"
+                ),
+                params![root, i64::from(limit)],
+                receipt_row,
+            ),
+            Some(after) => self.all(
+                &format!(
+                    "SELECT {RECEIPT_COLUMNS} FROM erc8004_forward_receipts \
+                     WHERE root_tx_hash = ?1 AND (hop, created_at, id) > \
+                         (SELECT hop, created_at, id FROM erc8004_forward_receipts \
+                          WHERE id = ?2 AND root_tx_hash = ?1) \
+                     ORDER BY hop, created_at, id LIMIT ?3"
+                ),
+                params![root, after.to_string(), i64::from(limit)],
+                receipt_row,
+            ),
+        }
+    }
+
     async fn insert_receipt(&self, record: &ReceiptRecord) -> Result<()> {
         let r = &record.receipt;
         self.execute(

@@ -48,6 +48,70 @@ impl ManifestRows for SqliteTx<'_> {
         )
     }
 
+    async fn manifests_page(
+        &self,
+        agent: Uuid,
+        before_nonce: Option<u64>,
+        limit: u32,
+    ) -> Result<Vec<ManifestRecord>> {
+        match before_nonce {
+            None => self.all(
+                &format!(
+                    "SELECT {MANIFEST_COLUMNS} FROM erc8004_endpoint_manifests \
+                     WHERE agent_uuid = ?1 ORDER BY nonce DESC LIMIT ?2"
+                ),
+                params![agent.to_string(), i64::from(limit)],
+                manifest_row,
+            ),
+            Some(before) => self.all(
+                &format!(
+                    "SELECT {MANIFEST_COLUMNS} FROM erc8004_endpoint_manifests \
+                     WHERE agent_uuid = ?1 AND nonce < ?2 ORDER BY nonce DESC LIMIT ?3"
+                ),
+                params![agent.to_string(), to_i64(before)?, i64::from(limit)],
+                manifest_row,
+            ),
+        }
+    }
+
+    async fn manifests_in_force(
+        &self,
+        agent: Uuid,
+        at: Timestamp,
+        also: Option<&Hash32>,
+    ) -> Result<Vec<ManifestRecord>> {
+        self.all(
+            &format!(
+                "SELECT * FROM (SELECT {MANIFEST_COLUMNS} FROM erc8004_endpoint_manifests \
+                     WHERE agent_uuid = ?1 AND valid_until > ?2 AND valid_from <= ?2 \
+                       AND (revoked_at IS NULL OR revoked_at > ?2) \
+                     ORDER BY nonce DESC LIMIT 1) \
+                 UNION \
+                 SELECT {MANIFEST_COLUMNS} FROM erc8004_endpoint_manifests \
+                 WHERE agent_uuid = ?1 AND manifest_hash = ?3"
+            ),
+            params![agent.to_string(), at.unix(), also.map(ToString::to_string)],
+            manifest_row,
+        )
+    }
+
+    async fn manifests_overlapping(
+        &self,
+        agent: Uuid,
+        from: Timestamp,
+        until: Timestamp,
+    ) -> Result<Vec<ManifestRecord>> {
+        self.all(
+            &format!(
+                "SELECT {MANIFEST_COLUMNS} FROM erc8004_endpoint_manifests \
+                 WHERE agent_uuid = ?1 AND valid_until > ?2 AND valid_from < ?3 \
+                 ORDER BY nonce DESC"
+            ),
+            params![agent.to_string(), from.unix(), until.unix()],
+            manifest_row,
+        )
+    }
+
     async fn set_manifest_revoked(&self, id: Uuid, at: Timestamp) -> Result<()> {
         let rows = self.execute(
             "UPDATE erc8004_endpoint_manifests SET status = 'revoked', revoked_at = ?2 \

@@ -16,7 +16,7 @@ use super::{
         MANIFEST_COLUMNS, RECEIPT_COLUMNS, SETTLEMENT_COLUMNS, SLASH_COLUMNS, agent_row,
         api_key_row, cause, cause_columns, commitment_row, flip_row, incident_row, ledger_row,
         manifest_row, mean_two_decimals, named, parsed, receipt_row, settlement_row, slash_row,
-        to_i64, unsigned, usdc,
+        to_i64, unsigned, usdc, usdc_sum, wide_sum, wide_sums_differ,
     },
 };
 use crate::{
