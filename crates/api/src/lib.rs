@@ -198,21 +198,7 @@ fn routes() -> &'static [(String, String)] {
             .paths
             .paths
             .iter()
-            .map(|(template, item)| {
-                let methods = [
-                    ("GET", item.get.is_some()),
-                    ("PUT", item.put.is_some()),
-                    ("POST", item.post.is_some()),
-                    ("DELETE", item.delete.is_some()),
-                    ("PATCH", item.patch.is_some()),
-                ];
-                let allow: Vec<&str> = methods
-                    .iter()
-                    .filter(|(_, present)| *present)
-                    .map(|(method, _)| *method)
-                    .collect();
-                (template.clone(), allow.join(", "))
-            })
+            .map(|(template, item)| (template.clone(), openapi::allow(item)))
             .collect()
     });
     &ROUTES

@@ -7,7 +7,7 @@ use utoipa::{
     openapi::{
         self, HeaderBuilder, OpenApi, Ref, RefOr, ResponseBuilder,
         link::LinkBuilder,
-        path::{Operation, ParameterIn},
+        path::{Operation, ParameterIn, PathItem},
         security::{Http, HttpAuthScheme, SecurityScheme},
     },
 };
@@ -36,33 +36,42 @@ pub(crate) struct ErrorResponses;
 impl Modify for ErrorResponses {
     fn modify(&self, doc: &mut OpenApi) {
         for (path, item) in &mut doc.paths.paths {
-            let allow = [
-                ("GET", item.get.is_some()),
-                ("PUT", item.put.is_some()),
-                ("POST", item.post.is_some()),
-                ("DELETE", item.delete.is_some()),
-                ("PATCH", item.patch.is_some()),
-            ]
-            .iter()
-            .filter(|(_, present)| *present)
-            .map(|(method, _)| *method)
-            .collect::<Vec<_>>()
-            .join(", ");
+            let allow = allow(item);
             let store = !STORE_FREE.contains(&path.as_str());
-            for operation in [
-                &mut item.get,
-                &mut item.post,
-                &mut item.put,
-                &mut item.patch,
-                &mut item.delete,
-            ]
-            .into_iter()
-            .flatten()
-            {
+            for operation in operations_mut(item) {
                 add_shared_errors(operation, &allow, store);
             }
         }
     }
+}
+
+/// The methods a path answers, as an `Allow` value (RFC 9110 section 10.2.1).
+pub(crate) fn allow(item: &PathItem) -> String {
+    [
+        ("GET", item.get.is_some()),
+        ("PUT", item.put.is_some()),
+        ("POST", item.post.is_some()),
+        ("DELETE", item.delete.is_some()),
+        ("PATCH", item.patch.is_some()),
+    ]
+    .iter()
+    .filter(|(_, present)| *present)
+    .map(|(method, _)| *method)
+    .collect::<Vec<_>>()
+    .join(", ")
+}
+
+/// Every operation of a path.
+pub(crate) fn operations_mut(item: &mut PathItem) -> impl Iterator<Item = &mut Operation> {
+    [
+        &mut item.get,
+        &mut item.post,
+        &mut item.put,
+        &mut item.patch,
+        &mut item.delete,
+    ]
+    .into_iter()
+    .flatten()
 }
 
 fn add_shared_errors(operation: &mut Operation, allow: &str, store: bool) {

@@ -508,16 +508,7 @@ impl utoipa::Modify for RateLimitResponses {
             if UNLIMITED_PATHS.contains(&path.as_str()) {
                 continue;
             }
-            for operation in [
-                &mut item.get,
-                &mut item.post,
-                &mut item.put,
-                &mut item.patch,
-                &mut item.delete,
-            ]
-            .into_iter()
-            .flatten()
-            {
+            for operation in crate::openapi::operations_mut(item) {
                 operation
                     .responses
                     .responses

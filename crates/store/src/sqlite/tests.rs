@@ -175,6 +175,7 @@ async fn schema_has_the_named_indexes_and_the_churn_view() {
         indexes,
         [
             "idx_manifests_agent",
+            "idx_manifests_agent_until",
             "idx_manifests_hash",
             "idx_manifests_nonce",
             "idx_manifests_status"
