@@ -33,8 +33,9 @@ pub enum Cut {
 /// switched on again.
 ///
 /// It also reads the PostgreSQL frontend protocol the client sends (plaintext only; a
-/// connection that starts TLS is passed through unread), so that a test can have the next
-/// transaction any client starts cut at a chosen point ([`Proxy::cut_next_transaction`]).
+/// connection that starts TLS, or speaks another protocol such as Redis, is passed through
+/// unread), so that a test can have the next transaction any client starts cut at a chosen
+/// point ([`Proxy::cut_next_transaction`]).
 #[derive(Debug)]
 pub struct Proxy {
     port: u16,
@@ -148,8 +149,10 @@ impl Watcher {
         loop {
             let mut first = [0u8; 1];
             from_client.read_exact(&mut first).await?;
-            if first[0] == 0x16 {
-                // A TLS handshake: nothing further is readable; pass it all through.
+            if first[0] != 0 {
+                // Not PostgreSQL's start-up (whose length's first byte is 0): a TLS handshake
+                // (0x16) or another protocol (Redis's RESP starts with `*`). Nothing further
+                // is readable; pass it all through.
                 self.to_server.write_all(&first).await?;
                 tokio::io::copy(from_client, &mut self.to_server).await?;
                 return Ok(());
