@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 version=4.32.5
-venv="${CARGO_TARGET_DIR:-target}/contract-venv"
+venv="$(realpath -m "${CARGO_TARGET_DIR:-target}/contract-venv")"
 if ! "$venv/bin/schemathesis" --version 2>/dev/null | grep -q "$version"; then
     python3 -m venv "$venv"
     "$venv/bin/pip" install --quiet --disable-pip-version-check "schemathesis==$version"
