@@ -15,6 +15,7 @@
 mod interloper;
 mod invariants;
 mod pg_tls;
+mod process;
 mod proxy;
 
 use std::{
@@ -31,6 +32,7 @@ pub use invariants::{Direct, assert_ledger_invariants};
 use kagami_crypto::{PrivateKeySigner, SignedTransaction};
 #[cfg(unix)]
 pub use pg_tls::{PostgresTls, SERVER_NAMES};
+pub use process::{ServerProcess, server_binary, server_command};
 pub use proxy::{Cut, Proxy};
 
 use kagami_store::{Store, postgres::PostgresConfig};

@@ -55,7 +55,7 @@ pub(crate) struct TestApp {
     pub(crate) client_key: String,
     /// The same store the server uses (for setting up what has no endpoint, e.g. revoking a key).
     pub(crate) store: Store,
-    stop: Box<dyn FnOnce() -> BoxFuture<'static, ()> + Send>,
+    stop: Box<dyn FnOnce() -> BoxFuture<'static, ()> + Send + Sync>,
 }
 
 impl std::fmt::Debug for TestApp {
@@ -74,6 +74,18 @@ pub(crate) fn salt() -> Secret {
     Secret::new("service-test-salt".to_owned())
 }
 
+/// Creates an admin and a client key on `store`, hashed with [`salt`]; returns them.
+pub(crate) async fn keys(store: &Store) -> (String, String) {
+    let now = Timestamp::from_unix(now()).unwrap();
+    let (admin, _) = create_key(store, &salt(), Role::Admin, "test admin", now)
+        .await
+        .unwrap();
+    let (client, _) = create_key(store, &salt(), Role::Client, "test client", now)
+        .await
+        .unwrap();
+    (admin.expose().to_owned(), client.expose().to_owned())
+}
+
 impl TestApp {
     /// Creates an admin and a client key on `store`, then starts the server on it.
     pub(crate) async fn spawn(store: Store) -> Self {
@@ -82,13 +94,7 @@ impl TestApp {
 
     /// As [`TestApp::spawn`], with `setup` adjusting the configuration.
     pub(crate) async fn spawn_with(store: Store, setup: impl FnOnce(&mut ApiConfig)) -> Self {
-        let now = Timestamp::from_unix(now()).unwrap();
-        let (admin, _) = create_key(&store, &salt(), Role::Admin, "test admin", now)
-            .await
-            .unwrap();
-        let (client, _) = create_key(&store, &salt(), Role::Client, "test client", now)
-            .await
-            .unwrap();
+        let (admin_key, client_key) = keys(&store).await;
         let render = recorder();
         let mut config = ApiConfig::new(salt());
         config.metrics_renderer = Some(Arc::new(move || render.render()));
@@ -109,10 +115,30 @@ impl TestApp {
                 .timeout(Duration::from_secs(30))
                 .build()
                 .unwrap(),
-            admin_key: admin.expose().to_owned(),
-            client_key: client.expose().to_owned(),
+            admin_key,
+            client_key,
             store,
             stop: Box::new(move || Box::pin(async move { handle.stop(false).await })),
+        }
+    }
+
+    /// A client of a server running elsewhere (another process) at `base`, on `store`, which
+    /// knows `admin_key` and `client_key` (see [`keys`]). Stopping it stops nothing.
+    pub(crate) fn external(
+        base: String,
+        (admin_key, client_key): (String, String),
+        store: Store,
+    ) -> Self {
+        Self {
+            base,
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_secs(30))
+                .build()
+                .unwrap(),
+            admin_key,
+            client_key,
+            store,
+            stop: Box::new(|| Box::pin(async {})),
         }
     }
 
@@ -139,15 +165,31 @@ impl TestApp {
 
     /// Sends `builder` and reads the whole answer.
     pub(crate) async fn send(&self, builder: reqwest::RequestBuilder) -> Reply {
-        let response = builder.send().await.unwrap();
+        Self::try_send(builder).await.unwrap()
+    }
+
+    /// Sends `builder` and reads the whole answer, or says why there is none (the connection
+    /// failed, or broke before the answer was complete).
+    pub(crate) async fn try_send(builder: reqwest::RequestBuilder) -> reqwest::Result<Reply> {
+        let response = builder.send().await?;
         let status = response.status();
         let headers = response.headers().clone();
-        let text = response.text().await.unwrap();
-        Reply {
+        let text = response.text().await?;
+        Ok(Reply {
             status,
             headers,
             text,
-        }
+        })
+    }
+
+    /// As [`TestApp::post`], but a missing answer is an `Err`, not a failed test.
+    pub(crate) async fn try_post(
+        &self,
+        path: &str,
+        auth: Auth<'_>,
+        body: &Value,
+    ) -> reqwest::Result<Reply> {
+        Self::try_send(self.request(Method::POST, path, auth).json(body)).await
     }
 
     pub(crate) async fn get(&self, path: &str) -> Reply {

@@ -15,6 +15,7 @@
 mod app;
 mod attacks;
 mod bounds;
+mod crash;
 mod cut;
 mod fixtures;
 mod ops;
@@ -113,6 +114,27 @@ mod postgres_only {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_connection_cut_inside_a_transaction_answers_503_and_commits_nothing() {
         crate::cut::a_connection_cut_inside_a_transaction_answers_503_and_commits_nothing().await;
+    }
+}
+
+/// The real server process, killed with SIGKILL under load and started again.
+mod crash_consistency {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn sqlite_server_killed_at_random_moments_loses_no_acknowledged_write() {
+        let db = crate::crash::Database::Sqlite(kagami_tests::TestSqlite::new());
+        crate::crash::a_server_killed_at_random_moments_loses_no_acknowledged_write(&db).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn postgres_server_killed_at_random_moments_loses_no_acknowledged_write() {
+        let Some(db) = kagami_tests::TestPostgres::new().await else {
+            return;
+        };
+        let db = crate::crash::Database::Postgres(Box::new(db));
+        crate::crash::a_server_killed_at_random_moments_loses_no_acknowledged_write(&db).await;
+        if let crate::crash::Database::Postgres(db) = db {
+            db.cleanup().await;
+        }
     }
 }
 

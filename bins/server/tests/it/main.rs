@@ -11,102 +11,35 @@
 mod reporting;
 
 use std::{
-    io::{BufRead, BufReader, Read, Write},
+    io::{Read, Write},
     net::TcpStream,
     path::Path,
-    process::{Child, Command, Stdio},
-    sync::mpsc,
-    time::Duration,
+    process::Command,
 };
 
-/// The environment variables the server reads, cleared so the developer's own do not leak in.
-const SERVER_VARIABLES: &[&str] = &[
-    "KAGAMI_BIND",
-    "KAGAMI_DATA_DIR",
-    "DATABASE_URL",
-    "POSTGRES_HOST",
-    "POSTGRES_PORT",
-    "POSTGRES_DB",
-    "POSTGRES_USER",
-    "POSTGRES_PASSWORD",
-    "POSTGRES_SSLMODE",
-    "POSTGRES_SSL_ROOT_CERT",
-    "DB_POOL_MIN_SIZE",
-    "DB_POOL_MAX_SIZE",
-    "DB_COMMAND_TIMEOUT_SECONDS",
-    "API_KEY_SALT",
-    "LOG_LEVEL",
-    "LOG_FORMAT",
-    "RUST_LOG",
-    "SENTRY_DSN",
-];
+use kagami_tests::ServerProcess;
 
 /// `kagami-server` with a clean environment plus `vars`, stdout and stderr piped.
 fn server(data_dir: &Path, vars: &[(&str, &str)]) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_kagami-server"));
-    for name in SERVER_VARIABLES {
-        command.env_remove(name);
-    }
-    command
-        .env("KAGAMI_DATA_DIR", data_dir)
-        .env("KAGAMI_BIND", "127.0.0.1:0")
-        .env("LOG_FORMAT", "json")
-        .envs(vars.iter().copied())
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    command
+    kagami_tests::server_command(
+        Path::new(env!("CARGO_BIN_EXE_kagami-server")),
+        data_dir,
+        vars,
+    )
 }
 
 /// A running server, and what it printed.
 struct Running {
-    child: Child,
+    process: ServerProcess,
     address: String,
-    log: Vec<String>,
-    rest_of_log: mpsc::Receiver<String>,
 }
 
 impl Running {
     /// Starts the server and waits (up to 60 s) for its "kagami listening" log line.
     fn start(data_dir: &Path, vars: &[(&str, &str)]) -> Self {
-        let mut child = server(data_dir, vars).spawn().unwrap();
-        let stderr = child.stderr.take();
-        let (lines, rest_of_log) = mpsc::channel();
-        // Owned from here on, so that a failing assertion still stops the process (Drop).
-        let mut running = Self {
-            child,
-            address: String::new(),
-            log: Vec::new(),
-            rest_of_log,
-        };
-        let stderr = stderr.unwrap();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if lines.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        while running.address.is_empty() {
-            let line = running
-                .rest_of_log
-                .recv_timeout(Duration::from_secs(60))
-                .unwrap_or_else(|e| {
-                    panic!(
-                        "no \"kagami listening\" line ({e}); log: {:#?}",
-                        running.log
-                    )
-                });
-            if line.contains("\"kagami listening\"") {
-                let json: serde_json::Value = serde_json::from_str(&line).unwrap();
-                json["http.address"]
-                    .as_str()
-                    .unwrap()
-                    .clone_into(&mut running.address);
-            }
-            running.log.push(line);
-        }
-        running
+        let process = ServerProcess::start(server(data_dir, vars));
+        let address = process.address().to_owned();
+        Self { process, address }
     }
 
     /// The status code of `POST /api/v1/agents` (an admin endpoint) with `{}` and this key:
@@ -129,34 +62,9 @@ impl Running {
             .unwrap_or_else(|| panic!("not an HTTP answer: {response:?}"))
     }
 
-    /// Stops the server with SIGTERM (which may arrive before its handler is installed: how
-    /// it exits is not what these tests are about); returns its stdout and its whole log.
-    fn stop(mut self) -> (String, Vec<String>) {
-        let terminated = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status()
-            .is_ok_and(|s| s.success());
-        if !terminated {
-            let _ = self.child.kill();
-        }
-        self.child.wait().unwrap();
-        let mut stdout = String::new();
-        self.child
-            .stdout
-            .take()
-            .unwrap()
-            .read_to_string(&mut stdout)
-            .unwrap();
-        let mut log = std::mem::take(&mut self.log);
-        log.extend(self.rest_of_log.try_iter());
-        (stdout, log)
-    }
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+    /// Stops the server with SIGTERM; returns its stdout and its whole log.
+    fn stop(self) -> (String, Vec<String>) {
+        self.process.stop()
     }
 }
 
