@@ -1,4 +1,6 @@
-//! Shared fixtures for Kagami's criterion benchmarks.
+//! Shared fixtures for Kagami's criterion benchmarks and load tools.
+
+pub mod load;
 
 use kagami_crypto::{EndpointManifest, PrivateKeySigner, Signable, Signature, parse_uuid};
 
