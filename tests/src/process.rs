@@ -5,7 +5,7 @@ use std::{
     io::{BufRead, BufReader, Read},
     path::{Path, PathBuf},
     process::{Child, Command, Stdio},
-    sync::mpsc,
+    sync::{OnceLock, mpsc},
     time::Duration,
 };
 
@@ -29,31 +29,78 @@ const SERVER_VARIABLES: &[&str] = &[
     "LOG_FORMAT",
     "RUST_LOG",
     "SENTRY_DSN",
+    "REDIS_URL",
 ];
 
-/// The `kagami-server` binary of this build, for test binaries of other packages (a test of
-/// the server's own package has `env!("CARGO_BIN_EXE_kagami-server")`): it sits in the
-/// directory above the test executable's `deps/`.
+/// The path of a `kagami-server` binary built from this workspace, for test binaries of other
+/// packages (a test of the server's own package has `env!("CARGO_BIN_EXE_kagami-server")`).
 ///
-/// Cargo rebuilds it only for a command that selects the `kagami-server` package: `cargo
-/// test --workspace` does, `cargo test -p kagami-tests` alone does not (after changing the
-/// server, run `cargo build --workspace --all-targets` first, or the test runs the old one).
+/// Taken from `KAGAMI_SERVER_BIN` when set; otherwise built on first use with `cargo build
+/// --workspace --bins --tests` into the calling test's target directory. That command
+/// resolves features exactly as `cargo test --workspace` does, so under the CI's test command
+/// everything but the final link is already fresh (a `cargo build -p kagami-server` would
+/// resolve features differently and rebuild most of the server's dependencies), and a test
+/// run never uses a server older than the code; when the binary is up to date it costs a
+/// second.
 ///
 /// # Panics
-/// When it has not been built.
-pub fn server_binary() -> PathBuf {
-    let exe = std::env::current_exe().unwrap_or_else(|e| panic!("current_exe: {e}"));
-    let profile = exe
-        .parent()
-        .and_then(Path::parent)
-        .unwrap_or_else(|| panic!("no profile directory above {}", exe.display()));
-    let binary = profile.join(format!("kagami-server{}", std::env::consts::EXE_SUFFIX));
-    assert!(
-        binary.is_file(),
-        "{} is not built: run `cargo build -p kagami-server` or `cargo test --workspace`",
-        binary.display()
-    );
-    binary
+/// When the build fails.
+pub fn server_binary() -> &'static Path {
+    static BINARY: OnceLock<PathBuf> = OnceLock::new();
+    BINARY.get_or_init(|| {
+        if let Some(path) = std::env::var_os("KAGAMI_SERVER_BIN") {
+            return PathBuf::from(path);
+        }
+        // A test runs from <target>/<profile>/deps/; the server lands in <target>/<profile>/.
+        let exe = std::env::current_exe().unwrap_or_else(|e| panic!("current_exe: {e}"));
+        let profile_dir = exe
+            .parent()
+            .and_then(Path::parent)
+            .unwrap_or_else(|| panic!("no profile directory above {}", exe.display()))
+            .to_path_buf();
+        let target_dir = profile_dir
+            .parent()
+            .unwrap_or_else(|| panic!("no target directory above {}", profile_dir.display()));
+        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| env!("CARGO").into());
+        let mut build = Command::new(cargo);
+        build
+            .args(["build", "--quiet", "--workspace", "--bins", "--tests"])
+            .arg("--target-dir")
+            .arg(target_dir)
+            .current_dir(env!("CARGO_MANIFEST_DIR"));
+        if profile_dir.ends_with("release") {
+            build.arg("--release");
+        }
+        // Cargo sets these for the running test. Build scripts that track them (ring's does)
+        // would see a different environment than in the developer's shell and rebuild, back
+        // and forth between the two, so the nested build gets the shell's environment.
+        for (name, _) in std::env::vars_os() {
+            let set_for_tests = name.to_str().is_some_and(|name| {
+                name.starts_with("CARGO_PKG_")
+                    || name.starts_with("CARGO_BIN_")
+                    || name.starts_with("CARGO_CFG_")
+                    || matches!(
+                        name,
+                        "CARGO_MANIFEST_DIR"
+                            | "CARGO_MANIFEST_PATH"
+                            | "CARGO_MANIFEST_LINKS"
+                            | "CARGO_CRATE_NAME"
+                            | "CARGO_PRIMARY_PACKAGE"
+                            | "CARGO_TARGET_TMPDIR"
+                            | "CARGO_RUSTC_CURRENT_DIR"
+                            | "OUT_DIR"
+                    )
+            });
+            if set_for_tests {
+                build.env_remove(name);
+            }
+        }
+        let status = build
+            .status()
+            .unwrap_or_else(|e| panic!("run cargo build: {e}"));
+        assert!(status.success(), "cannot build kagami-server: {status}");
+        profile_dir.join(format!("kagami-server{}", std::env::consts::EXE_SUFFIX))
+    })
 }
 
 /// `binary` with a clean environment plus `KAGAMI_DATA_DIR=data_dir`, an ephemeral port,

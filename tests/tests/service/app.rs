@@ -110,15 +110,8 @@ impl TestApp {
         let handle = app.handle();
         tokio::spawn(app.run_until_stopped());
         Self {
-            base,
-            http: reqwest::Client::builder()
-                .timeout(Duration::from_secs(30))
-                .build()
-                .unwrap(),
-            admin_key,
-            client_key,
-            store,
             stop: Box::new(move || Box::pin(async move { handle.stop(false).await })),
+            ..Self::external(base, (admin_key, client_key), store)
         }
     }
 

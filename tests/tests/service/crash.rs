@@ -456,7 +456,7 @@ pub(crate) async fn a_server_killed_at_random_moments_loses_no_acknowledged_writ
     let binary = kagami_tests::server_binary();
     let start = || {
         tokio::task::block_in_place(|| {
-            ServerProcess::start(kagami_tests::server_command(&binary, &data_dir, &vars))
+            ServerProcess::start(kagami_tests::server_command(binary, &data_dir, &vars))
         })
     };
 

@@ -1,18 +1,13 @@
 //! End to end: the real `kagami-server` binary on a random port with an embedded store in a
 //! temporary directory, driven through the `kagami` binary as an agent developer would.
 //!
-//! The server binary is taken from `KAGAMI_SERVER_BIN` when set; otherwise it is built on
-//! first use with `cargo build --workspace --bins --tests` into this test's target
-//! directory. That command resolves features exactly as `cargo test --workspace` does, so
-//! under the CI's test command everything but the final link is already fresh (a
-//! `cargo build -p kagami-server` would resolve features differently and rebuild most of the
-//! server's dependencies); when the binary is up to date it costs a second.
+//! The server binary comes from [`kagami_tests::server_binary`]: `KAGAMI_SERVER_BIN`, or
+//! built from this workspace on first use.
 
 use std::{
     fs::File,
     path::{Path, PathBuf},
     process::{Child, Command, Stdio},
-    sync::OnceLock,
     time::{Duration, Instant},
 };
 
@@ -21,61 +16,12 @@ use kagami_core::{
     crypto::{Timestamp, Uuid},
     wire::{ForwardOrderRequest, ForwardTrailResponse, PublishManifestRequest},
 };
+use kagami_tests::server_binary;
 use predicates::prelude::*;
 use serde_json::{Value, json};
 use tempfile::TempDir;
 
 use crate::support::{kagami, stderr, stdout};
-
-/// The path of a `kagami-server` binary built from this workspace.
-fn server_binary() -> &'static Path {
-    static BINARY: OnceLock<PathBuf> = OnceLock::new();
-    BINARY.get_or_init(|| {
-        if let Some(path) = std::env::var_os("KAGAMI_SERVER_BIN") {
-            return PathBuf::from(path);
-        }
-        // This test runs from <target>/<profile>/deps/; the server lands in <target>/<profile>/.
-        let exe = std::env::current_exe().unwrap();
-        let profile_dir = exe.parent().and_then(Path::parent).unwrap().to_path_buf();
-        let target_dir = profile_dir.parent().unwrap();
-        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| env!("CARGO").into());
-        let mut build = Command::new(cargo);
-        build
-            .args(["build", "--quiet", "--workspace", "--bins", "--tests"])
-            .arg("--target-dir")
-            .arg(target_dir)
-            .current_dir(env!("CARGO_MANIFEST_DIR"));
-        if profile_dir.ends_with("release") {
-            build.arg("--release");
-        }
-        // Cargo sets these for the running test. Build scripts that track them (ring's does)
-        // would see a different environment than in the developer's shell and rebuild, back
-        // and forth between the two, so the nested build gets the shell's environment.
-        for (name, _) in std::env::vars_os() {
-            let name = name.to_string_lossy();
-            let set_for_tests = name.starts_with("CARGO_PKG_")
-                || name.starts_with("CARGO_BIN_")
-                || name.starts_with("CARGO_CFG_")
-                || matches!(
-                    name.as_ref(),
-                    "CARGO_MANIFEST_DIR"
-                        | "CARGO_MANIFEST_PATH"
-                        | "CARGO_MANIFEST_LINKS"
-                        | "CARGO_CRATE_NAME"
-                        | "CARGO_PRIMARY_PACKAGE"
-                        | "CARGO_TARGET_TMPDIR"
-                        | "CARGO_RUSTC_CURRENT_DIR"
-                        | "OUT_DIR"
-                );
-            if set_for_tests {
-                build.env_remove(name.as_ref());
-            }
-        }
-        let status = build.status().unwrap();
-        assert!(status.success(), "cannot build kagami-server: {status}");
-        profile_dir.join(format!("kagami-server{}", std::env::consts::EXE_SUFFIX))
-    })
-}
 
 /// A running `kagami-server` on the embedded store; killed on drop.
 struct Server {
@@ -118,24 +64,7 @@ impl Server {
     /// `kagami-server` on the embedded store in `data`, whatever the developer's shell has
     /// configured.
     fn command(data: &Path) -> Command {
-        let mut cmd = Command::new(server_binary());
-        for var in [
-            "DATABASE_URL",
-            "POSTGRES_HOST",
-            "POSTGRES_PORT",
-            "POSTGRES_DB",
-            "POSTGRES_USER",
-            "POSTGRES_PASSWORD",
-            "API_KEY_SALT",
-            "REDIS_URL",
-            "SENTRY_DSN",
-            "RUST_LOG",
-            "LOG_FORMAT",
-        ] {
-            cmd.env_remove(var);
-        }
-        cmd.env("KAGAMI_DATA_DIR", data).env("LOG_LEVEL", "warn");
-        cmd
+        kagami_tests::server_command(server_binary(), data, &[("LOG_LEVEL", "warn")])
     }
 
     fn create_key(data: &Path, role: &str) -> String {
