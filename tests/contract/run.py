@@ -33,11 +33,11 @@ def check(store):
     work = tempfile.mkdtemp(prefix=f"kagami-contract-{store}-")
     server = Server(store, work)
     try:
-        command = [SCHEMATHESIS, "run", f"{server.base}/openapi.json",
+        command = [SCHEMATHESIS, "--config-file", os.path.join(HERE, "schemathesis.toml"),
+                   "run", f"{server.base}/openapi.json",
                    "--header", f"Authorization: Bearer {server.key}",
                    "--checks", "all", "--exclude-checks", "positive_data_acceptance",
                    "--max-examples", MAX_EXAMPLES,
-                   "--phases", "examples,coverage,fuzzing,stateful",
                    "--workers", "2", "--report", "junit",
                    "--report-dir", os.path.join(ROOT, "target", "contract", store)]
         if SEED != "random":

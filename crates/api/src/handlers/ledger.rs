@@ -15,6 +15,7 @@ pub(crate) struct LedgerQuery {
     #[param(value_type = Option<u32>, minimum = 0, maximum = 1000)]
     limit: Option<String>,
     /// The `id` of the last entry of the previous page: the entries after it.
+    #[param(value_type = Option<kagami_core::wire::schema::Uuid>)]
     after: Option<String>,
 }
 

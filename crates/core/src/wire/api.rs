@@ -37,9 +37,9 @@ pub struct RegisterAgentRequest {
     #[serde(default)]
     #[cfg_attr(feature = "openapi", schema(value_type = Option<super::schema::FreeText>))]
     pub token_uri: Option<String>,
-    /// ERC-8004 registration file (any JSON object).
+    /// ERC-8004 registration file (any JSON object; no U+0000 in its strings or keys).
     #[serde(default)]
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<super::schema::RegistrationFile>))]
     pub registration_file: Option<Value>,
 }
 
@@ -125,7 +125,7 @@ pub struct ReportCycleRequest {
     #[cfg_attr(feature = "openapi", schema(value_type = Option<super::schema::Chain>))]
     pub chain: Option<String>,
     /// Signed hops not recorded yet, each like a record-forward body (order and receipt); at
-    /// most [`ReportCycleRequest::MAX_EVIDENCE_ITEMS`].
+    /// most 32 (`ReportCycleRequest::MAX_EVIDENCE_ITEMS`).
     #[serde(default)]
     #[cfg_attr(feature = "openapi", schema(max_items = 32))]
     pub evidence: Vec<ForwardPairRequest>,

@@ -11,7 +11,7 @@ use std::borrow::Cow;
 
 use utoipa::{
     PartialSchema, ToSchema,
-    openapi::{ObjectBuilder, RefOr, Schema, Type},
+    openapi::{ArrayBuilder, ObjectBuilder, OneOfBuilder, Ref, RefOr, Schema, Type},
 };
 
 /// Declares a string schema: type, schema name, pattern, length bounds, description, example.
@@ -193,6 +193,83 @@ impl PartialSchema for ErrorCodes {
 impl ToSchema for ErrorCodes {
     fn name() -> Cow<'static, str> {
         Cow::Borrowed("ErrorCode")
+    }
+}
+
+/// Text with no U+0000, the one character neither database stores.
+const WITHOUT_NUL: &str = "^[^\\u0000]*$";
+
+/// Any JSON value whose strings and object keys hold no U+0000 (at any depth).
+#[derive(Debug, Clone, Copy)]
+pub struct JsonWithoutNul;
+
+impl PartialSchema for JsonWithoutNul {
+    fn schema() -> RefOr<Schema> {
+        let this = || Ref::from_schema_name(Self::name());
+        let text = || {
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .pattern(Some(WITHOUT_NUL))
+        };
+        OneOfBuilder::new()
+            .item(ObjectBuilder::new().schema_type(Type::Null))
+            .item(ObjectBuilder::new().schema_type(Type::Boolean))
+            .item(ObjectBuilder::new().schema_type(Type::Number))
+            .item(text())
+            .item(ArrayBuilder::new().items(this()))
+            .item(
+                ObjectBuilder::new()
+                    .schema_type(Type::Object)
+                    .property_names(Some(text()))
+                    .additional_properties(Some(this())),
+            )
+            .description(Some(
+                "Any JSON value whose strings and object keys hold no U+0000 (no database \
+                 stores it)",
+            ))
+            .into()
+    }
+}
+
+impl ToSchema for JsonWithoutNul {
+    fn name() -> Cow<'static, str> {
+        Cow::Borrowed("JsonWithoutNul")
+    }
+}
+
+/// An ERC-8004 registration file: any JSON object, stored as sent, whose strings and keys
+/// hold no U+0000 at any depth.
+#[derive(Debug, Clone, Copy)]
+pub struct RegistrationFile;
+
+impl PartialSchema for RegistrationFile {
+    fn schema() -> RefOr<Schema> {
+        ObjectBuilder::new()
+            .schema_type(Type::Object)
+            .property_names(Some(
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .pattern(Some(WITHOUT_NUL)),
+            ))
+            .additional_properties(Some(Ref::from_schema_name(JsonWithoutNul::name())))
+            .description(Some(
+                "An ERC-8004 registration file: any JSON object, stored as sent; no string or \
+                 key in it may hold U+0000 (no database stores it)",
+            ))
+            .into()
+    }
+}
+
+impl ToSchema for RegistrationFile {
+    fn name() -> Cow<'static, str> {
+        Cow::Borrowed("RegistrationFile")
+    }
+
+    fn schemas(schemas: &mut Vec<(String, RefOr<Schema>)>) {
+        schemas.push((
+            JsonWithoutNul::name().into_owned(),
+            JsonWithoutNul::schema(),
+        ));
     }
 }
 
