@@ -7,9 +7,10 @@
 //!
 //! Without `RATE` (requests per second) it first measures the capacity of the mix with 32
 //! closed-loop workers for `CAPACITY_S` seconds (default 30) and holds half of it. The mix,
-//! per ten requests: four verify-forward (public), three record-forward (a new hop S→D on a
+//! per ten operations: four verify-forward (public), three record-forward (a new hop S→D on a
 //! root of its own, signed here), one forward-trail read of a recent root, one agent read, and
-//! one onboarding (register, stake and publish a new agent: three admin/client writes). The
+//! one onboarding (register, stake and publish a new agent: three admin/client writes),
+//! spread over eight payer/destination pairs S→D. The
 //! load is open-loop: requests start on the clock, whether or not earlier ones have
 //! answered, so a slow server shows up as latency rather than as a lower rate.
 //!
@@ -42,8 +43,12 @@ struct Window {
     first_errors: Vec<String>,
 }
 
+/// Payer/destination pairs the load is spread over: recording a hop locks both agents, so
+/// one hot pair serialises every record (the load harness measures that ceiling).
+const PAIRS: u64 = 8;
+
 struct Soak {
-    fixture: LoadFixture,
+    fixtures: Vec<LoadFixture>,
     next: AtomicU64,
     window: Mutex<Window>,
 }
@@ -67,7 +72,8 @@ impl Soak {
     }
 
     async fn send(&self, n: u64) -> anyhow::Result<()> {
-        let f = &self.fixture;
+        // Each block of ten requests goes to one pair, so a trail read finds its block's hop.
+        let f = &self.fixtures[usize::try_from((n / 10) % PAIRS)?];
         match n % 10 {
             0..=3 => {
                 let request = verify_forward_request(f.root("verify"), &f.payer, &f.dest_manifest)?;
@@ -172,8 +178,12 @@ async fn main() -> anyhow::Result<()> {
         .timeout(Duration::from_secs(30))
         .max_retries(0)
         .build()?;
+    let mut fixtures = Vec::new();
+    for _ in 0..PAIRS {
+        fixtures.push(LoadFixture::prepare(client.clone(), "1000", "1000000000000").await?);
+    }
     let soak = Arc::new(Soak {
-        fixture: LoadFixture::prepare(client, "1000", "1000000000000").await?,
+        fixtures,
         next: AtomicU64::new(0),
         window: Mutex::default(),
     });
@@ -208,16 +218,16 @@ async fn main() -> anyhow::Result<()> {
             #[expect(clippy::cast_precision_loss, reason = "a count of requests")]
             let capacity = window.latencies_us.len() as f64 / seconds as f64;
             eprintln!(
-                "capacity of the mix: {capacity:.0} req/s ({WORKERS} closed-loop workers, {seconds} s); holding half"
+                "capacity of the mix: {capacity:.0} operations/s ({WORKERS} closed-loop workers, {seconds} s); holding half"
             );
             capacity / 2.0
         }
     };
     eprintln!(
-        "soak: {rate:.0} req/s for {} s, open loop, server pid {pid}",
+        "soak: {rate:.0} operations/s for {} s, open loop, server pid {pid}",
         duration.as_secs()
     );
-    println!("minute,requests,errors,p50_ms,p99_ms,max_ms,rss_mib");
+    println!("minute,operations,errors,p50_ms,p99_ms,max_ms,rss_mib");
 
     let in_flight = Arc::new(tokio::sync::Semaphore::new(IN_FLIGHT));
     let started = Instant::now();
@@ -286,7 +296,7 @@ async fn main() -> anyhow::Result<()> {
     let p99_min = p99s.iter().copied().fold(f64::INFINITY, f64::min);
     let p99_max = p99s.iter().copied().fold(0.0, f64::max);
     eprintln!(
-        "soak done: {total} requests at {rate:.0} req/s, {errors} errors; per-minute p99 {p99_min:.2}–{p99_max:.2} ms; \
+        "soak done: {total} operations at {rate:.0}/s, {errors} errors; per-minute p99 {p99_min:.2}–{p99_max:.2} ms; \
          RSS {first:.1} → {last:.1} MiB, slope after minute 5: {:.2} MiB/h ({} samples)",
         if settled.len() >= 2 {
             slope(&settled)
