@@ -122,9 +122,11 @@ text_schemas! {
     }
     /// An endpoint: an absolute `https` URL (`http` only to a loopback host) without
     /// credentials, at most 2048 bytes, signed and stored verbatim. (The pattern admits host
-    /// names whose last label starts with a letter; IP literals are accepted too.)
+    /// names of at most nine labels, the last starting with a letter, each made of runs of at
+    /// most 8 letters or digits joined by single hyphens, so never the IDNA prefix `xn--`;
+    /// longer names, IP literals and valid IDNA names are accepted too.)
     EndpointUri = "EndpointUri" {
-        pattern: "^https://([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\\.)*[a-z]([a-z0-9-]{0,61}[a-z0-9])?(:[1-9][0-9]{0,3})?(/[A-Za-z0-9._~/-]*)?$",
+        pattern: "^https://([a-z0-9]{1,8}(-[a-z0-9]{1,8}){0,6}\\.){0,8}[a-z][a-z0-9]{0,7}(-[a-z0-9]{1,8}){0,6}(:[1-9][0-9]{0,3})?(/[A-Za-z0-9._~/-]*)?$",
         max_length: 2048,
         example: "https://agent.example/x402",
     }
