@@ -88,75 +88,13 @@ impl<C: GenericClient + Sync> AgentRows for PgTx<'_, C> {
         now: Timestamp,
         for_update: bool,
     ) -> Result<Vec<(Uuid, StakeAccount)>> {
-        // This root's own active locks never count against it.
-        macro_rules! own_root {
-            () => {
-                "(SELECT coalesce(sum(u.amount), 0) FROM erc8004_stake_utilization u \
-              WHERE u.root_tx_hash = $3 AND u.agent_uuid = s.agent_uuid AND u.counted \
-                AND u.released_at IS NULL AND u.expires_at > $2)"
-            };
-        }
         let root = except_root.map(ToString::to_string);
-        let rows = if for_update {
-            // One statement: take the stake rows in one order (no deadlock between writers of
-            // overlapping agents), take the locks released or expired since the agents' last
-            // write off their running totals (each condition on its own partial index; an OR
-            // would walk every counted lock), and answer from the new totals.
-            self.query(
-                concat!(
-                    "WITH held AS (SELECT agent_uuid, staked, slashed, locked \
-                                     FROM erc8004_agent_stakes WHERE agent_uuid = ANY($1) \
-                                    ORDER BY agent_uuid FOR UPDATE), \
-                          gone AS (UPDATE erc8004_stake_utilization SET counted = false \
-                                    WHERE id IN (SELECT id FROM erc8004_stake_utilization \
-                                                  WHERE agent_uuid IN (SELECT agent_uuid FROM held) \
-                                                    AND counted AND released_at IS NOT NULL \
-                                                 UNION ALL \
-                                                 SELECT id FROM erc8004_stake_utilization \
-                                                  WHERE agent_uuid IN (SELECT agent_uuid FROM held) \
-                                                    AND counted AND released_at IS NULL \
-                                                    AND expires_at <= $2) \
-                                    RETURNING agent_uuid, amount), \
-                          lapsed AS (SELECT agent_uuid, sum(amount) AS total FROM gone \
-                                      GROUP BY agent_uuid), \
-                          kept AS (UPDATE erc8004_agent_stakes t SET locked = t.locked - l.total \
-                                     FROM lapsed l WHERE t.agent_uuid = l.agent_uuid) \
-                     SELECT s.agent_uuid, (s.staked * 1000000)::bigint AS staked, \
-                            (s.slashed * 1000000)::bigint AS slashed, \
-                            ((s.locked - coalesce(l.total, 0) - ",
-                    own_root!(),
-                    ") * 1000000)::bigint AS locked \
-                     FROM held s LEFT JOIN lapsed l ON l.agent_uuid = s.agent_uuid"
-                ),
-                &[&agents, &ts(now), &root],
-            )
-            .await?
+        let sql = if for_update {
+            STAKE_ACCOUNTS_FOR_UPDATE
         } else {
-            // The running total, less what is counted but no longer active (released, or
-            // expired since the last write), less this root's own locks: index lookups whose
-            // cost does not depend on the agent's history.
-            self.query(
-                concat!(
-                    "SELECT s.agent_uuid, (s.staked * 1000000)::bigint AS staked, \
-                            (s.slashed * 1000000)::bigint AS slashed, \
-                            ((s.locked \
-                              - (SELECT coalesce(sum(u.amount), 0) \
-                                   FROM erc8004_stake_utilization u \
-                                  WHERE u.agent_uuid = s.agent_uuid AND u.counted \
-                                    AND u.released_at IS NOT NULL) \
-                              - (SELECT coalesce(sum(u.amount), 0) \
-                                   FROM erc8004_stake_utilization u \
-                                  WHERE u.agent_uuid = s.agent_uuid AND u.counted \
-                                    AND u.released_at IS NULL AND u.expires_at <= $2) \
-                              - ",
-                    own_root!(),
-                    ") * 1000000)::bigint AS locked \
-                     FROM erc8004_agent_stakes s WHERE s.agent_uuid = ANY($1)"
-                ),
-                &[&agents, &ts(now), &root],
-            )
-            .await?
+            STAKE_ACCOUNTS
         };
+        let rows = self.query(sql, &[&agents, &ts(now), &root]).await?;
         let mut found = Vec::with_capacity(rows.len());
         for row in &rows {
             let agent: Uuid = get(row, "agent_uuid")?;
@@ -367,3 +305,70 @@ impl<C: GenericClient + Sync> AgentRows for PgTx<'_, C> {
         .map(drop)
     }
 }
+
+/// This root's own active locks, which never count against it: found by root alone (a root
+/// has a handful of hops), materialised so the planner cannot turn the lookup into a walk of
+/// the agent's active locks. Continues a `WITH`.
+macro_rules! own_root_locks {
+    () => {
+        "own AS MATERIALIZED (SELECT agent_uuid, sum(amount) AS total \
+                                FROM erc8004_stake_utilization \
+                               WHERE root_tx_hash = $3 AND counted AND released_at IS NULL \
+                                 AND expires_at > $2 GROUP BY agent_uuid)"
+    };
+}
+
+/// The stake accounts of agents `$1` at `$2`, less root `$3`'s own locks: the running total,
+/// less what is counted but no longer active (released, or expired since the agent's last
+/// write), each an index lookup whose cost does not depend on the agent's history (held by
+/// `stake_reads_cost_the_same_whatever_the_history`).
+pub(in crate::postgres) const STAKE_ACCOUNTS: &str = concat!(
+    "WITH ",
+    own_root_locks!(),
+    " SELECT s.agent_uuid, (s.staked * 1000000)::bigint AS staked, \
+            (s.slashed * 1000000)::bigint AS slashed, \
+            ((s.locked \
+              - (SELECT coalesce(sum(u.amount), 0) FROM erc8004_stake_utilization u \
+                  WHERE u.agent_uuid = s.agent_uuid AND u.counted \
+                    AND u.released_at IS NOT NULL) \
+              - (SELECT coalesce(sum(u.amount), 0) FROM erc8004_stake_utilization u \
+                  WHERE u.agent_uuid = s.agent_uuid AND u.counted \
+                    AND u.released_at IS NULL AND u.expires_at <= $2) \
+              - coalesce((SELECT o.total FROM own o WHERE o.agent_uuid = s.agent_uuid), 0)) \
+             * 1000000)::bigint AS locked \
+       FROM erc8004_agent_stakes s WHERE s.agent_uuid = ANY($1)"
+);
+
+/// As [`STAKE_ACCOUNTS`], for a writer, in one statement: takes the stake rows in one order
+/// (no deadlock between writers of overlapping agents), takes the locks released or expired
+/// since the agents' last write off their running totals (each condition on its own partial
+/// index; an OR would walk every counted lock), and answers from the new totals. Every lookup
+/// is keyed by the agents (`= ANY`, an index condition: with `IN (SELECT …)` the planner
+/// scanned every agent's released locks, and every stake row, and joined).
+pub(in crate::postgres) const STAKE_ACCOUNTS_FOR_UPDATE: &str = concat!(
+    "WITH held AS (SELECT agent_uuid, staked, slashed, locked \
+                     FROM erc8004_agent_stakes WHERE agent_uuid = ANY($1) \
+                    ORDER BY agent_uuid FOR UPDATE), \
+          gone AS (UPDATE erc8004_stake_utilization SET counted = false \
+                    WHERE id IN (SELECT id FROM erc8004_stake_utilization \
+                                  WHERE agent_uuid = ANY(ARRAY(SELECT agent_uuid FROM held)) \
+                                    AND counted AND released_at IS NOT NULL \
+                                 UNION ALL \
+                                 SELECT id FROM erc8004_stake_utilization \
+                                  WHERE agent_uuid = ANY(ARRAY(SELECT agent_uuid FROM held)) \
+                                    AND counted AND released_at IS NULL \
+                                    AND expires_at <= $2) \
+                    RETURNING agent_uuid, amount), \
+          lapsed AS (SELECT agent_uuid, sum(amount) AS total FROM gone \
+                      GROUP BY agent_uuid), \
+          kept AS (UPDATE erc8004_agent_stakes t SET locked = t.locked - l.total \
+                     FROM lapsed l \
+                    WHERE t.agent_uuid = ANY($1) AND t.agent_uuid = l.agent_uuid), ",
+    own_root_locks!(),
+    " SELECT s.agent_uuid, (s.staked * 1000000)::bigint AS staked, \
+            (s.slashed * 1000000)::bigint AS slashed, \
+            ((s.locked - coalesce(l.total, 0) \
+              - coalesce((SELECT o.total FROM own o WHERE o.agent_uuid = s.agent_uuid), 0)) \
+             * 1000000)::bigint AS locked \
+       FROM held s LEFT JOIN lapsed l ON l.agent_uuid = s.agent_uuid"
+);

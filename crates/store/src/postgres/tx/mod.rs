@@ -27,6 +27,9 @@ use crate::{
 
 mod agents;
 mod commitments;
+
+#[cfg(test)]
+pub(super) use agents::{STAKE_ACCOUNTS, STAKE_ACCOUNTS_FOR_UPDATE};
 mod forwards;
 mod keys;
 mod manifests;
