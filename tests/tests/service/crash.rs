@@ -126,6 +126,22 @@ impl Acks {
         }
     }
 
+    /// Posts `body` to `path`: `None` when the request went unanswered (the server was
+    /// killed; counted), otherwise the reply when it is the acknowledgement `ok` (see
+    /// [`Self::acknowledged`]).
+    async fn post(
+        &mut self,
+        app: &TestApp,
+        (path, auth, body): (&str, Auth<'_>, &Value),
+        (what, ok, code): (&str, u16, Option<&str>),
+    ) -> Option<Option<Reply>> {
+        let Ok(reply) = app.try_post(path, auth, body).await else {
+            self.unanswered += 1;
+            return None;
+        };
+        Some(self.acknowledged(what, &reply, ok, code).then_some(reply))
+    }
+
     /// Whether `reply` is the acknowledgement `ok` (a status, and an error code for 4xx);
     /// counts a refusal otherwise. A server error fails the test: a crash elsewhere is never
     /// a reason for a 5xx.
@@ -197,15 +213,11 @@ impl Round {
         let (p, _) = &self.publisher;
         for nonce in 2.. {
             let m = manifest(p, nonce, &endpoint(p), from_now(60), from_now(20 * 3600));
-            let Ok(reply) = self
-                .app
-                .try_post("/api/v1/agents/manifests/publish", Auth::Client, &m.body())
-                .await
-            else {
-                acks.unanswered += 1;
+            let request = ("/api/v1/agents/manifests/publish", Auth::Client, &m.body());
+            let Some(answer) = acks.post(&self.app, request, ("publish", 201, None)).await else {
                 break;
             };
-            if acks.acknowledged("publish", &reply, 201, None) {
+            if answer.is_some() {
                 acks.manifests.push(m.hash());
             }
         }
@@ -219,11 +231,10 @@ impl Round {
         for n in 1.. {
             let paid = root(&format!("{}-forward-{n}", self.tag));
             let hop = pair(paid, 0, a, b, mb, None, n);
-            let Ok(reply) = self.record(&hop).await else {
-                acks.unanswered += 1;
+            let Some(answer) = self.record(&mut acks, &hop, 201, None).await else {
                 break;
             };
-            if acks.acknowledged("record-forward", &reply, 201, None) {
+            if answer.is_some() {
                 acks.receipts.push((paid, a.uuid, b.uuid, n));
             }
         }
@@ -236,24 +247,20 @@ impl Round {
         let [(a, ma), (b, mb)] = &self.cyclers;
         for n in 1.. {
             let paid = root(&format!("{}-cycle-{n}", self.tag));
-            let Ok(reply) = self.record(&pair(paid, 0, a, b, mb, Some(a), n)).await else {
-                acks.unanswered += 1;
+            let opening = pair(paid, 0, a, b, mb, Some(a), n);
+            let Some(answer) = self.record(&mut acks, &opening, 201, None).await else {
                 break;
             };
-            if !acks.acknowledged("record-forward", &reply, 201, None) {
+            if answer.is_none() {
                 continue;
             }
             acks.receipts.push((paid, a.uuid, b.uuid, n));
-            let Ok(reply) = self.record(&pair(paid, 1, b, a, ma, None, n)).await else {
-                acks.unanswered += 1;
+            let closing = pair(paid, 1, b, a, ma, None, n);
+            let code = Some("circular_dependency");
+            let Some(answer) = self.record(&mut acks, &closing, 409, code).await else {
                 break;
             };
-            if acks.acknowledged(
-                "record-forward closing a cycle",
-                &reply,
-                409,
-                Some("circular_dependency"),
-            ) {
+            if answer.is_some() {
                 acks.settlements.push(paid);
             }
         }
@@ -270,19 +277,16 @@ impl Round {
             let e1 = pair(paid, 0, c, d, md, Some(c), n);
             let e2 = pair(paid, 1, d, c, mc, None, n);
             let report = cycle_report(paid, &watcher, &watcher, &[&e1, &e2]);
-            let Ok(reply) = self
-                .app
-                .try_post(
-                    "/api/v1/agents/manifests/report-cycle",
-                    Auth::Client,
-                    &report,
-                )
-                .await
-            else {
-                acks.unanswered += 1;
+            let request = (
+                "/api/v1/agents/manifests/report-cycle",
+                Auth::Client,
+                &report,
+            );
+            let expected = ("report-cycle", 200, None);
+            let Some(answer) = acks.post(&self.app, request, expected).await else {
                 break;
             };
-            if acks.acknowledged("report-cycle", &reply, 200, None) {
+            if answer.is_some() {
                 acks.settlements.push(paid);
             }
         }
@@ -297,21 +301,18 @@ impl Round {
             let paid = root(&format!("{}-commitment-{n}", self.tag));
             let c = commitment(paid, payer, first_hop, "10000.000000", from_now(300));
             let body = commitment_body(&c, &payer.hot, &first_hop.hot);
-            let Ok(reply) = self
-                .app
-                .try_post(
-                    "/api/v1/agents/manifests/onchain-commitment",
-                    Auth::Client,
-                    &body,
-                )
-                .await
-            else {
-                acks.unanswered += 1;
+            let request = (
+                "/api/v1/agents/manifests/onchain-commitment",
+                Auth::Client,
+                &body,
+            );
+            let expected = ("commitment create", 201, None);
+            let Some(answer) = acks.post(&self.app, request, expected).await else {
                 break;
             };
-            if !acks.acknowledged("commitment create", &reply, 201, None) {
+            let Some(reply) = answer else {
                 continue;
-            }
+            };
             let id: Uuid = reply.json()["commitment_id"]
                 .as_str()
                 .unwrap()
@@ -324,19 +325,12 @@ impl Round {
                 ("confirm", onchain, CommitmentStatus::Confirmed),
                 ("settle", json!({}), CommitmentStatus::Settled),
             ] {
-                let Ok(reply) = self
-                    .app
-                    .try_post(
-                        &format!("/api/v1/commitments/{id}/{step}"),
-                        Auth::Admin,
-                        &body,
-                    )
-                    .await
-                else {
-                    acks.unanswered += 1;
+                let path = format!("/api/v1/commitments/{id}/{step}");
+                let request = (path.as_str(), Auth::Admin, &body);
+                let Some(answer) = acks.post(&self.app, request, (step, 200, None)).await else {
                     break 'commitments;
                 };
-                if !acks.acknowledged(step, &reply, 200, None) {
+                if answer.is_none() {
                     continue 'commitments;
                 }
                 acks.commitments.insert(id, status);
@@ -352,29 +346,38 @@ impl Round {
         for n in 1.. {
             let attack = kagami_tests::signed_transaction(&attacker.hot, n);
             let incident = mev_incident(attacker, "1.000000", &attack);
-            let Ok(reply) = self
-                .app
-                .try_post("/api/v1/mev/incidents", Auth::Admin, &incident)
-                .await
-            else {
-                acks.unanswered += 1;
+            let request = ("/api/v1/mev/incidents", Auth::Admin, &incident);
+            let expected = ("MEV incident", 201, None);
+            let Some(answer) = acks.post(&self.app, request, expected).await else {
                 break;
             };
-            if acks.acknowledged("MEV incident", &reply, 201, None) {
+            if answer.is_some() {
                 acks.mev_incidents += 1;
             }
         }
         acks
     }
 
-    async fn record(&self, pair: &SignedPair) -> reqwest::Result<Reply> {
-        self.app
-            .try_post(
-                "/api/v1/agents/manifests/record-forward",
-                Auth::Client,
-                &pair.body(),
-            )
-            .await
+    /// Records `pair`; as [`Acks::post`], acknowledged by `ok` (and `code`).
+    async fn record(
+        &self,
+        acks: &mut Acks,
+        pair: &SignedPair,
+        ok: u16,
+        code: Option<&str>,
+    ) -> Option<Option<Reply>> {
+        let body = pair.body();
+        let request = (
+            "/api/v1/agents/manifests/record-forward",
+            Auth::Client,
+            &body,
+        );
+        let what = if code.is_some() {
+            "record-forward closing a cycle"
+        } else {
+            "record-forward"
+        };
+        acks.post(&self.app, request, (what, ok, code)).await
     }
 }
 

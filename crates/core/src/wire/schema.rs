@@ -199,7 +199,11 @@ impl ToSchema for ErrorCodes {
 }
 
 /// Text with no U+0000, the one character neither database stores.
-const WITHOUT_NUL: &str = "^[^\\u0000]*$";
+fn text_without_nul() -> ObjectBuilder {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .pattern(Some("^[^\\u0000]*$"))
+}
 
 /// Any JSON value whose strings and object keys hold no U+0000 (at any depth).
 #[derive(Debug, Clone, Copy)]
@@ -208,21 +212,16 @@ pub struct JsonWithoutNul;
 impl PartialSchema for JsonWithoutNul {
     fn schema() -> RefOr<Schema> {
         let this = || Ref::from_schema_name(Self::name());
-        let text = || {
-            ObjectBuilder::new()
-                .schema_type(Type::String)
-                .pattern(Some(WITHOUT_NUL))
-        };
         OneOfBuilder::new()
             .item(ObjectBuilder::new().schema_type(Type::Null))
             .item(ObjectBuilder::new().schema_type(Type::Boolean))
             .item(ObjectBuilder::new().schema_type(Type::Number))
-            .item(text())
+            .item(text_without_nul())
             .item(ArrayBuilder::new().items(this()))
             .item(
                 ObjectBuilder::new()
                     .schema_type(Type::Object)
-                    .property_names(Some(text()))
+                    .property_names(Some(text_without_nul()))
                     .additional_properties(Some(this())),
             )
             .description(Some(
@@ -248,11 +247,7 @@ impl PartialSchema for RegistrationFile {
     fn schema() -> RefOr<Schema> {
         ObjectBuilder::new()
             .schema_type(Type::Object)
-            .property_names(Some(
-                ObjectBuilder::new()
-                    .schema_type(Type::String)
-                    .pattern(Some(WITHOUT_NUL)),
-            ))
+            .property_names(Some(text_without_nul()))
             .additional_properties(Some(Ref::from_schema_name(JsonWithoutNul::name())))
             .description(Some(
                 "An ERC-8004 registration file: any JSON object, stored as sent; no string or \
