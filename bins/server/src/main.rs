@@ -11,7 +11,7 @@ mod documented_variables;
 mod reporting;
 mod settings;
 
-use std::{io::IsTerminal, net::TcpListener, process::ExitCode, sync::Arc};
+use std::{io::IsTerminal, net::TcpListener, process::ExitCode, sync::Arc, time::Duration};
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
@@ -57,6 +57,9 @@ enum ApiKeyCommand {
         id: String,
     },
 }
+
+/// How often the metrics recorder drains its histogram samples (the exporter's own default).
+const METRICS_UPKEEP: Duration = Duration::from_secs(5);
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -198,6 +201,17 @@ async fn serve(settings: settings::Settings) -> anyhow::Result<()> {
         .context("invalid histogram buckets")?
         .install_recorder()
         .context("cannot install the Prometheus recorder")?;
+    // Histogram samples wait in the recorder until drained; a scrape drains them, and so must
+    // this when nothing scrapes: without it the soak measured the server growing by 33 MiB an
+    // hour at 488 requests/s.
+    let upkeep = recorder.clone();
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(METRICS_UPKEEP);
+        loop {
+            every.tick().await;
+            upkeep.run_upkeep();
+        }
+    });
     let mut config = kagami_api::ApiConfig::new(opened.salt.clone());
     settings.apply(&mut config);
     config.metrics_renderer = Some(Arc::new(move || recorder.render()));
