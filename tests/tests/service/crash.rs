@@ -231,7 +231,10 @@ impl Round {
         for n in 1.. {
             let paid = root(&format!("{}-forward-{n}", self.tag));
             let hop = pair(paid, 0, a, b, mb, None, n);
-            let Some(answer) = self.record(&mut acks, &hop, 201, None).await else {
+            let Some(answer) = self
+                .record(&mut acks, &hop, ("record-forward", 201, None))
+                .await
+            else {
                 break;
             };
             if answer.is_some() {
@@ -248,7 +251,10 @@ impl Round {
         for n in 1.. {
             let paid = root(&format!("{}-cycle-{n}", self.tag));
             let opening = pair(paid, 0, a, b, mb, Some(a), n);
-            let Some(answer) = self.record(&mut acks, &opening, 201, None).await else {
+            let Some(answer) = self
+                .record(&mut acks, &opening, ("record-forward", 201, None))
+                .await
+            else {
                 break;
             };
             if answer.is_none() {
@@ -256,8 +262,12 @@ impl Round {
             }
             acks.receipts.push((paid, a.uuid, b.uuid, n));
             let closing = pair(paid, 1, b, a, ma, None, n);
-            let code = Some("circular_dependency");
-            let Some(answer) = self.record(&mut acks, &closing, 409, code).await else {
+            let expected = (
+                "record-forward closing a cycle",
+                409,
+                Some("circular_dependency"),
+            );
+            let Some(answer) = self.record(&mut acks, &closing, expected).await else {
                 break;
             };
             if answer.is_some() {
@@ -358,13 +368,12 @@ impl Round {
         acks
     }
 
-    /// Records `pair`; as [`Acks::post`], acknowledged by `ok` (and `code`).
+    /// Records `pair`; as [`Acks::post`].
     async fn record(
         &self,
         acks: &mut Acks,
         pair: &SignedPair,
-        ok: u16,
-        code: Option<&str>,
+        expected: (&str, u16, Option<&str>),
     ) -> Option<Option<Reply>> {
         let body = pair.body();
         let request = (
@@ -372,12 +381,7 @@ impl Round {
             Auth::Client,
             &body,
         );
-        let what = if code.is_some() {
-            "record-forward closing a cycle"
-        } else {
-            "record-forward"
-        };
-        acks.post(&self.app, request, (what, ok, code)).await
+        acks.post(&self.app, request, expected).await
     }
 }
 

@@ -276,6 +276,25 @@ async fn stake_statement_buffers(
     found
 }
 
+/// The root the measured agents' own locks are on.
+const ROOT: &str = "0xabababababababababababababababababababababababababababababababab";
+
+/// A root of its own for each lock (an SQL expression).
+const RANDOM_ROOT: &str = "'0x' || md5(random()::text) || md5(random()::text)";
+
+/// SQL adding `per_agent` counted locks of an hour, on `root` (an SQL expression), for each
+/// agent `a` of the table `from`; `released` ones are released now.
+fn insert_locks(from: &str, per_agent: u32, root: &str, released: bool) -> String {
+    let released = if released { "now()" } else { "NULL" };
+    format!(
+        "INSERT INTO erc8004_stake_utilization (id, agent_uuid, root_tx_hash, amount, created_at, \
+                                               expires_at, released_at, counted) \
+         SELECT gen_random_uuid(), a, {root}, 1, now(), \
+                now() + interval '1 hour' + g * interval '1 ms', {released}, true \
+           FROM {from}, generate_series(1, {per_agent}) g;"
+    )
+}
+
 /// The soak found the stake read walking every unreleased lock of every agent (the planner,
 /// without statistics yet, took a partial index by a non-leading key): each record-forward
 /// cost more than the last. Both stake statements must read the same few pages whether the
@@ -301,75 +320,48 @@ async fn stake_reads_cost_the_same_whatever_the_history() {
         )
         .await
         .unwrap();
+    // Ten active locks of each agent; the two measured also have a lock on `ROOT` and a
+    // released lock (something for the writer to take off its total).
+    client
+        .batch_execute(&format!(
+            "CREATE TEMP TABLE measured AS SELECT a FROM agents LIMIT 2; {} {} {}",
+            insert_locks("agents", 10, RANDOM_ROOT, false),
+            insert_locks("measured", 1, &format!("'{ROOT}'"), false),
+            insert_locks("measured", 1, RANDOM_ROOT, true),
+        ))
+        .await
+        .unwrap();
     let agents: Vec<Uuid> = client
-        .query("SELECT a FROM agents LIMIT 2", &[])
+        .query("SELECT a FROM measured", &[])
         .await
         .unwrap()
         .iter()
         .map(|row| row.get(0))
         .collect();
-    let root = format!("0x{}", "ab".repeat(32));
-    // Active locks of every agent (each on a root of its own), and two on `root`.
-    let add_locks = |per_agent: i32| {
-        format!(
-            "INSERT INTO erc8004_stake_utilization (id, agent_uuid, root_tx_hash, amount, \
-                                                   created_at, expires_at, counted) \
-             SELECT gen_random_uuid(), a, '0x' || md5(random()::text) || md5(random()::text), \
-                    1, now(), now() + interval '1 hour' + g * interval '1 ms', true \
-               FROM agents, generate_series(1, {per_agent}) g"
-        )
-    };
-    client.batch_execute(&add_locks(10)).await.unwrap();
-    client
-        .execute(
-            "INSERT INTO erc8004_stake_utilization (id, agent_uuid, root_tx_hash, amount, \
-                                                   created_at, expires_at, counted) \
-             SELECT gen_random_uuid(), a, $1, 1, now(), now() + interval '1 hour', true \
-               FROM unnest($2::uuid[]) a",
-            &[&root, &agents],
-        )
-        .await
-        .unwrap();
-    // And a released lock each, so that the writer has something to take off their totals.
-    client
-        .execute(
-            "INSERT INTO erc8004_stake_utilization (id, agent_uuid, root_tx_hash, amount, \
-                                                   created_at, expires_at, released_at, counted) \
-             SELECT gen_random_uuid(), a, '0x' || md5(a::text) || md5(a::text), 1, now(), \
-                    now() + interval '1 hour', now(), true \
-               FROM unnest($1::uuid[]) a",
-            &[&agents],
-        )
-        .await
-        .unwrap();
     // The running totals the invariant asks for (locked = the counted locks).
     let recount = "UPDATE erc8004_agent_stakes s SET locked = u.total \
                      FROM (SELECT agent_uuid, sum(amount) AS total \
                              FROM erc8004_stake_utilization WHERE counted GROUP BY agent_uuid) u \
                     WHERE s.agent_uuid = u.agent_uuid";
     client.batch_execute(recount).await.unwrap();
-    let small = stake_statement_buffers(&mut client, &agents, &root).await;
-    client.batch_execute(&add_locks(12_500)).await.unwrap();
-    // Twenty thousand other agents, each with a released lock its next write will take off
-    // its total.
+    let small = stake_statement_buffers(&mut client, &agents, ROOT).await;
+    // A hundred thousand more locks of the eight agents, and twenty thousand other agents,
+    // each with a released lock its next write will take off its total.
     client
-        .batch_execute(
-            "CREATE TEMP TABLE others AS SELECT gen_random_uuid() AS a \
+        .batch_execute(&format!(
+            "{} CREATE TEMP TABLE others AS SELECT gen_random_uuid() AS a \
                FROM generate_series(1, 20000); \
              INSERT INTO erc8004_agent_stakes (agent_uuid, staked, slashed, updated_at) \
-             SELECT a, 1000000, 0, now() FROM others; \
-             INSERT INTO erc8004_stake_utilization (id, agent_uuid, root_tx_hash, amount, \
-                                                   created_at, expires_at, released_at, counted) \
-             SELECT gen_random_uuid(), a, '0x' || md5(a::text) || md5(a::text), 1, now(), \
-                    now() + interval '1 hour', now(), true \
-               FROM others",
-        )
+             SELECT a, 1000000, 0, now() FROM others; {}",
+            insert_locks("agents", 12_500, RANDOM_ROOT, false),
+            insert_locks("others", 1, RANDOM_ROOT, true),
+        ))
         .await
         .unwrap();
     client.batch_execute(recount).await.unwrap();
-    let large = stake_statement_buffers(&mut client, &agents, &root).await;
+    let large = stake_statement_buffers(&mut client, &agents, ROOT).await;
     client.batch_execute("ANALYZE").await.unwrap();
-    let analysed = stake_statement_buffers(&mut client, &agents, &root).await;
+    let analysed = stake_statement_buffers(&mut client, &agents, ROOT).await;
     for (history, buffers) in [("120,000 locks", large), ("analysed", analysed)] {
         for (i, statement) in ["read", "write"].iter().enumerate() {
             // One more B-tree level per index descent at most.

@@ -27,12 +27,12 @@ use crate::{
 
 mod agents;
 mod commitments;
-
-#[cfg(test)]
-pub(super) use agents::{STAKE_ACCOUNTS, STAKE_ACCOUNTS_FOR_UPDATE};
 mod forwards;
 mod keys;
 mod manifests;
+
+#[cfg(test)]
+pub(super) use agents::{STAKE_ACCOUNTS, STAKE_ACCOUNTS_FOR_UPDATE};
 
 /// A transaction, or for reads a pooled connection, and the backend's round-trip counter.
 pub(super) struct PgTx<'a, C> {
