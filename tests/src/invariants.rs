@@ -124,6 +124,53 @@ const PARTIAL_STATE: &[(&str, &str)] = &[
          ON c.id = x.commitment_id WHERE c.status <> 'disputed'",
     ),
     (
+        "a manifest without its audit log entry",
+        "SELECT count(*) FROM erc8004_endpoint_manifests m WHERE NOT EXISTS (SELECT 1 FROM \
+         kagami_log_entries e WHERE e.kind = 'manifest' AND e.object_key = m.manifest_hash)",
+    ),
+    (
+        "a revoked manifest without its revocation's audit log entry",
+        "SELECT count(*) FROM erc8004_endpoint_manifests m WHERE m.revoked_at IS NOT NULL AND \
+         NOT EXISTS (SELECT 1 FROM kagami_log_entries e WHERE e.kind = 'revocation' \
+         AND e.object_key = m.manifest_hash)",
+    ),
+    (
+        "a receipt without its audit log entry",
+        "SELECT count(*) FROM erc8004_forward_receipts r WHERE NOT EXISTS (SELECT 1 FROM \
+         kagami_log_entries e WHERE e.kind = 'forward' AND e.object_key = r.receipt_hash)",
+    ),
+    (
+        "a settlement without its audit log entry",
+        "SELECT count(*) FROM erc8004_settlements s WHERE NOT EXISTS (SELECT 1 FROM \
+         kagami_log_entries e WHERE e.kind = 'settlement' AND e.object_key = CAST(s.id AS TEXT))",
+    ),
+    (
+        "a slash without its audit log entry",
+        "SELECT count(*) FROM erc8004_slashes x WHERE NOT EXISTS (SELECT 1 FROM \
+         kagami_log_entries e WHERE e.kind = 'slash' AND e.object_key = CAST(x.id AS TEXT))",
+    ),
+    (
+        "a payout without its audit log entry",
+        "SELECT count(*) FROM kagami_payouts p WHERE NOT EXISTS (SELECT 1 FROM \
+         kagami_log_entries e WHERE e.kind = 'payout' AND e.object_key = CAST(p.id AS TEXT))",
+    ),
+    (
+        "a commitment without its audit log entry",
+        "SELECT count(*) FROM erc8004_onchain_commitments c WHERE NOT EXISTS (SELECT 1 FROM \
+         kagami_log_entries e WHERE e.kind = 'commitment' AND e.object_key = CAST(c.id AS TEXT))",
+    ),
+    (
+        "a commitment's status without its audit log entry",
+        "SELECT count(*) FROM erc8004_onchain_commitments c WHERE c.status <> 'pending' AND \
+         NOT EXISTS (SELECT 1 FROM kagami_log_entries e WHERE e.kind = 'commitment_status' \
+         AND e.object_key = CAST(c.id AS TEXT) || ':' || c.status)",
+    ),
+    (
+        "an MEV incident without its audit log entry",
+        "SELECT count(*) FROM erc8004_mev_incidents i WHERE NOT EXISTS (SELECT 1 FROM \
+         kagami_log_entries e WHERE e.kind = 'mev_incident' AND e.object_key = CAST(i.id AS TEXT))",
+    ),
+    (
         "an MEV incident whose slashes or ledger lines do not add up to its slashed amount",
         "SELECT count(*) FROM erc8004_mev_incidents i WHERE i.slashed_amount <> \
          (SELECT coalesce(sum(x.amount), 0) FROM erc8004_slashes x WHERE x.incident_id = i.id) \
@@ -194,6 +241,10 @@ const SNAPSHOT: &[(&str, &str)] = &[
     ),
     ("slashes", "SELECT count(*) FROM erc8004_slashes"),
     ("ledger lines", "SELECT count(*) FROM kagami_payouts"),
+    (
+        "audit log entries",
+        "SELECT count(*) FROM kagami_log_entries",
+    ),
 ];
 
 /// A store's database read directly, bypassing the store (and any proxy in front of it).

@@ -30,6 +30,10 @@ const SERVER_VARIABLES: &[&str] = &[
     "RUST_LOG",
     "SENTRY_DSN",
     "REDIS_URL",
+    "KAGAMI_LOG_SIGNING_KEY",
+    "KAGAMI_LOG_NAME",
+    "KAGAMI_LOG_INTERVAL_MS",
+    "KAGAMI_LOG_BATCH",
 ];
 
 /// The path of a `kagami-server` binary built from this workspace, for test binaries of other

@@ -100,6 +100,9 @@ pub(crate) enum Command {
     /// Manage agents (admin).
     #[command(subcommand)]
     Agents(AgentsCommand),
+    /// The audit log: fetch checkpoints and proofs, verify proofs offline, monitor the log.
+    #[command(subcommand)]
+    Log(LogCommand),
     /// Print a shell completion script.
     Completions {
         /// The shell.
@@ -396,6 +399,47 @@ pub(crate) struct VerifyArgs {
     /// Verify the file's bytes exactly, keeping a trailing newline.
     #[arg(long)]
     pub(crate) exact: bool,
+}
+
+#[derive(Subcommand)]
+pub(crate) enum LogCommand {
+    /// Print the log's newest signed checkpoint.
+    Checkpoint,
+    /// Fetch an object's offline proof bundle (c2sp.org/tlog-proof; its entry rides in the
+    /// `extra` line).
+    Proof {
+        /// The entry's kind: manifest, revocation, forward, settlement, slash, payout,
+        /// commitment, commitment_status, mev_incident.
+        #[arg(value_name = "KIND")]
+        kind: String,
+        /// The object's key: a manifest or receipt hash, a settlement/commitment/incident id.
+        #[arg(value_name = "KEY")]
+        key: String,
+        /// Write the bundle here instead of stdout.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
+    /// Verify a proof bundle offline, with no server: exit status 0 when the entry is in the
+    /// tree of a checkpoint signed by --log-key, 1 when not.
+    VerifyProof {
+        /// The bundle file.
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+        /// The log's verifier key (name+id+key), as published by the operator.
+        #[arg(long, env = "KAGAMI_LOG_KEY", value_name = "KEY")]
+        log_key: String,
+    },
+    /// Check the log: the newest checkpoint is signed by --log-key, consistent with the last
+    /// one accepted (kept in --state), and its root is what the entries hash to. Exit status
+    /// 1, naming the inconsistency, when any check fails; the state only moves on success.
+    Monitor {
+        /// The monitor's state file (created on the first run).
+        #[arg(long, value_name = "FILE")]
+        state: PathBuf,
+        /// The log's verifier key (name+id+key), as published by the operator.
+        #[arg(long, env = "KAGAMI_LOG_KEY", value_name = "KEY")]
+        log_key: String,
+    },
 }
 
 #[derive(Subcommand)]

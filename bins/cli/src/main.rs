@@ -6,6 +6,7 @@ mod cli;
 mod commands;
 mod import;
 mod keys;
+mod log;
 mod output;
 mod trace;
 mod verify;
@@ -20,7 +21,7 @@ use kagami_crypto::PrivateKeySigner;
 use crate::{
     cli::{
         AgentsCommand, Cli, Command, CommitmentCommand, CycleCommand, ForwardCommand, Global,
-        KeyCommand, ManifestCommand, ReceiptCommand,
+        KeyCommand, LogCommand, ManifestCommand, ReceiptCommand,
     },
     output::Printer,
 };
@@ -127,6 +128,17 @@ async fn run(cli: Cli) -> Result<Status> {
         Command::Ledger(args) => commands::ledger(&ctx, &args).await,
         Command::Trace(args) => commands::trace(&ctx, &args).await,
         Command::Verify(args) => verify::run(&args, &ctx.out),
+        Command::Log(LogCommand::Checkpoint) => log::checkpoint(&ctx.client()?).await,
+        Command::Log(LogCommand::Proof { kind, key, out }) => {
+            log::proof(&ctx.client()?, &kind, &key, out.as_deref()).await
+        }
+        Command::Log(LogCommand::VerifyProof { file, log_key }) => {
+            log::verify_proof(&file, &log_key, &ctx.out)
+        }
+        Command::Log(LogCommand::Monitor { state, log_key }) => {
+            log::check_state_path(&state)?;
+            log::monitor(&ctx.client()?, &state, &log_key, &ctx.out).await
+        }
         Command::Agents(AgentsCommand::Import { file }) => {
             import::run(&ctx.client()?, &file, &ctx.out).await
         }

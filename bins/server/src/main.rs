@@ -214,6 +214,9 @@ async fn serve(settings: settings::Settings) -> anyhow::Result<()> {
     });
     let mut config = kagami_api::ApiConfig::new(opened.salt.clone());
     settings.apply(&mut config);
+    let log_signer = settings.log_signer()?;
+    tracing::info!(log.verifier_key = %log_signer.verifier(), "audit log key");
+    config.log_signer = Some(log_signer);
     config.metrics_renderer = Some(Arc::new(move || recorder.render()));
     let listener = TcpListener::bind(settings.bind)
         .with_context(|| format!("cannot listen on {} (KAGAMI_BIND)", settings.bind))?;

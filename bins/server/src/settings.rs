@@ -17,6 +17,9 @@ use kagami_api::{
 use kagami_store::postgres::PostgresConfig;
 use rand::RngCore;
 
+/// The name of a generated audit-log key, and so the origin line of its checkpoints.
+const DEFAULT_LOG_NAME: &str = "kagami.local/log";
+
 /// Everything read from the environment.
 #[derive(Debug)]
 pub(crate) struct Settings {
@@ -35,6 +38,12 @@ pub(crate) struct Settings {
     redis_url: Option<Secret>,
     pub(crate) sentry_dsn: Option<Secret>,
     rate_limit: RateLimitConfig,
+    /// `KAGAMI_LOG_SIGNING_KEY`: the audit log's key, in its secret text form.
+    pub(crate) log_signing_key: Option<Secret>,
+    /// `KAGAMI_LOG_NAME`: the name (and checkpoint origin) of a generated log key.
+    pub(crate) log_name: String,
+    log_interval: Option<Duration>,
+    log_batch: Option<u32>,
 }
 
 fn parse<T: std::str::FromStr>(
@@ -103,7 +112,37 @@ impl Settings {
                     .map(Duration::from_secs))
             };
         let rate_limit = rate_limit_from_env(&var)?;
+        let log_signing_key = var("KAGAMI_LOG_SIGNING_KEY").map(Secret::new);
+        if let Some(key) = &log_signing_key
+            && let Err(e) = kagami_tlog::SignerKey::parse(key.expose().trim())
+        {
+            bail!(
+                "KAGAMI_LOG_SIGNING_KEY is not a signed-note signer key (PRIVATE+KEY+name+id+key): {e}"
+            );
+        }
+        let log_name = var("KAGAMI_LOG_NAME").unwrap_or_else(|| DEFAULT_LOG_NAME.to_owned());
+        if let Err(e) = kagami_tlog::SignerKey::from_seed(&log_name, &[0; 32]) {
+            bail!("KAGAMI_LOG_NAME is not a key name: {e}");
+        }
+        let log_batch = parse::<u32>(
+            "KAGAMI_LOG_BATCH",
+            var("KAGAMI_LOG_BATCH"),
+            "a whole number",
+        )?;
+        if log_batch.is_some_and(|b| !(1..=10_000).contains(&b)) {
+            bail!("KAGAMI_LOG_BATCH must be between 1 and 10000");
+        }
+        let log_interval = parse::<u64>(
+            "KAGAMI_LOG_INTERVAL_MS",
+            var("KAGAMI_LOG_INTERVAL_MS"),
+            "a whole number of milliseconds",
+        )?
+        .map(Duration::from_millis);
         Ok(Self {
+            log_signing_key,
+            log_name,
+            log_interval,
+            log_batch,
             bind,
             data_dir: var("KAGAMI_DATA_DIR")
                 .map_or_else(|| PathBuf::from("kagami-data"), PathBuf::from),
@@ -149,6 +188,39 @@ impl Settings {
         }
         config.redis_url = self.redis_url.clone();
         config.rate_limit = self.rate_limit.clone();
+        if let Some(interval) = self.log_interval {
+            config.log_interval = interval;
+        }
+        if let Some(batch) = self.log_batch {
+            config.log_batch = batch;
+        }
+    }
+
+    /// The audit log's signing key: `KAGAMI_LOG_SIGNING_KEY`, else `<data_dir>/log_signing_key`,
+    /// generated (named `KAGAMI_LOG_NAME`) and written there with mode 0600 on first start.
+    pub(crate) fn log_signer(&self) -> anyhow::Result<kagami_tlog::SignerKey> {
+        if let Some(key) = &self.log_signing_key {
+            return kagami_tlog::SignerKey::parse(key.expose().trim())
+                .context("KAGAMI_LOG_SIGNING_KEY is not a signer key");
+        }
+        let path = self.data_dir.join("log_signing_key");
+        if let Ok(text) = std::fs::read_to_string(&path) {
+            return kagami_tlog::SignerKey::parse(text.trim()).with_context(|| {
+                format!(
+                    "{} is not a signer key; restore it (the log's checkpoints are signed with it)",
+                    path.display()
+                )
+            });
+        }
+        std::fs::create_dir_all(&self.data_dir)
+            .with_context(|| format!("cannot create {}", self.data_dir.display()))?;
+        let mut seed = [0u8; 32];
+        rand::rng().fill_bytes(&mut seed);
+        let key = kagami_tlog::SignerKey::from_seed(&self.log_name, &seed)
+            .context("KAGAMI_LOG_NAME is not a key name")?;
+        write_private(&path, &format!("{}\n", key.to_secret_text()))
+            .with_context(|| format!("cannot write {}", path.display()))?;
+        Ok(key)
     }
 }
 

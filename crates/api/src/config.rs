@@ -63,6 +63,13 @@ pub struct ApiConfig {
     pub workers: Option<usize>,
     /// Renders `/metrics`; `None` answers an empty exposition.
     pub metrics_renderer: Option<MetricsRenderer>,
+    /// The audit log's signing key (its name is the checkpoints' origin); `None`: no
+    /// sequencer runs here and the log's key is not served.
+    pub log_signer: Option<kagami_tlog::SignerKey>,
+    /// How often the sequencer integrates pending log entries.
+    pub log_interval: Duration,
+    /// The most entries one sequencer run integrates.
+    pub log_batch: u32,
 }
 
 impl ApiConfig {
@@ -81,6 +88,9 @@ impl ApiConfig {
             shutdown_timeout: Duration::from_secs(30),
             workers: None,
             metrics_renderer: None,
+            log_signer: None,
+            log_interval: Duration::from_millis(500),
+            log_batch: 10_000,
         }
     }
 }
@@ -99,6 +109,9 @@ impl fmt::Debug for ApiConfig {
             .field("rate_limit", &self.rate_limit)
             .field("shutdown_timeout", &self.shutdown_timeout)
             .field("workers", &self.workers)
+            .field("log_signer", &self.log_signer)
+            .field("log_interval", &self.log_interval)
+            .field("log_batch", &self.log_batch)
             .field(
                 "metrics_renderer",
                 &self.metrics_renderer.as_ref().map(|_| "installed"),

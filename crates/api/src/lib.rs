@@ -60,6 +60,7 @@ macro_rules! endpoints {
                 (name = "commitments", description = "Time-locked commitments for high-value flows"),
                 (name = "mev", description = "MEV incidents"),
                 (name = "ledger", description = "Every slash, and the bounties and retained money it became"),
+                (name = "log", description = "The verifiable audit log: signed checkpoints, entries, inclusion and consistency proofs"),
                 (name = "operations", description = "Health, readiness, metrics, this document"),
             )
         )]
@@ -91,6 +92,12 @@ endpoints!(
     commitments::create_incident,
     commitments::mev_summary,
     ledger::get_ledger,
+    log::log_key,
+    log::checkpoint,
+    log::entries,
+    log::inclusion,
+    log::consistency,
+    log::object_proof,
     ops::health,
     ops::ready,
     ops::metrics,
@@ -275,6 +282,21 @@ fn spawn_background_jobs(state: &web::Data<AppState>) {
         "flip metrics refresh",
         |state| async move { state.store.refresh_flip_metrics().await },
     );
+    if let Some(signer) = state.config.log_signer.clone() {
+        let interval = state.config.log_interval;
+        let batch = state.config.log_batch;
+        spawn_every(state.clone(), interval, "log sequencer", move |state| {
+            let signer = signer.clone();
+            async move {
+                let now = handlers::now();
+                state
+                    .store
+                    .integrate_log(signer, batch, now)
+                    .await
+                    .map(drop)
+            }
+        });
+    }
     let sweep = state.config.dispute_sweep_interval;
     spawn_every(state.clone(), sweep, "dispute sweep", |state| async move {
         sweep_disputes(&state).await

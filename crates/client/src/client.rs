@@ -6,13 +6,13 @@ use kagami_core::{
     LoopKind,
     wire::{
         AgentDetailsResponse, AgentResponse, CommitmentRequest, CommitmentResponse,
-        ConfirmCommitmentRequest, ErrorCode, ErrorResponse, FlipMetricsResponse,
-        ForwardPairRequest, ForwardTrailResponse, HealthResponse, LedgerResponse, ManifestResponse,
-        MevIncidentRequest, MevIncidentResponse, MevSummaryResponse, PublishManifestRequest,
-        PublishManifestResponse, ReadyResponse, RecordForwardResponse, RegisterAgentRequest,
-        ReportCycleRequest, ReportCycleResponse, RevokeManifestRequest, SetStakeRequest,
-        StakeResponse, UpdateAgentRequest, VerifyForwardRequest, VerifyForwardResponse,
-        page::MAX_PAGE_LIMIT,
+        ConfirmCommitmentRequest, ConsistencyProofResponse, ErrorCode, ErrorResponse,
+        FlipMetricsResponse, ForwardPairRequest, ForwardTrailResponse, HealthResponse,
+        LedgerResponse, LogEntriesResponse, ManifestResponse, MevIncidentRequest,
+        MevIncidentResponse, MevSummaryResponse, PublishManifestRequest, PublishManifestResponse,
+        ReadyResponse, RecordForwardResponse, RegisterAgentRequest, ReportCycleRequest,
+        ReportCycleResponse, RevokeManifestRequest, SetStakeRequest, StakeResponse,
+        UpdateAgentRequest, VerifyForwardRequest, VerifyForwardResponse, page::MAX_PAGE_LIMIT,
     },
 };
 use kagami_crypto::{Hash32, Uuid};
@@ -451,6 +451,61 @@ impl KagamiClient {
         }
     }
 
+    // --- the audit log ----------------------------------------------------------------------
+
+    /// `GET /api/v1/log/key`: the log's verifier key, as text. Compare it with the key you
+    /// were given out of band before trusting it.
+    ///
+    /// # Errors
+    /// [`Error::Api`] 503 when the server has no log key.
+    pub async fn log_key(&self) -> Result<String> {
+        self.get_text("/api/v1/log/key").await
+    }
+
+    /// `GET /api/v1/log/checkpoint`: the newest signed checkpoint, verbatim.
+    ///
+    /// # Errors
+    /// [`Error::Api`] 503 `log_not_ready` before the sequencer's first run.
+    pub async fn log_checkpoint(&self) -> Result<String> {
+        self.get_text("/api/v1/log/checkpoint").await
+    }
+
+    /// `GET /api/v1/log/entries?start&end`: the entries with indexes in `[start, end)`
+    /// (at most 1000, none beyond the newest checkpoint).
+    ///
+    /// # Errors
+    /// [`Error::Api`] 400 for a range out of bounds.
+    pub async fn log_entries(&self, start: u64, end: u64) -> Result<LogEntriesResponse> {
+        self.get(&format!("/api/v1/log/entries?start={start}&end={end}"))
+            .await
+    }
+
+    /// `GET /api/v1/log/proof/consistency?from&to`.
+    ///
+    /// # Errors
+    /// [`Error::Api`] 400 `tree_size_out_of_range` when `to` is beyond the newest checkpoint.
+    pub async fn log_consistency(&self, from: u64, to: u64) -> Result<ConsistencyProofResponse> {
+        self.get(&format!(
+            "/api/v1/log/proof/consistency?from={from}&to={to}"
+        ))
+        .await
+    }
+
+    /// `GET /api/v1/log/objects/{kind}/{key}`: the object's offline proof bundle
+    /// (c2sp.org/tlog-proof, the entry in its `extra` line), verbatim.
+    ///
+    /// # Errors
+    /// [`Error::Api`] 404 `log_entry_not_found` (details `pending: true` while the entry
+    /// waits for the sequencer).
+    pub async fn log_proof(&self, kind: &str, key: &str) -> Result<String> {
+        let path = format!(
+            "/api/v1/log/objects/{}/{}",
+            path_segment("kind", kind)?,
+            path_segment("key", key)?
+        );
+        self.get_text(&path).await
+    }
+
     // --- health -------------------------------------------------------------------------
 
     /// `GET /health`. An unhealthy service answers 503 with the same body shape; that is
@@ -499,6 +554,17 @@ impl KagamiClient {
                 }
             }
         }
+    }
+
+    /// A GET whose 200 answer is UTF-8 text.
+    async fn get_text(&self, path: &str) -> Result<String> {
+        let answer = self
+            .call::<()>(Method::GET, path, None, Retry::Idempotent)
+            .await?;
+        if answer.status != 200 {
+            return Err(Error::from_answer(answer.status, &answer.body));
+        }
+        String::from_utf8(answer.body).map_err(|e| Error::invalid("body", e))
     }
 
     async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T> {
@@ -900,20 +966,20 @@ struct Sent {
     retry_after: Option<Duration>,
 }
 
-/// A store id used as a path segment: letters, digits, `-` and `_` only, so it can neither
-/// escape the path nor need percent-encoding.
+/// A store id or log key used as a path segment: letters, digits, `-`, `_` and `:` only, so
+/// it can neither escape the path nor need percent-encoding.
 fn path_segment<'a>(field: &str, value: &'a str) -> Result<&'a str> {
     if !value.is_empty()
         && value.len() <= 128
         && value
             .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+            .all(|b| b.is_ascii_alphanumeric() || b"-_:".contains(&b))
     {
         Ok(value)
     } else {
         Err(Error::invalid(
             field,
-            format!("{value:?}: expected letters, digits, '-' or '_'"),
+            format!("{value:?}: expected letters, digits, '-', '_' or ':'"),
         ))
     }
 }

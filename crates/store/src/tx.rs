@@ -13,9 +13,11 @@ use kagami_core::{
     crypto::{Chain, EthAddress, Hash32, Timestamp, Uuid},
 };
 
+use kagami_tlog::Hash;
+
 use crate::{
-    Agent, ApiKeyRecord, Commitment, FlipMetrics, FlipRecord, LedgerEntry, LedgerTotals,
-    MevIncident, MevSummaryRow, Payout, ReceiptRecord, Result, Settlement, SlashRecord,
+    Agent, ApiKeyRecord, Commitment, FlipMetrics, FlipRecord, LedgerEntry, LedgerTotals, LogEntry,
+    LogHead, MevIncident, MevSummaryRow, Payout, ReceiptRecord, Result, Settlement, SlashRecord,
 };
 
 /// A transaction (or, for reads, a connection) of a backend.
@@ -23,7 +25,7 @@ use crate::{
 /// Lookups return `Ok(None)` (or an empty list) for missing rows; writes to rows that must
 /// exist fail with [`crate::StoreError::NotFound`].
 pub(crate) trait Tx:
-    AgentRows + ManifestRows + ForwardRows + CommitmentRows + KeyRows
+    AgentRows + ManifestRows + ForwardRows + CommitmentRows + KeyRows + LogRows
 {
     /// A cheap round trip.
     async fn ping(&self) -> Result<()>;
@@ -261,4 +263,44 @@ pub(crate) trait KeyRows {
 
     /// Marks a key revoked at `at`.
     async fn set_api_key_revoked(&self, id: Uuid, at: Timestamp) -> Result<()>;
+}
+
+/// The audit log: entries, stored tree hashes, checkpoints.
+pub(crate) trait LogRows {
+    /// Writes a pending entry.
+    async fn insert_log_entry(&self, entry: &LogEntry) -> Result<()>;
+
+    /// Takes the sequencer's lock until the transaction ends; `false` when another
+    /// sequencer holds it (always `true` where the backend serializes all writers).
+    async fn try_lock_log(&self) -> Result<bool>;
+
+    /// The newest checkpoint.
+    async fn log_head(&self) -> Result<Option<LogHead>>;
+
+    /// At most `limit` pending entries' sequence numbers and leaf hashes, oldest first.
+    async fn pending_log_entries(&self, limit: u32) -> Result<Vec<(i64, Hash)>>;
+
+    /// The stored tree hashes at `indexes`, in the order asked.
+    ///
+    /// # Errors
+    /// [`crate::StoreError::Internal`] when one is missing.
+    async fn log_hashes(&self, indexes: &[u64]) -> Result<Vec<Hash>>;
+
+    /// Stores tree hashes at consecutive indexes from `first`.
+    async fn insert_log_hashes(&self, first: u64, hashes: &[Hash]) -> Result<()>;
+
+    /// Gives the pending entries `seqs` the indexes `first`, `first + 1`, … in that order.
+    async fn set_log_indexes(&self, seqs: &[i64], first: u64, now: Timestamp) -> Result<()>;
+
+    /// Stores a signed checkpoint.
+    async fn insert_checkpoint(&self, head: &LogHead, now: Timestamp) -> Result<()>;
+
+    /// The integrated entries with indexes in `[start, end)`, in index order.
+    async fn log_entries(&self, start: u64, end: u64) -> Result<Vec<LogEntry>>;
+
+    /// The first integrated entry with this leaf hash.
+    async fn log_entry_by_leaf(&self, leaf: &Hash) -> Result<Option<LogEntry>>;
+
+    /// The first entry (pending or integrated) of this kind and key.
+    async fn log_entry_of(&self, kind: &str, key: &str) -> Result<Option<LogEntry>>;
 }

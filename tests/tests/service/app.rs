@@ -69,6 +69,11 @@ impl std::fmt::Debug for TestApp {
 /// How long the test servers remember an authenticated key.
 pub(crate) const KEY_CACHE_TTL: Duration = Duration::from_secs(1);
 
+/// The audit log key of every test server.
+pub(crate) fn log_signer() -> kagami_tlog::SignerKey {
+    kagami_tlog::SignerKey::from_seed("kagami.test/log", &[7; 32]).unwrap()
+}
+
 /// The salt every test server hashes its keys with.
 pub(crate) fn salt() -> Secret {
     Secret::new("service-test-salt".to_owned())
@@ -103,6 +108,8 @@ impl TestApp {
         config.shutdown_timeout = Duration::from_secs(1);
         config.workers = Some(2);
         config.api_key_cache_ttl = KEY_CACHE_TTL;
+        config.log_signer = Some(log_signer());
+        config.log_interval = Duration::from_millis(100);
         setup(&mut config);
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let app = Application::build(config, store.clone(), listener).unwrap();

@@ -61,7 +61,12 @@ impl Database {
 
     /// The server's environment for this database (beyond the data directory).
     fn server_vars(&self) -> Vec<(&'static str, String)> {
-        let mut vars = vec![("API_KEY_SALT", crate::app::salt().expose().to_owned())];
+        let mut vars = vec![
+            ("API_KEY_SALT", crate::app::salt().expose().to_owned()),
+            // Entries written just before a kill are still pending: the next server
+            // integrates them.
+            ("KAGAMI_LOG_INTERVAL_MS", "200".to_owned()),
+        ];
         // No rate limit: the load is the point.
         for name in [
             "RATE_LIMIT_WRITE_PER_SECOND",
@@ -510,6 +515,29 @@ pub(crate) async fn a_server_killed_at_random_moments_loses_no_acknowledged_writ
 
         server = start();
         check(&store, &direct, &all).await;
+    }
+    // Every entry the killed servers wrote, pending or not, ends up in the log.
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let [pending, total] = direct
+            .counts(&[
+                "SELECT count(*) FROM kagami_log_entries WHERE leaf_index IS NULL",
+                "SELECT count(*) FROM kagami_log_entries",
+            ])
+            .await[..]
+        else {
+            unreachable!()
+        };
+        let size = store.log_head().await.unwrap().map_or(0, |h| h.size);
+        if pending == 0 && u64::try_from(total).unwrap() == size {
+            assert!(total > 0);
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{pending} of {total} log entries still pending, checkpoint at {size}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
     drop(server);
     let _ = std::fs::remove_dir_all(&scratch);

@@ -18,6 +18,7 @@ mod bounds;
 mod crash;
 mod cut;
 mod fixtures;
+mod log;
 mod ops;
 mod outage;
 mod ratelimit;
@@ -87,6 +88,8 @@ on_both_stores!(
     bounds::trail_pages_walk_every_receipt_once,
     bounds::ledger_pages_walk_every_line_once,
     bounds::report_cycle_evidence_has_a_maximum,
+    log::every_accepted_object_is_provably_in_the_log,
+    log::log_queries_are_typed_and_bounded,
     ops::request_ids_are_echoed,
     ops::health_and_readiness_report_the_database,
     ops::openapi_document_lists_every_route_the_server_answers,

@@ -34,6 +34,11 @@ struct Server {
 
 impl Server {
     fn start() -> Self {
+        Self::start_with(&[])
+    }
+
+    /// [`Server::start`] with extra environment variables.
+    fn start_with(vars: &[(&str, &str)]) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let data = dir.path().join("data");
         let admin_key = Self::create_key(&data, "admin");
@@ -46,6 +51,7 @@ impl Server {
         let log = File::create(dir.path().join("server.log")).unwrap();
         let child = Self::command(&data)
             .env("KAGAMI_BIND", format!("127.0.0.1:{port}"))
+            .envs(vars.iter().copied())
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()
@@ -712,4 +718,199 @@ fn a_high_value_commitment_is_signed_by_both_parties_and_created() {
         payer_signature.as_str(),
         "{created}"
     );
+}
+
+/// The newest checkpoint's size once it has stopped growing (the sequencer runs every 100 ms
+/// here).
+fn settled_log_size(server: &Server) -> u64 {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let client = KagamiClient::new(&server.url).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let (mut last, mut since) = (None, Instant::now());
+    loop {
+        if let Ok(text) = runtime.block_on(client.log_checkpoint()) {
+            let size = kagami_tlog::SignedCheckpoint::parse(&text)
+                .unwrap()
+                .unverified_checkpoint()
+                .size();
+            if last != Some(size) {
+                (last, since) = (Some(size), Instant::now());
+            } else if since.elapsed() > Duration::from_millis(600) {
+                return size;
+            }
+        }
+        assert!(Instant::now() < deadline, "the log never settled");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn the_audit_log_proves_objects_offline_and_the_monitor_catches_tampering() {
+    let server = Server::start_with(&[("KAGAMI_LOG_INTERVAL_MS", "100")]);
+    let work = tempfile::tempdir().unwrap();
+    let publish = |agent_id: u64| {
+        let (key, owner) = new_key(work.path(), &format!("{agent_id}.key"));
+        let agents = work.path().join(format!("{agent_id}.jsonl"));
+        std::fs::write(&agents, format!("{}\n", registration(agent_id, &owner))).unwrap();
+        let report = json_of(
+            server
+                .kagami()
+                .env("KAGAMI_API_KEY", &server.admin_key)
+                .args(["agents", "import", "--output", "json"])
+                .arg(&agents),
+            0,
+        );
+        let agent = report["registered"][0]["agent_uuid"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        server
+            .kagami()
+            .args(["manifest", "publish", "--agent", &agent])
+            .args([
+                "--endpoint",
+                "https://agent.example/x402",
+                "--nonce",
+                "auto",
+            ])
+            .args(["--valid-for", "1h", "--key-file"])
+            .arg(&key)
+            .assert()
+            .success();
+    };
+    publish(21);
+    publish(22);
+    let size = settled_log_size(&server);
+    assert_eq!(size, 2, "one entry per manifest");
+
+    // The operator's published key; every object's proof verifies offline with it.
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let client = KagamiClient::new(&server.url).unwrap();
+    let log_key = runtime
+        .block_on(client.log_key())
+        .unwrap()
+        .trim()
+        .to_owned();
+    let entries = runtime
+        .block_on(client.log_entries(0, size))
+        .unwrap()
+        .entries;
+    for entry in &entries {
+        let proof = work.path().join(format!("{}.proof", entry.index));
+        server
+            .kagami()
+            .args(["log", "proof", &entry.kind, &entry.key, "--out"])
+            .arg(&proof)
+            .assert()
+            .success();
+        kagami()
+            .args(["log", "verify-proof"])
+            .arg(&proof)
+            .args(["--log-key", &log_key])
+            .assert()
+            .success()
+            .stdout(predicate::str::starts_with(format!(
+                "valid: {} {} is entry {}",
+                entry.kind, entry.key, entry.index
+            )));
+        // One changed character of the carried entry, or another log's key: invalid.
+        let text = std::fs::read_to_string(&proof).unwrap();
+        let extra = text.lines().nth(1).unwrap();
+        let forged_extra = format!("extra {}", {
+            let mut bytes = base64_decode(extra.strip_prefix("extra ").unwrap());
+            bytes[10] ^= 1;
+            base64_encode(&bytes)
+        });
+        let forged = work.path().join("forged.proof");
+        std::fs::write(&forged, text.replacen(extra, &forged_extra, 1)).unwrap();
+        kagami()
+            .args(["log", "verify-proof"])
+            .arg(&forged)
+            .args(["--log-key", &log_key])
+            .assert()
+            .code(1)
+            .stdout(predicate::str::starts_with("INVALID: "));
+        let other = kagami_tlog::SignerKey::from_seed("kagami.local/log", &[9; 32])
+            .unwrap()
+            .verifier()
+            .to_string();
+        kagami()
+            .args(["log", "verify-proof"])
+            .arg(&proof)
+            .args(["--log-key", &other])
+            .assert()
+            .code(1);
+    }
+
+    // The monitor accepts the log as it is ...
+    let state = work.path().join("monitor.json");
+    let monitor = |state: &Path| {
+        server
+            .kagami()
+            .args(["log", "monitor", "--state"])
+            .arg(state)
+            .args(["--log-key", &log_key])
+            .assert()
+    };
+    monitor(&state)
+        .success()
+        .stdout(predicate::str::starts_with("consistent: 2 entries checked"));
+
+    // ... and the database itself refuses to rewrite evidence.
+    let db = rusqlite::Connection::open(server.dir.path().join("data/kagami.db")).unwrap();
+    for sql in [
+        "DELETE FROM kagami_log_entries",
+        "UPDATE kagami_log_entries SET entry = X'00'",
+        "UPDATE kagami_log_hashes SET hash = zeroblob(32)",
+        "DELETE FROM kagami_log_checkpoints",
+        "UPDATE erc8004_endpoint_manifests SET endpoint_uri = 'https://evil.example/'",
+        "DELETE FROM erc8004_endpoint_manifests",
+    ] {
+        let refused = db.execute(sql, []).unwrap_err().to_string();
+        assert!(refused.contains("append-only"), "{sql}: {refused}");
+    }
+
+    // An intruder who drops the triggers and rewrites an integrated entry is caught by any
+    // monitor that reads it ...
+    db.execute_batch(
+        "DROP TRIGGER tg_log_entries_no_rewrite; \
+         UPDATE kagami_log_entries SET entry = CAST(replace(CAST(entry AS TEXT), \
+         'agent.example', 'evil.example') AS BLOB) WHERE leaf_index = 1;",
+    )
+    .unwrap();
+    monitor(&work.path().join("fresh.json"))
+        .code(1)
+        .stdout(predicate::str::contains(
+            "INCONSISTENT: the entries do not hash",
+        ));
+
+    // ... and one who rewrites the tree's stored hashes (here the node over entries 0 and 1,
+    // stored at index 2, which the next entry merges with) is caught by the consistency
+    // proof the next checkpoint owes the monitor's last one.
+    assert_eq!(kagami_tlog::stored_hash_index(1, 0), 2);
+    db.execute_batch(
+        "DROP TRIGGER tg_log_hashes_no_update; \
+         UPDATE kagami_log_hashes SET hash = zeroblob(32) WHERE idx = 2;",
+    )
+    .unwrap();
+    publish(23);
+    assert_eq!(settled_log_size(&server), 3);
+    monitor(&state)
+        .code(1)
+        .stdout(predicate::str::contains("INCONSISTENT: "));
+    // The state did not move on.
+    let kept: Value = serde_json::from_slice(&std::fs::read(&state).unwrap()).unwrap();
+    assert_eq!(kept["size"], 2, "{kept}");
+}
+
+fn base64_decode(text: &str) -> Vec<u8> {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD
+        .decode(text)
+        .unwrap()
+}
+
+fn base64_encode(bytes: &[u8]) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(bytes)
 }

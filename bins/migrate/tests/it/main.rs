@@ -113,6 +113,7 @@ async fn migrates_an_empty_database_once_and_then_is_a_no_op() {
         "applied  V4__detect_functions",
         "applied  V5__keyset_indexes",
         "applied  V6__active_locks_index",
+        "applied  V7__audit_log",
     ] {
         assert!(stdout(&first).contains(name), "{}", stdout(&first));
     }

@@ -4,6 +4,7 @@ pub(crate) mod agents;
 pub(crate) mod commitments;
 pub(crate) mod forwards;
 pub(crate) mod ledger;
+pub(crate) mod log;
 pub(crate) mod manifests;
 pub(crate) mod ops;
 

@@ -739,3 +739,54 @@ pub struct ErrorResponse {
     #[cfg_attr(feature = "openapi", schema(value_type = Object))]
     pub details: Map<String, Value>,
 }
+
+// ---- the audit log ---------------------------------------------------------------------------
+
+/// One integrated entry of the audit log.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct LogEntryResponse {
+    /// Its index in the log.
+    pub index: u64,
+    /// What it records: `manifest`, `revocation`, `forward`, `settlement`, `slash`, `payout`,
+    /// `commitment`, `commitment_status`, `mev_incident`.
+    pub kind: String,
+    /// The recorded object's key for its kind.
+    pub key: String,
+    /// The entry's bytes (standard base64): hash these, `SHA-256(0x00 || entry)`.
+    pub entry: String,
+    /// Its leaf hash (standard base64).
+    pub leaf_hash: String,
+}
+
+/// `GET /api/v1/log/entries`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct LogEntriesResponse {
+    /// The entries, in index order.
+    pub entries: Vec<LogEntryResponse>,
+}
+
+/// `GET /api/v1/log/proof/inclusion`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct InclusionProofResponse {
+    /// The entry's index.
+    pub leaf_index: u64,
+    /// The tree the proof is for.
+    pub tree_size: u64,
+    /// The proof (standard base64 hashes), leaf's sibling first (RFC 9162 §2.1.3).
+    pub hashes: Vec<String>,
+}
+
+/// `GET /api/v1/log/proof/consistency`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct ConsistencyProofResponse {
+    /// The older tree's size.
+    pub from: u64,
+    /// The newer tree's size.
+    pub to: u64,
+    /// The proof (standard base64 hashes, RFC 9162 §2.1.4).
+    pub hashes: Vec<String>,
+}

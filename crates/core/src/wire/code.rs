@@ -100,6 +100,10 @@ codes! {
     CommitmentNotFound = "commitment_not_found",
     /// No such API key.
     ApiKeyNotFound = "api_key_not_found",
+    /// No such entry in the audit log (or not integrated in the tree asked for yet).
+    LogEntryNotFound = "log_entry_not_found",
+    /// A tree size beyond the log's newest checkpoint, or sizes out of order.
+    TreeSizeOutOfRange = "tree_size_out_of_range",
     // ---- conflicts --------------------------------------------------------------------------
     /// The registry identity is already registered.
     AgentAlreadyRegistered = "agent_already_registered",
@@ -169,6 +173,8 @@ codes! {
     StoreUnavailable = "store_unavailable",
     /// The database stayed busy (locks, conflicts) after retries; retry later.
     StoreBusy = "store_busy",
+    /// The audit log has no signed checkpoint yet (the sequencer has not run); retry later.
+    LogNotReady = "log_not_ready",
     /// An internal error (the request id identifies it in the logs).
     InternalError = "internal_error",
 }

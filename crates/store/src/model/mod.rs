@@ -420,3 +420,5 @@ impl<T> Page<T> {
 
 mod money;
 pub use money::*;
+mod log;
+pub use log::*;

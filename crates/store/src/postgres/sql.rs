@@ -17,9 +17,9 @@ use tokio_postgres::{
 use super::classify::classify;
 use crate::{
     Agent, AgentStatus, ApiKeyRecord, AttackType, Cause, Commitment, CommitmentStatus,
-    Cosignatures, FlipRecord, LedgerEntry, MevIncident, NewCommitment, NewMevIncident, NewReceipt,
-    Payout, PayoutKind, ReceiptRecord, Result, Role, Settlement, SettlementStatus, SlashReason,
-    SlashRecord, StoreError, StoredOrder,
+    Cosignatures, FlipRecord, LedgerEntry, LogEntry, LogHead, MevIncident, NewCommitment,
+    NewMevIncident, NewReceipt, Payout, PayoutKind, ReceiptRecord, Result, Role, Settlement,
+    SettlementStatus, SlashReason, SlashRecord, StoreError, StoredOrder,
 };
 
 /// Statement parameters.
@@ -448,5 +448,43 @@ pub(super) fn api_key(row: &Row) -> Result<ApiKeyRecord> {
         label: get(row, "label")?,
         created_at: get_ts(row, "created_at")?,
         revoked_at: get_opt_ts(row, "revoked_at")?,
+    })
+}
+
+// ---- the audit log -------------------------------------------------------------------------
+
+/// A 32-byte hash column.
+pub(super) fn get_hash(row: &Row, column: &str) -> Result<kagami_tlog::Hash> {
+    let bytes: &[u8] = get(row, column)?;
+    <[u8; 32]>::try_from(bytes)
+        .map(kagami_tlog::Hash)
+        .map_err(|_| corrupt(column, &format!("{} bytes", bytes.len())))
+}
+
+macro_rules! log_entry_columns {
+    () => {
+        "leaf_index, kind, object_key, entry, leaf_hash, created_at"
+    };
+}
+pub(super) use log_entry_columns;
+
+pub(super) fn log_entry(row: &Row) -> Result<LogEntry> {
+    Ok(LogEntry {
+        index: get::<Option<i64>>(row, "leaf_index")?
+            .map(|i| u64::try_from(i).map_err(|_| corrupt("leaf_index", &i.to_string())))
+            .transpose()?,
+        kind: get(row, "kind")?,
+        key: get(row, "object_key")?,
+        entry: get(row, "entry")?,
+        leaf_hash: get_hash(row, "leaf_hash")?,
+        created_at: get_ts(row, "created_at")?,
+    })
+}
+
+pub(super) fn log_head(row: &Row) -> Result<LogHead> {
+    Ok(LogHead {
+        size: get_u64(row, "tree_size")?,
+        root: get_hash(row, "root")?,
+        checkpoint: get(row, "checkpoint")?,
     })
 }

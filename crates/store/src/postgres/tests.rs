@@ -123,6 +123,10 @@ async fn migrations_apply_once_and_detect_edited_history() {
             version: 6,
             name: "active_locks_index".to_owned(),
         },
+        MigrationInfo {
+            version: 7,
+            name: "audit_log".to_owned(),
+        },
     ];
     assert_eq!(applied, shipped, "every shipped migration, in order");
     assert!(migrate(&db.config).await.unwrap().is_empty());
@@ -169,7 +173,8 @@ async fn pending_migrations_are_listed_on_an_empty_database() {
             (3, "locked_stake_total"),
             (4, "detect_functions"),
             (5, "keyset_indexes"),
-            (6, "active_locks_index")
+            (6, "active_locks_index"),
+            (7, "audit_log")
         ]
     );
     db.drop_database().await;

@@ -420,6 +420,41 @@ pub(super) fn mean_two_decimals(sum: i64, count: i64) -> f64 {
     hundredths / 100.0
 }
 
+// ---- the audit log ----------------------------------------------------------------------------
+
+/// A 32-byte BLOB column.
+pub(super) fn log_hash(row: &Row<'_>, idx: usize) -> rusqlite::Result<kagami_tlog::Hash> {
+    let bytes: Vec<u8> = row.get(idx)?;
+    <[u8; 32]>::try_from(bytes.as_slice())
+        .map(kagami_tlog::Hash)
+        .map_err(|_| conversion(idx, Type::Blob, format!("{} bytes, not 32", bytes.len())))
+}
+
+pub(super) const LOG_ENTRY_COLUMNS: &str =
+    "leaf_index, kind, object_key, entry, leaf_hash, created_at";
+
+pub(super) fn log_entry_row(row: &Row<'_>) -> rusqlite::Result<crate::LogEntry> {
+    let index: Option<i64> = row.get(0)?;
+    Ok(crate::LogEntry {
+        index: index
+            .map(|i| u64::try_from(i).map_err(|e| conversion(0, Type::Integer, e)))
+            .transpose()?,
+        kind: row.get(1)?,
+        key: row.get(2)?,
+        entry: row.get(3)?,
+        leaf_hash: log_hash(row, 4)?,
+        created_at: timestamp(row, 5)?,
+    })
+}
+
+pub(super) fn log_head_row(row: &Row<'_>) -> rusqlite::Result<crate::LogHead> {
+    Ok(crate::LogHead {
+        size: unsigned(row, 0)?,
+        root: log_hash(row, 1)?,
+        checkpoint: row.get(2)?,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

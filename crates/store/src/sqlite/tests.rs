@@ -134,8 +134,9 @@ async fn reopening_keeps_data_and_does_not_migrate_twice() {
     assert_eq!(synchronous, Value::Integer(2), "FULL");
     assert_eq!(
         migrations,
-        Value::Integer(4),
-        "V1 schema, V2 protocol_v2, V3 locked_stake_total, V5 keyset_indexes (V4 is PostgreSQL's)"
+        Value::Integer(5),
+        "V1 schema, V2 protocol_v2, V3 locked_stake_total, V5 keyset_indexes, V7 audit_log \
+         (V4 and V6 are PostgreSQL's)"
     );
     assert_eq!(store.pool_status(), (5, 5), "one writer, four readers");
     assert_eq!(store.backend(), "sqlite");

@@ -10,7 +10,10 @@ use kagami_core::{
     wire::CosignedCommitment,
 };
 
-use super::agents::{require_agent, stake_account};
+use super::{
+    agents::{require_agent, stake_account},
+    log::{self, Entry},
+};
 use crate::{
     Cause, Commitment, ConflictKind, Cosignatures, Entity, IncidentOutcome, LedgerEntry,
     LedgerTotals, MevIncident, MevSummaryRow, NewCommitment, NewMevIncident, Page, Payout,
@@ -38,6 +41,7 @@ pub(crate) async fn slash<T: Tx>(
         created_at: now,
     };
     tx.insert_slash(&record).await?;
+    log::append(tx, Entry::Slash(&record), now).await?;
     Ok(Some(record))
 }
 
@@ -52,14 +56,15 @@ pub(crate) async fn pay_out<T: Tx>(
     if amount == Usdc::ZERO {
         return Ok(());
     }
-    tx.insert_payout(&Payout {
+    let payout = Payout {
         id: Uuid::new_v4(),
         kind,
         cause,
         amount,
         created_at: now,
-    })
-    .await
+    };
+    tx.insert_payout(&payout).await?;
+    log::append(tx, Entry::Payout(&payout), now).await
 }
 
 /// Disputes the open co-signed commitments of `agent` whose time lock saw its routing change
@@ -91,6 +96,7 @@ pub(crate) async fn settle_due_disputes<T: Tx>(
             .apply(CommitmentEvent::Dispute)
             .map_err(Rejection::CommitmentState)?;
         tx.update_commitment(commitment, now).await?;
+        log::append(tx, Entry::CommitmentStatus(commitment), now).await?;
         let cause = Cause::Commitment(commitment.id);
         slash(
             tx,
@@ -247,6 +253,7 @@ pub(crate) async fn create<T: Tx>(
         created_at: now,
     };
     tx.insert_commitment(&commitment).await?;
+    log::append(tx, Entry::Commitment(&commitment), now).await?;
     Ok(commitment)
 }
 
@@ -292,6 +299,7 @@ async fn transition<T: Tx>(
         commitment.onchain_tx_hash = Some(hash);
     }
     tx.update_commitment(&commitment, now).await?;
+    log::append(tx, Entry::CommitmentStatus(&commitment), now).await?;
     Ok(commitment)
 }
 
@@ -339,6 +347,7 @@ pub(crate) async fn record_incident<T: Tx>(
         created_at: now,
     };
     tx.insert_incident(&incident).await?;
+    log::append(tx, Entry::MevIncident(&incident), now).await?;
     let cause = Cause::Incident(incident.id);
     let (attacker, amount) = (incident.incident.attacker, incident.slashed_amount);
     slash(tx, attacker, amount, SlashReason::MevIncident, cause, now).await?;

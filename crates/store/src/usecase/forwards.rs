@@ -9,7 +9,7 @@ use std::collections::HashSet;
 
 use kagami_core::{
     AgentStatus, DetectedLoop, ForwardGraph, ManifestStatus, Policy, RecordDecision, Reporter,
-    crypto::{CycleReport, EthAddress, Hash32, Signable, Timestamp, Uuid},
+    crypto::{CycleReport, EthAddress, Hash32, Signable, Signature, Timestamp, Uuid},
     decide::{closes_loop, decide_record},
     graph::is_irrational_hop,
     manifest::{authorised_signers, status_at},
@@ -22,6 +22,7 @@ use kagami_core::{
 use super::{
     agents::require_agent,
     commitments::{dispute_manifests, disputes_due, pay_out, settle_due_disputes, slash},
+    log::{self, Entry},
 };
 use crate::{
     Cause, ConflictKind, Entity, ForwardTrail, ForwardVerdict, NewReceipt, Page, PayoutKind,
@@ -178,6 +179,12 @@ async fn check_unused<T: Tx>(tx: &T, receipt: &NewReceipt) -> Result<()> {
     Ok(())
 }
 
+/// Stores a receipt and its log entry.
+async fn insert_receipt<T: Tx>(tx: &T, receipt: &ReceiptRecord) -> Result<()> {
+    tx.insert_receipt(receipt).await?;
+    log::append(tx, Entry::Forward(receipt), receipt.created_at).await
+}
+
 /// The root's recorded hops as its settlement graph.
 fn graph_of(root: Hash32, receipts: &[ReceiptRecord]) -> ForwardGraph {
     ForwardGraph::new(
@@ -237,7 +244,7 @@ pub(crate) async fn record<T: Tx>(
     match decision {
         RecordDecision::Accept { lock } => {
             let stored = ReceiptRecord::new(receipt, None, now);
-            tx.insert_receipt(&stored).await?;
+            insert_receipt(tx, &stored).await?;
             let expires_at = now.add_seconds(policy.stake_lock_seconds);
             tx.insert_stake_lock(stored.receipt.dest, &root, lock, now, expires_at)
                 .await?;
@@ -248,11 +255,11 @@ pub(crate) async fn record<T: Tx>(
         }
         RecordDecision::Settle(detected) => {
             let stored = ReceiptRecord::new(receipt, Some(detected.kind), now);
-            tx.insert_receipt(&stored).await?;
+            insert_receipt(tx, &stored).await?;
             tx.invalidate_receipts(&root, &detected.receipts, detected.kind, now)
                 .await?;
-            let (settlement, slashes) =
-                settle(tx, &root, &detected, stored.receipt.receipt_hash, None, now).await?;
+            let closing = stored.receipt.receipt_hash;
+            let (settlement, slashes) = settle(tx, &root, &detected, closing, None, now).await?;
             Ok(RecordOutcome::Settled {
                 receipt: stored,
                 settlement,
@@ -302,9 +309,10 @@ async fn settle<T: Tx>(
     root: &Hash32,
     detected: &DetectedLoop,
     closing_receipt: Hash32,
-    reporter: Option<EthAddress>,
+    report: Option<(EthAddress, &Signature)>,
     now: Timestamp,
 ) -> Result<(Settlement, Vec<SlashRecord>)> {
+    let reporter = report.map(|(address, _)| address);
     let accounts = tx
         .stake_accounts(&detected.liable, Some(root), now, true)
         .await?;
@@ -330,6 +338,12 @@ async fn settle<T: Tx>(
         created_at: now,
     };
     tx.insert_settlement(&settlement).await?;
+    let entry = Entry::Settlement {
+        settlement: &settlement,
+        report_signature: report.map(|(_, signature)| signature),
+        invalidated: &detected.receipts,
+    };
+    log::append(tx, entry, now).await?;
     let cause = Cause::Settlement(settlement.id);
     let mut slashes = Vec::with_capacity(plan.slashes.len());
     for planned in &plan.slashes {
@@ -458,14 +472,15 @@ pub(crate) async fn report<T: Tx>(
     for receipt in admitted {
         let invalid = detected.receipts.contains(&receipt.receipt_hash);
         let record = ReceiptRecord::new(receipt, invalid.then_some(detected.kind), now);
-        tx.insert_receipt(&record).await?;
+        insert_receipt(tx, &record).await?;
     }
     tx.invalidate_receipts(&root, &detected.receipts, detected.kind, now)
         .await?;
     let closing = ReceiptRecord::new(closing, Some(detected.kind), now);
-    tx.insert_receipt(&closing).await?;
+    insert_receipt(tx, &closing).await?;
     let closing_hash = closing.receipt.receipt_hash;
-    settle(tx, &root, &detected, closing_hash, Some(reporter), now).await
+    let report = Some((reporter, &signature));
+    settle(tx, &root, &detected, closing_hash, report, now).await
 }
 
 fn invalid_evidence(index: usize, field: &'static str, reason: impl Into<String>) -> StoreError {

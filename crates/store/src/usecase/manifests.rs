@@ -8,7 +8,11 @@ use kagami_core::{
     wire::SignedManifest,
 };
 
-use super::{agents::require_agent, commitments::settle_due_disputes};
+use super::{
+    agents::require_agent,
+    commitments::settle_due_disputes,
+    log::{self, Entry},
+};
 use crate::{
     Entity, FlipMetrics, FlipRecord, Page, PublishOutcome, Rejection, Result, StoreError, tx::Tx,
 };
@@ -65,6 +69,7 @@ pub(crate) async fn publish<T: Tx>(
         revoked_at: None,
     };
     tx.insert_manifest(&record).await?;
+    log::append(tx, Entry::Manifest(&record), now).await?;
     all.push(record.clone());
     let status = status_at(&record, &all, now);
     let flip = match replaced {
@@ -123,6 +128,11 @@ pub(crate) async fn revoke<T: Tx>(
     if all[position].revoked_at.is_none() {
         tx.set_manifest_revoked(all[position].id, now).await?;
         all[position].revoked_at = Some(now);
+        let revocation = Entry::Revocation {
+            manifest: &all[position],
+            signature: &signature,
+        };
+        log::append(tx, revocation, now).await?;
         // Revoking can put an older manifest, routing elsewhere, back in force.
         settle_due_disputes(tx, agent, now).await?;
     }

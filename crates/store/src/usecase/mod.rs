@@ -11,6 +11,7 @@ pub(crate) mod agents;
 pub(crate) mod commitments;
 pub(crate) mod forwards;
 pub(crate) mod keys;
+pub(crate) mod log;
 pub(crate) mod manifests;
 
 use std::borrow::Borrow;
@@ -24,10 +25,11 @@ use kagami_core::{
 
 use crate::{
     Agent, AgentDetails, ApiKeyRecord, Commitment, FlipMetrics, FlipRecord, ForwardTrail,
-    ForwardVerdict, IncidentOutcome, LedgerEntry, LedgerTotals, MevSummaryRow, NewAgent,
-    NewMevIncident, Page, PublishOutcome, RecordOutcome, Result, Role, Settlement, SlashRecord,
-    Store, tx::Tx,
+    ForwardVerdict, IncidentOutcome, LedgerEntry, LedgerTotals, LogBundle, LogEntry, LogHead,
+    LogInclusion, MevSummaryRow, NewAgent, NewMevIncident, Page, PublishOutcome, RecordOutcome,
+    Result, Role, Settlement, SlashRecord, Store, tx::Tx,
 };
+use kagami_tlog::{Hash, SignerKey};
 
 /// Whether a use case writes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -402,6 +404,51 @@ use_cases! {
     /// # Errors
     /// [`crate::StoreError::Unavailable`] when the database cannot be reached.
     Read fn ping() -> () = ping;
+
+    // ---- the audit log -------------------------------------------------------------------
+
+    /// The sequencer: integrates at most `max` pending log entries, oldest first, and signs
+    /// a checkpoint of the new tree with `signer` (on the first run, of the empty tree).
+    /// Returns the newest checkpoint, or `None` when another sequencer is integrating.
+    ///
+    /// # Errors
+    /// [`crate::StoreError::Unavailable`], [`crate::StoreError::Internal`].
+    Write fn integrate_log(signer: SignerKey, max: u32, now: Timestamp)
+        -> Option<LogHead> = log::integrate;
+
+    /// The log's newest signed checkpoint; `None` before the sequencer's first run.
+    ///
+    /// # Errors
+    /// [`crate::StoreError::Unavailable`], [`crate::StoreError::Internal`].
+    Read fn log_head() -> Option<LogHead> = log::head;
+
+    /// The integrated entries with indexes in `[start, end)`, in order (bound the range).
+    ///
+    /// # Errors
+    /// [`crate::StoreError::Unavailable`], [`crate::StoreError::Internal`].
+    Read fn log_entries(start: u64, end: u64) -> Vec<LogEntry> = log::entries;
+
+    /// The integrated entry with this leaf hash and its inclusion proof in the tree of
+    /// `tree_size` entries (default: the newest checkpoint's).
+    ///
+    /// # Errors
+    /// [`crate::StoreError::Unavailable`], [`crate::StoreError::Internal`].
+    Read fn log_inclusion(leaf: Hash, tree_size: Option<u64>)
+        -> Option<LogInclusion> = log::inclusion;
+
+    /// The consistency proof between two tree sizes; `None` unless `from <= to <=` the
+    /// newest checkpoint's size.
+    ///
+    /// # Errors
+    /// [`crate::StoreError::Unavailable`], [`crate::StoreError::Internal`].
+    Read fn log_consistency(from: u64, to: u64) -> Option<Vec<Hash>> = log::consistency;
+
+    /// The first entry recording object `key` of `kind`, with its offline proof bundle once
+    /// integrated.
+    ///
+    /// # Errors
+    /// [`crate::StoreError::Unavailable`], [`crate::StoreError::Internal`].
+    Read fn log_bundle(kind: str, key: str) -> Option<LogBundle> = log::bundle;
 }
 
 async fn ping<T: Tx>(tx: &T) -> Result<()> {

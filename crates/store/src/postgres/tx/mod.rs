@@ -14,21 +14,22 @@ use super::{
     classify::classify,
     sql::{
         self, Params, agent_columns, agent_key, api_key_columns, commitment_columns, flip_columns,
-        get, get_u64, get_usdc, get_usdc_sum, incident_columns, manifest_columns, receipt_columns,
-        root_key, settlement_columns, slash_columns, to_i64, ts,
+        get, get_u64, get_usdc, get_usdc_sum, incident_columns, log_entry_columns,
+        manifest_columns, receipt_columns, root_key, settlement_columns, slash_columns, to_i64, ts,
     },
 };
 use crate::{
     Agent, ApiKeyRecord, Commitment, Entity, FlipMetrics, FlipRecord, LedgerEntry, LedgerTotals,
-    MevIncident, MevSummaryRow, Payout, PayoutKind, ReceiptRecord, Result, Settlement, SlashRecord,
-    StoreError,
-    tx::{AgentRows, CommitmentRows, ForwardRows, KeyRows, ManifestRows, Tx},
+    LogEntry, LogHead, MevIncident, MevSummaryRow, Payout, PayoutKind, ReceiptRecord, Result,
+    Settlement, SlashRecord, StoreError,
+    tx::{AgentRows, CommitmentRows, ForwardRows, KeyRows, LogRows, ManifestRows, Tx},
 };
 
 mod agents;
 mod commitments;
 mod forwards;
 mod keys;
+mod log;
 mod manifests;
 
 #[cfg(test)]

@@ -21,15 +21,16 @@ use super::{
 };
 use crate::{
     Agent, ApiKeyRecord, AttackType, Commitment, Entity, FlipMetrics, FlipRecord, LedgerEntry,
-    LedgerTotals, MevIncident, MevSummaryRow, Payout, PayoutKind, ReceiptRecord, Result,
-    Settlement, SlashRecord, StoreError,
-    tx::{AgentRows, CommitmentRows, ForwardRows, KeyRows, ManifestRows, Tx},
+    LedgerTotals, LogEntry, LogHead, MevIncident, MevSummaryRow, Payout, PayoutKind, ReceiptRecord,
+    Result, Settlement, SlashRecord, StoreError,
+    tx::{AgentRows, CommitmentRows, ForwardRows, KeyRows, LogRows, ManifestRows, Tx},
 };
 
 mod agents;
 mod commitments;
 mod forwards;
 mod keys;
+mod log;
 mod manifests;
 
 /// A transaction (or a read connection) of the embedded store.
