@@ -550,11 +550,33 @@ fn render_ledger(ledger: &LedgerResponse) -> String {
 
 pub(crate) async fn trace(ctx: &Ctx, args: &TraceArgs) -> Result<Status> {
     let root: Hash32 = args.root_tx.trim().parse().context("invalid ROOT_TX")?;
-    let trail = ctx.client()?.forward_trail(&root).await?;
+    let client = ctx.client()?;
+    let trail = client.forward_trail(&root).await?;
     if args.json || ctx.out.is_json() {
         output::json(&trail)?;
     } else {
-        output::print(&trace::render(&trail))?;
+        // Each receipt's place in the audit log; a server without the log, or any other
+        // failure, just leaves the line out.
+        let mut log = std::collections::HashMap::new();
+        for receipt in &trail.receipts {
+            let hash = &receipt.receipt_hash;
+            let logged = match client.log_proof("forward", hash).await {
+                Ok(text) => text
+                    .parse::<kagami_tlog::ProofBundle>()
+                    .ok()
+                    .map(|b| trace::Logged::At(b.index)),
+                Err(kagami_client::Error::Api { details, .. })
+                    if details.get("pending") == Some(&serde_json::Value::Bool(true)) =>
+                {
+                    Some(trace::Logged::Pending)
+                }
+                Err(_) => None,
+            };
+            if let Some(logged) = logged {
+                log.insert(hash.clone(), logged);
+            }
+        }
+        output::print(&trace::render_with_log(&trail, &log))?;
     }
     Ok(Status::Ok)
 }

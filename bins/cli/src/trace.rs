@@ -4,13 +4,32 @@
 //! next-hop commitment of the parent is checked against the child locally (the commitment
 //! is the id of `Kagami next hop v1` naming the child's destination).
 
-use std::fmt::Write;
+use std::{collections::HashMap, fmt::Write};
 
 use kagami_client::{next_hop_hash, wire::ForwardTrailResponse, wire::ReceiptResponse};
 use kagami_crypto::{Hash32, parse_uuid};
 
+/// Where a receipt stands in the audit log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Logged {
+    /// Integrated, at this index.
+    At(u64),
+    /// Accepted, waiting for the sequencer.
+    Pending,
+}
+
 /// Renders `trail` for a terminal.
+#[cfg(test)]
 pub(crate) fn render(trail: &ForwardTrailResponse) -> String {
+    render_with_log(trail, &HashMap::new())
+}
+
+/// Renders `trail` for a terminal, with each receipt's place in the audit log where `log`
+/// knows it (by receipt hash).
+pub(crate) fn render_with_log(
+    trail: &ForwardTrailResponse,
+    log: &HashMap<String, Logged>,
+) -> String {
     let mut out = String::new();
     let receipts = &trail.receipts;
     let valid = receipts.iter().filter(|r| r.is_valid).count();
@@ -72,7 +91,7 @@ pub(crate) fn render(trail: &ForwardTrailResponse) -> String {
             "{child_prefix}{}",
             if kids.is_empty() { "   " } else { "│  " }
         );
-        for line in details(receipt) {
+        for line in details(receipt, log.get(&receipt.receipt_hash)) {
             let _ = writeln!(out, "{detail_prefix}{line}");
         }
         for (n, &kid) in kids.iter().enumerate().rev() {
@@ -158,7 +177,7 @@ fn headline(receipt: &ReceiptResponse, parent: Option<&ReceiptResponse>, root: &
     line
 }
 
-fn details(receipt: &ReceiptResponse) -> Vec<String> {
+fn details(receipt: &ReceiptResponse, logged: Option<&Logged>) -> Vec<String> {
     let next = match &receipt.next_hop_hash {
         Some(hash) => format!("next hop {hash}"),
         None => "next hop none (terminal)".to_owned(),
@@ -182,6 +201,11 @@ fn details(receipt: &ReceiptResponse) -> Vec<String> {
     lines.push(format!("manifest {}  {next}", receipt.manifest_hash));
     if let Some(at) = &receipt.invalidated_at {
         lines.push(format!("invalidated at {at}"));
+    }
+    match logged {
+        Some(Logged::At(index)) => lines.push(format!("audit log entry {index}")),
+        Some(Logged::Pending) => lines.push("audit log: pending integration".to_owned()),
+        None => {}
     }
     lines
 }

@@ -504,6 +504,58 @@ mod tests {
     }
 
     #[test]
+    fn the_log_key_is_generated_once_private_or_taken_from_the_variable() {
+        let dir =
+            std::env::temp_dir().join(format!("kagami-logkey-{}", uuid::Uuid::new_v4().simple()));
+        let data = dir.to_str().unwrap();
+        let generated = settings(&[
+            ("KAGAMI_DATA_DIR", data),
+            ("KAGAMI_LOG_NAME", "ops.example/log"),
+        ])
+        .unwrap();
+        let first = generated.log_signer().unwrap();
+        let again = generated.log_signer().unwrap();
+        assert_eq!(first.verifier(), again.verifier(), "kept, not regenerated");
+        assert_eq!(first.name(), "ops.example/log");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(dir.join("log_signing_key"))
+                .unwrap()
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+        let secret = first.to_secret_text();
+        assert!(!format!("{generated:?}").contains(&secret));
+        let configured = settings(&[
+            ("KAGAMI_DATA_DIR", "/nonexistent"),
+            ("KAGAMI_LOG_SIGNING_KEY", &secret),
+        ])
+        .unwrap();
+        assert!(
+            !format!("{configured:?}").contains(&secret),
+            "the key never prints"
+        );
+        assert_eq!(
+            configured.log_signer().unwrap().verifier(),
+            first.verifier()
+        );
+        let error = settings(&[("KAGAMI_LOG_SIGNING_KEY", "PRIVATE+KEY+nope")]).unwrap_err();
+        assert!(
+            error.to_string().contains("KAGAMI_LOG_SIGNING_KEY"),
+            "{error}"
+        );
+        assert!(
+            !error.to_string().contains("nope"),
+            "the rejected key is not echoed: {error}"
+        );
+        let error = settings(&[("KAGAMI_LOG_BATCH", "0")]).unwrap_err();
+        assert!(error.to_string().contains("KAGAMI_LOG_BATCH"), "{error}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
     fn embedded_salt_is_generated_once_and_private() {
         let dir =
             std::env::temp_dir().join(format!("kagami-salt-{}", uuid::Uuid::new_v4().simple()));

@@ -69,6 +69,10 @@ macro_rules! endpoints {
         fn register(cfg: &mut web::ServiceConfig) {
             $(cfg.service($handler);)*
         }
+
+        /// How many handlers [`register`] registers.
+        #[cfg(test)]
+        const HANDLERS: usize = [$(stringify!($handler)),*].len();
     };
 }
 
@@ -289,11 +293,11 @@ fn spawn_background_jobs(state: &web::Data<AppState>) {
             let signer = signer.clone();
             async move {
                 let now = handlers::now();
-                state
-                    .store
-                    .integrate_log(signer, batch, now)
-                    .await
-                    .map(drop)
+                let head = state.store.integrate_log(signer, batch, now).await?;
+                if let Some(head) = head {
+                    telemetry::record_log_size(head.size);
+                }
+                Ok(())
             }
         });
     }
@@ -344,7 +348,7 @@ mod tests {
                     .count()
             })
             .sum();
-        assert_eq!(count, 23, "one operation per registered handler");
+        assert_eq!(count, HANDLERS, "one operation per registered handler");
         assert!(
             doc.paths
                 .paths

@@ -187,6 +187,15 @@ pub const RATE_LIMIT_BACKEND_ERRORS: Series = Series {
     help: "Rate limit checks that failed in Redis (unreachable, timeout, error); each request went ahead unlimited (fail open)",
 };
 
+/// Entries in the audit log's newest signed checkpoint, as this replica's sequencer last saw
+/// it: flat while writes are accepted means the sequencer is stalled.
+pub const LOG_TREE_SIZE: Series = Series {
+    name: "kagami_log_tree_size",
+    kind: SeriesKind::Gauge,
+    unit: None,
+    help: "Entries in the audit log's newest signed checkpoint, after this replica's last sequencer run",
+};
+
 /// Every series the service records.
 pub const SERIES: &[Series] = &[
     FORWARD_PATH_CHURN,
@@ -202,6 +211,7 @@ pub const SERIES: &[Series] = &[
     LEDGER_BALANCED,
     RATE_LIMITED,
     RATE_LIMIT_BACKEND_ERRORS,
+    LOG_TREE_SIZE,
 ];
 
 /// Registers the description of every series (call after the recorder is installed).
@@ -257,6 +267,15 @@ pub fn record_ledger(totals: &kagami_store::LedgerTotals) {
         metrics::gauge!(LEDGER_USDC.name, "entry" => entry).set(amount.micros() as f64);
     }
     metrics::gauge!(LEDGER_BALANCED.name).set(if totals.balanced() { 1.0 } else { 0.0 });
+}
+
+/// Records the size of the audit log's newest checkpoint.
+pub fn record_log_size(size: u64) {
+    #[expect(
+        clippy::cast_precision_loss,
+        reason = "a gauge; exact below 2^53 entries"
+    )]
+    metrics::gauge!(LOG_TREE_SIZE.name).set(size as f64);
 }
 
 /// Logs the commitments of `agent` just disputed (their slashes are in the ledger).

@@ -63,9 +63,11 @@ pub(crate) async fn a_connection_cut_inside_a_transaction_answers_503_and_commit
         return;
     };
     let (proxy, store) = proxied(&db).await;
-    // No background writer (the dispute sweep) may start the transaction the proxy cuts.
+    // No background writer (the dispute sweep, the log's sequencer) may start the
+    // transaction the proxy cuts.
     let app = TestApp::spawn_with(store.clone(), |config| {
         config.dispute_sweep_interval = Duration::ZERO;
+        config.log_interval = Duration::ZERO;
     })
     .await;
     let direct = db.direct();

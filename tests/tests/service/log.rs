@@ -184,6 +184,10 @@ pub(crate) async fn log_queries_are_typed_and_bounded(app: &TestApp) {
             "log_entry_not_found",
         ),
     ] {
+        if status == 200 {
+            app.get(path).await.expect(200);
+            continue;
+        }
         let body = app.get(path).await.expect_error(status, code);
         if status == 400 {
             assert!(body["field"].is_string(), "{path}: {body}");

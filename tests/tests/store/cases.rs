@@ -1352,7 +1352,7 @@ pub(crate) async fn round_trips_per_use_case_are_as_documented(store: Store) {
     .await;
     assert_eq!(
         (publish, record, verify),
-        (7, 21, 7),
+        (8, 22, 7),
         "(publish, record-forward, verify-forward) round trips"
     );
 }

@@ -555,7 +555,9 @@ fn a_receipt_that_closes_a_cycle_is_reported_with_its_settlement() {
         .stdout(predicate::str::contains("INVALID"))
         .stdout(predicate::str::contains("5.000000 USDC"))
         .stdout(predicate::str::contains("settlement "))
-        .stdout(predicate::str::contains("liable: "));
+        .stdout(predicate::str::contains("liable: "))
+        // Each receipt's place in the audit log: an index, or pending integration.
+        .stdout(predicate::str::contains("audit log"));
     // What was slashed is accounted for: the ledger balances (exit status 0).
     let ledger = json_of(server.kagami().args(["ledger", "--output", "json"]), 0);
     assert_eq!(ledger["balanced"], true, "{ledger}");

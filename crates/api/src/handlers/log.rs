@@ -315,7 +315,6 @@ pub(crate) async fn object_proof(
     path: web::Path<(String, String)>,
 ) -> ApiResult<HttpResponse> {
     let (kind, key) = path.into_inner();
-    let found = state.store.log_bundle(kind.as_str(), key.as_str()).await?;
     let not_found = |pending: bool| {
         ApiError::not_found(
             ErrorCode::LogEntryNotFound,
@@ -327,6 +326,20 @@ pub(crate) async fn object_proof(
         )
         .detail("pending", pending)
     };
+    // No kind or key of the log looks otherwise: anything else names no entry (and never
+    // reaches the database, which refuses some text, e.g. NUL).
+    let plausible = !kind.is_empty()
+        && kind.len() <= 32
+        && kind.bytes().all(|b| b.is_ascii_lowercase() || b == b'_')
+        && !key.is_empty()
+        && key.len() <= 128
+        && key
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_:".contains(&b));
+    if !plausible {
+        return Err(not_found(false));
+    }
+    let found = state.store.log_bundle(kind.as_str(), key.as_str()).await?;
     let found = found.ok_or_else(|| not_found(false))?;
     let bundle = found.bundle.ok_or_else(|| not_found(true))?;
     Ok(HttpResponse::Ok()

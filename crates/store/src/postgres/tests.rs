@@ -382,3 +382,115 @@ async fn stake_reads_cost_the_same_whatever_the_history() {
     driver.await.unwrap().unwrap();
     db.drop_database().await;
 }
+
+/// Several replicas' sequencers racing (small batches, four at once) build one log: every
+/// entry gets exactly one index, in a gapless sequence; each checkpoint is consistent with the
+/// next; the newest root is the tree of the entries in index order. Then the evidence refuses
+/// to be rewritten, whoever asks.
+#[tokio::test]
+async fn racing_sequencers_build_one_log_and_evidence_is_append_only() {
+    use kagami_tlog::{SignerKey, leaf_hash, verify_consistency};
+
+    let Some(db) = TestDb::create().await else {
+        return;
+    };
+    migrate(&db.config).await.unwrap();
+    let store = crate::Store::connect_postgres(&db.config).await.unwrap();
+    let (client, connection) = db.config.connection_config().connect(NoTls).await.unwrap();
+    tokio::spawn(connection);
+    let entries: Vec<Vec<u8>> = (0..60).map(|i| format!("entry {i}").into_bytes()).collect();
+    for entry in &entries {
+        client
+            .execute(
+                "INSERT INTO kagami_log_entries (kind, object_key, entry, leaf_hash, created_at) \
+                 VALUES ('payout', $1, $2, $3, date_trunc('second', now()))",
+                &[
+                    &String::from_utf8(entry.clone()).unwrap(),
+                    entry,
+                    &leaf_hash(entry).as_bytes().as_slice(),
+                ],
+            )
+            .await
+            .unwrap();
+    }
+    let signer = SignerKey::from_seed("kagami.test/log", &[3; 32]).unwrap();
+    let racers = (0..4).map(|_| {
+        let (store, signer) = (store.clone(), signer.clone());
+        tokio::spawn(async move {
+            let mut skipped = 0;
+            for _ in 0..40 {
+                if store
+                    .integrate_log(signer.clone(), 7, t(0))
+                    .await
+                    .unwrap()
+                    .is_none()
+                {
+                    skipped += 1;
+                }
+            }
+            skipped
+        })
+    });
+    let skipped: u32 = futures::future::join_all(racers)
+        .await
+        .into_iter()
+        .map(Result::unwrap)
+        .sum();
+    let head = store.log_head().await.unwrap().unwrap();
+    assert_eq!(head.size, 60, "{skipped} runs skipped");
+    let logged = store.log_entries(0, 60).await.unwrap();
+    assert_eq!(
+        logged.iter().map(|e| e.index.unwrap()).collect::<Vec<_>>(),
+        (0..60).collect::<Vec<_>>()
+    );
+    let mut stored = Vec::new();
+    for (n, entry) in (0u64..).zip(&logged) {
+        stored.extend(kagami_tlog::stored_hashes(n, &leaf_hash(&entry.entry), &stored).unwrap());
+    }
+    assert_eq!(head.root, kagami_tlog::tree_hash(60, &stored).unwrap());
+    let sizes: Vec<i64> = client
+        .query(
+            "SELECT tree_size FROM kagami_log_checkpoints ORDER BY tree_size",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| row.get(0))
+        .collect();
+    for pair in sizes.windows(2) {
+        let (from, to) = (pair[0] as u64, pair[1] as u64);
+        let proof = store.log_consistency(from, to).await.unwrap().unwrap();
+        let root = |size| kagami_tlog::tree_hash(size, &stored).unwrap();
+        verify_consistency(from, to, &proof, &root(from), &root(to)).unwrap();
+    }
+
+    for sql in [
+        "DELETE FROM kagami_log_entries WHERE leaf_index = 0",
+        "UPDATE kagami_log_entries SET entry = 'x' WHERE leaf_index = 0",
+        "UPDATE kagami_log_entries SET leaf_index = 99 WHERE leaf_index = 0",
+        "TRUNCATE kagami_log_entries",
+        "UPDATE kagami_log_hashes SET hash = hash WHERE idx = 0",
+        "DELETE FROM kagami_log_checkpoints",
+        "TRUNCATE kagami_log_hashes",
+        "DELETE FROM erc8004_endpoint_manifests",
+        "DELETE FROM erc8004_forward_receipts",
+        "DELETE FROM erc8004_slashes",
+        "DELETE FROM kagami_payouts",
+    ] {
+        let outcome = client.batch_execute(sql).await;
+        // An empty table has no row for a row trigger to refuse: those statements are
+        // checked on the log's tables, which have rows.
+        if sql.contains("kagami_log") {
+            let error = outcome.expect_err(sql);
+            assert_eq!(
+                error.code().map(tokio_postgres::error::SqlState::code),
+                Some("KG001"),
+                "{sql}: {error:?}"
+            );
+        }
+    }
+    assert_eq!(store.log_head().await.unwrap().unwrap().size, 60);
+    store.close();
+    db.drop_database().await;
+}

@@ -400,3 +400,45 @@ pub(crate) async fn bundle<T: Tx>(tx: &T, kind: String, key: String) -> Result<O
     };
     Ok(Some(LogBundle { entry, bundle }))
 }
+
+/// Benchmarks only (feature `bench`): `count` synthetic ledger-line entries appended through
+/// [`append`] (encoding, leaf hash, `INSERT`) in one write transaction — the log's part of
+/// every write path, without the object it would record.
+#[cfg(feature = "bench")]
+#[derive(Debug, Clone)]
+pub(crate) struct BenchAppend {
+    pub(crate) count: u32,
+    pub(crate) now: Timestamp,
+}
+
+#[cfg(feature = "bench")]
+impl super::UseCase for BenchAppend {
+    type Output = ();
+    const ACCESS: super::Access = super::Access::Write;
+
+    async fn run<T: Tx>(self, tx: &T) -> Result<()> {
+        for _ in 0..self.count {
+            let payout = Payout {
+                id: Uuid::new_v4(),
+                kind: PayoutKind::Retained,
+                cause: crate::Cause::Settlement(Uuid::new_v4()),
+                amount: kagami_core::Usdc::from_micros(1).map_err(StoreError::internal)?,
+                created_at: self.now,
+            };
+            append(tx, Entry::Payout(&payout), self.now).await?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(feature = "bench")]
+impl crate::Store {
+    /// Benchmarks only: appends `count` synthetic entries through the real log path in one
+    /// transaction.
+    ///
+    /// # Errors
+    /// As any write.
+    pub async fn bench_append_log(&self, count: u32, now: Timestamp) -> Result<()> {
+        self.run(BenchAppend { count, now }).await
+    }
+}
