@@ -51,7 +51,7 @@ $$;
 CREATE FUNCTION kagami_refuse_reindex() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     IF OLD.leaf_index IS NOT NULL THEN
-        RAISE EXCEPTION 'kagami: log entry % is integrated; its index is fixed', OLD.seq
+        RAISE EXCEPTION 'kagami: log entry % is integrated; its index is fixed (append-only)', OLD.seq
             USING ERRCODE = 'KG001';
     END IF;
     RETURN NEW;

@@ -39,7 +39,7 @@ BEFORE UPDATE OF seq, kind, object_key, entry, leaf_hash, created_at ON kagami_l
 BEGIN SELECT RAISE(ABORT, 'kagami: evidence is append-only'); END;
 CREATE TRIGGER tg_log_entries_index_once
 BEFORE UPDATE OF leaf_index, integrated_at ON kagami_log_entries WHEN OLD.leaf_index IS NOT NULL
-BEGIN SELECT RAISE(ABORT, 'kagami: an integrated log entry keeps its index'); END;
+BEGIN SELECT RAISE(ABORT, 'kagami: an integrated log entry keeps its index (append-only)'); END;
 
 CREATE TRIGGER tg_log_hashes_no_delete BEFORE DELETE ON kagami_log_hashes
 BEGIN SELECT RAISE(ABORT, 'kagami: evidence is append-only'); END;

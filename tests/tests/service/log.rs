@@ -59,6 +59,16 @@ async fn integrated(app: &TestApp, key: &VerifierKey) -> (u64, Hash) {
     }
 }
 
+/// A proof's `hashes`, decoded.
+fn hashes(proof: &Value) -> Vec<Hash> {
+    proof["hashes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| Hash::from_base64(h.as_str().unwrap()).unwrap())
+        .collect()
+}
+
 pub(crate) async fn every_accepted_object_is_provably_in_the_log(app: &TestApp) {
     let key = verifier(app).await;
     crate::story::the_whole_story_from_registration_to_settlement_and_bounty(app).await;
@@ -120,14 +130,8 @@ pub(crate) async fn every_accepted_object_is_provably_in_the_log(app: &TestApp) 
                 ))
                 .await
                 .expect(200);
-            let hashes: Vec<Hash> = proof["hashes"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|h| Hash::from_base64(h.as_str().unwrap()).unwrap())
-                .collect();
             let at = proof["leaf_index"].as_u64().unwrap();
-            verify_inclusion(&leaf, at, size, &hashes, &root).unwrap();
+            verify_inclusion(&leaf, at, size, &hashes(&proof), &root).unwrap();
         }
         start = end;
     }
@@ -147,12 +151,7 @@ pub(crate) async fn every_accepted_object_is_provably_in_the_log(app: &TestApp) 
         ))
         .await
         .expect(200);
-    let hashes: Vec<Hash> = proof["hashes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|h| Hash::from_base64(h.as_str().unwrap()).unwrap())
-        .collect();
+    let hashes = hashes(&proof);
     verify_consistency(size, later, &hashes, &root, &later_root).unwrap();
     assert!(verify_consistency(size, later, &hashes, &later_root, &root).is_err());
 }

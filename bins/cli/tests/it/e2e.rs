@@ -41,8 +41,8 @@ impl Server {
     fn start_with(vars: &[(&str, &str)]) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let data = dir.path().join("data");
-        let admin_key = Self::create_key(&data, "admin");
-        let client_key = Self::create_key(&data, "client");
+        let admin_key = Self::create_key(&data, vars, "admin");
+        let client_key = Self::create_key(&data, vars, "client");
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
@@ -73,8 +73,9 @@ impl Server {
         kagami_tests::server_command(server_binary(), data, &[("LOG_LEVEL", "warn")])
     }
 
-    fn create_key(data: &Path, role: &str) -> String {
+    fn create_key(data: &Path, vars: &[(&str, &str)], role: &str) -> String {
         let output = Self::command(data)
+            .envs(vars.iter().copied())
             .args(["api-key", "create", "--role", role, "--label", "cli-e2e"])
             .output()
             .unwrap();
@@ -125,6 +126,32 @@ impl Server {
         cmd.env("KAGAMI_SERVER", &self.url)
             .env("KAGAMI_API_KEY", &self.client_key);
         cmd
+    }
+
+    /// Registers agents (agent id, owner address) with `kagami agents import`, through a
+    /// JSON-lines file in `dir`; returns their Kagami ids in order.
+    fn import(&self, dir: &Path, agents: &[(u64, &str)]) -> Vec<String> {
+        let file = dir.join(format!("agents-{}.jsonl", agents[0].0));
+        let lines: String = agents
+            .iter()
+            .map(|(id, owner)| registration(*id, owner) + "\n")
+            .collect();
+        std::fs::write(&file, lines).unwrap();
+        let report = json_of(
+            self.kagami()
+                .env("KAGAMI_API_KEY", &self.admin_key)
+                .args(["agents", "import", "--output", "json"])
+                .arg(&file),
+            0,
+        );
+        (0..agents.len())
+            .map(|i| {
+                report["registered"][i]["agent_uuid"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned()
+            })
+            .collect()
     }
 
     /// Mirrors an on-chain stake (an operator's job; the CLI has no command for it).
@@ -434,32 +461,8 @@ fn a_receipt_that_closes_a_cycle_is_reported_with_its_settlement() {
     let work = tempfile::tempdir().unwrap();
     let (a_key, a_owner) = new_key(work.path(), "a.key");
     let (b_key, b_owner) = new_key(work.path(), "b.key");
-    let agents = work.path().join("agents.jsonl");
-    std::fs::write(
-        &agents,
-        format!(
-            "{}\n{}\n",
-            registration(11, &a_owner),
-            registration(12, &b_owner)
-        ),
-    )
-    .unwrap();
-    let report = json_of(
-        server
-            .kagami()
-            .env("KAGAMI_API_KEY", &server.admin_key)
-            .args(["agents", "import", "--output", "json"])
-            .arg(&agents),
-        0,
-    );
-    let a = report["registered"][0]["agent_uuid"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let b = report["registered"][1]["agent_uuid"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let ids = server.import(work.path(), &[(11, &a_owner), (12, &b_owner)]);
+    let (a, b) = (ids[0].clone(), ids[1].clone());
     for (agent, key) in [(&a, &a_key), (&b, &b_key)] {
         server.stake(agent, "1000");
         server
@@ -617,32 +620,8 @@ fn a_high_value_commitment_is_signed_by_both_parties_and_created() {
     let work = tempfile::tempdir().unwrap();
     let (payer_key, payer_owner) = new_key(work.path(), "payer.key");
     let (hop_key, hop_owner) = new_key(work.path(), "hop.key");
-    let agents = work.path().join("agents.jsonl");
-    std::fs::write(
-        &agents,
-        format!(
-            "{}\n{}\n",
-            registration(21, &payer_owner),
-            registration(22, &hop_owner)
-        ),
-    )
-    .unwrap();
-    let report = json_of(
-        server
-            .kagami()
-            .env("KAGAMI_API_KEY", &server.admin_key)
-            .args(["agents", "import", "--output", "json"])
-            .arg(&agents),
-        0,
-    );
-    let payer = report["registered"][0]["agent_uuid"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let first_hop = report["registered"][1]["agent_uuid"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let ids = server.import(work.path(), &[(21, &payer_owner), (22, &hop_owner)]);
+    let (payer, first_hop) = (ids[0].clone(), ids[1].clone());
     server.stake(&first_hop, "1000");
     server
         .kagami()
@@ -746,26 +725,81 @@ fn settled_log_size(server: &Server) -> u64 {
     }
 }
 
+/// How an intruder with database access rewrites evidence on one backend: each statement
+/// set first lifts the protection (the append-only triggers), then rewrites.
+struct Intruder<'a> {
+    /// Runs SQL on the server's database; `Err` with the database's message when refused.
+    execute: &'a dyn Fn(&str) -> Result<(), String>,
+    /// Rewrites the bytes of entry 1 (`agent.example` becomes `evil.example`).
+    rewrite_entry: &'a str,
+    /// Rewrites the stored hash at index 2 (the node over entries 0 and 1) to zeros.
+    rewrite_hash: &'a str,
+}
+
 #[test]
 fn the_audit_log_proves_objects_offline_and_the_monitor_catches_tampering() {
     let server = Server::start_with(&[("KAGAMI_LOG_INTERVAL_MS", "100")]);
+    let db = rusqlite::Connection::open(server.dir.path().join("data/kagami.db")).unwrap();
+    let execute = |sql: &str| db.execute_batch(sql).map_err(|e| e.to_string());
+    audit_log_scenario(
+        &server,
+        &Intruder {
+            execute: &execute,
+            rewrite_entry: "DROP TRIGGER tg_log_entries_no_rewrite; \
+                UPDATE kagami_log_entries SET entry = CAST(replace(CAST(entry AS TEXT), \
+                'agent.example', 'evil.example') AS BLOB) WHERE leaf_index = 1;",
+            rewrite_hash: "DROP TRIGGER tg_log_hashes_no_update; \
+                UPDATE kagami_log_hashes SET hash = zeroblob(32) WHERE idx = 2;",
+        },
+    );
+}
+
+#[test]
+fn on_postgres_the_audit_log_proves_objects_offline_and_the_monitor_catches_tampering() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let Some(db) = runtime.block_on(kagami_tests::TestPostgres::new()) else {
+        return;
+    };
+    let admin = kagami_tests::database_url();
+    let base = admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b);
+    let url = format!("{base}/{}", db.name());
+    let server = Server::start_with(&[
+        ("KAGAMI_LOG_INTERVAL_MS", "100"),
+        ("DATABASE_URL", &url),
+        ("API_KEY_SALT", "an e2e salt of 16+ chars"),
+        ("DB_POOL_MIN_SIZE", "1"),
+    ]);
+    let client = runtime.block_on(db.client());
+    let execute = |sql: &str| {
+        runtime
+            .block_on(client.batch_execute(sql))
+            .map_err(|e| format!("{e:?}"))
+    };
+    audit_log_scenario(
+        &server,
+        &Intruder {
+            execute: &execute,
+            rewrite_entry: "ALTER TABLE kagami_log_entries DISABLE TRIGGER USER; \
+                UPDATE kagami_log_entries SET entry = convert_to(replace(convert_from(entry, \
+                'UTF8'), 'agent.example', 'evil.example'), 'UTF8') WHERE leaf_index = 1;",
+            rewrite_hash: "ALTER TABLE kagami_log_hashes DISABLE TRIGGER USER; \
+                UPDATE kagami_log_hashes SET hash = decode(repeat('00', 32), 'hex') \
+                WHERE idx = 2;",
+        },
+    );
+    drop(server);
+    drop(client);
+    runtime.block_on(db.cleanup());
+}
+
+/// Two manifests published; every entry's proof verifies offline with the CLI and fails
+/// when forged; the monitor accepts the log; the database refuses rewrites; a rewritten entry
+/// and a rewritten tree hash are each caught by the monitor.
+fn audit_log_scenario(server: &Server, intruder: &Intruder<'_>) {
     let work = tempfile::tempdir().unwrap();
     let publish = |agent_id: u64| {
         let (key, owner) = new_key(work.path(), &format!("{agent_id}.key"));
-        let agents = work.path().join(format!("{agent_id}.jsonl"));
-        std::fs::write(&agents, format!("{}\n", registration(agent_id, &owner))).unwrap();
-        let report = json_of(
-            server
-                .kagami()
-                .env("KAGAMI_API_KEY", &server.admin_key)
-                .args(["agents", "import", "--output", "json"])
-                .arg(&agents),
-            0,
-        );
-        let agent = report["registered"][0]["agent_uuid"]
-            .as_str()
-            .unwrap()
-            .to_owned();
+        let agent = server.import(work.path(), &[(agent_id, &owner)]).remove(0);
         server
             .kagami()
             .args(["manifest", "publish", "--agent", &agent])
@@ -782,7 +816,7 @@ fn the_audit_log_proves_objects_offline_and_the_monitor_catches_tampering() {
     };
     publish(21);
     publish(22);
-    let size = settled_log_size(&server);
+    let size = settled_log_size(server);
     assert_eq!(size, 2, "one entry per manifest");
 
     // The operator's published key; every object's proof verifies offline with it.
@@ -859,27 +893,22 @@ fn the_audit_log_proves_objects_offline_and_the_monitor_catches_tampering() {
         .stdout(predicate::str::starts_with("consistent: 2 entries checked"));
 
     // ... and the database itself refuses to rewrite evidence.
-    let db = rusqlite::Connection::open(server.dir.path().join("data/kagami.db")).unwrap();
     for sql in [
         "DELETE FROM kagami_log_entries",
-        "UPDATE kagami_log_entries SET entry = X'00'",
-        "UPDATE kagami_log_hashes SET hash = zeroblob(32)",
+        "UPDATE kagami_log_entries SET kind = 'forged'",
+        "UPDATE kagami_log_entries SET leaf_index = leaf_index + 100",
+        "UPDATE kagami_log_hashes SET idx = idx + 1000000",
         "DELETE FROM kagami_log_checkpoints",
         "UPDATE erc8004_endpoint_manifests SET endpoint_uri = 'https://evil.example/'",
         "DELETE FROM erc8004_endpoint_manifests",
     ] {
-        let refused = db.execute(sql, []).unwrap_err().to_string();
+        let refused = (intruder.execute)(sql).unwrap_err();
         assert!(refused.contains("append-only"), "{sql}: {refused}");
     }
 
     // An intruder who drops the triggers and rewrites an integrated entry is caught by any
     // monitor that reads it ...
-    db.execute_batch(
-        "DROP TRIGGER tg_log_entries_no_rewrite; \
-         UPDATE kagami_log_entries SET entry = CAST(replace(CAST(entry AS TEXT), \
-         'agent.example', 'evil.example') AS BLOB) WHERE leaf_index = 1;",
-    )
-    .unwrap();
+    (intruder.execute)(intruder.rewrite_entry).unwrap();
     monitor(&work.path().join("fresh.json"))
         .code(1)
         .stdout(predicate::str::contains(
@@ -890,13 +919,9 @@ fn the_audit_log_proves_objects_offline_and_the_monitor_catches_tampering() {
     // stored at index 2, which the next entry merges with) is caught by the consistency
     // proof the next checkpoint owes the monitor's last one.
     assert_eq!(kagami_tlog::stored_hash_index(1, 0), 2);
-    db.execute_batch(
-        "DROP TRIGGER tg_log_hashes_no_update; \
-         UPDATE kagami_log_hashes SET hash = zeroblob(32) WHERE idx = 2;",
-    )
-    .unwrap();
+    (intruder.execute)(intruder.rewrite_hash).unwrap();
     publish(23);
-    assert_eq!(settled_log_size(&server), 3);
+    assert_eq!(settled_log_size(server), 3);
     monitor(&state)
         .code(1)
         .stdout(predicate::str::contains("INCONSISTENT: "));
