@@ -123,6 +123,17 @@ pub(crate) trait ManifestRows {
     /// The manifests of an agent, highest nonce first.
     async fn manifests_of(&self, agent: Uuid) -> Result<Vec<ManifestRecord>>;
 
+    /// The manifests of an agent that publishing one with `nonce` at `now` is decided on
+    /// (`kagami_core::manifest::check_publish`, `status_at`): the one with this nonce, the one
+    /// with the highest nonce, and every one whose window has not ended at `now`; highest nonce
+    /// first. Three index lookups: the agent's expired history is not read.
+    async fn manifests_for_publish(
+        &self,
+        agent: Uuid,
+        nonce: u64,
+        now: Timestamp,
+    ) -> Result<Vec<ManifestRecord>>;
+
     /// At most `limit` manifests of an agent, highest nonce first, with a nonce below
     /// `before_nonce` when given (an index range scan).
     async fn manifests_page(

@@ -197,6 +197,71 @@ pub(crate) async fn used_and_lower_nonces_are_rejected_without_writing(store: St
     assert!(store.flips_of(a.uuid).await.unwrap().is_empty());
 }
 
+/// Publishing reads only the manifests its decision needs (the one with its nonce, the
+/// highest nonce, those still in force), never the expired history: an expired manifest's
+/// nonce stays used, and its identical replay still answers the original.
+pub(crate) async fn nonces_of_expired_manifests_stay_used(store: Store) {
+    let a = agent(&store, 1, "0").await;
+    let old = manifest(&a, 1, "https://a.example/old", t(-60), t(600));
+    store
+        .publish_manifest(old.clone(), now(), &policy())
+        .await
+        .unwrap();
+    // Expired; then a later nonce, alone in force.
+    store
+        .publish_manifest(
+            manifest(&a, 5, "https://a.example/new", t(700), t(4000)),
+            t(700),
+            &policy(),
+        )
+        .await
+        .unwrap();
+    let reused = manifest(&a, 1, "https://a.example/again", t(800), t(4000));
+    let err = store
+        .publish_manifest(reused, t(800), &policy())
+        .await
+        .unwrap_err();
+    assert_eq!(
+        rejection(err),
+        Rejection::Publish(PublishError::NonceUsed { nonce: 1 }),
+        "the expired manifest's nonce is still used"
+    );
+    let lower = manifest(&a, 3, "https://a.example/3", t(800), t(4000));
+    let err = store
+        .publish_manifest(lower, t(800), &policy())
+        .await
+        .unwrap_err();
+    assert_eq!(
+        rejection(err),
+        Rejection::Publish(PublishError::NonceNotIncreasing {
+            nonce: 3,
+            latest: 5
+        })
+    );
+    let replay = store
+        .publish_manifest(old.clone(), t(800), &policy())
+        .await
+        .unwrap();
+    assert!(replay.replayed);
+    assert_eq!(replay.manifest.hash, old.manifest.id());
+    assert_eq!(replay.status, ManifestStatus::Expired);
+    // Revoking the expired one: revoked, and the newer one still in force.
+    let (revoked, status) = store
+        .revoke_manifest(
+            a.uuid,
+            &replay.manifest.hash,
+            revocation(&a, &replay.manifest),
+            t(900),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (revoked.revoked_at, status),
+        (Some(t(900)), ManifestStatus::Revoked)
+    );
+    assert_eq!(store.manifests_of(a.uuid).await.unwrap().len(), 2);
+}
+
 pub(crate) async fn replacement_records_one_scored_flip(store: Store) {
     let a = agent(&store, 1, "0").await;
     let m1 = store

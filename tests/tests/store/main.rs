@@ -49,6 +49,7 @@ conformance!(
     stake_cannot_be_set_below_what_is_slashed,
     first_manifest_has_no_flip_and_replay_returns_the_original,
     used_and_lower_nonces_are_rejected_without_writing,
+    nonces_of_expired_manifests_stay_used,
     replacement_records_one_scored_flip,
     replacement_before_the_activation_delay_is_rejected,
     revocation_is_idempotent_and_scoped_to_the_agent,

@@ -41,7 +41,10 @@ pub(crate) async fn publish<T: Tx>(
     manifest
         .check_signer(&[agent.owner_address])
         .map_err(|e| Rejection::signature("manifest", e))?;
-    let mut all = tx.manifests_of(agent.uuid).await?;
+    // What the decision reads: never the agent's expired history.
+    let mut all = tx
+        .manifests_for_publish(agent.uuid, fields.nonce, now)
+        .await?;
     if let Some(existing) = all.iter().find(|m| m.hash == manifest.id()) {
         return Ok(PublishOutcome {
             flip: tx.flip_introducing(&existing.hash).await?,
@@ -111,13 +114,13 @@ pub(crate) async fn revoke<T: Tx>(
 ) -> Result<(ManifestRecord, ManifestStatus)> {
     tx.lock_agents(&[agent]).await?;
     let owner = require_agent(tx, agent).await?.owner_address;
-    let mut all = tx.manifests_of(agent).await?;
-    let position = all
-        .iter()
-        .position(|m| m.hash == manifest)
+    let mut target = tx
+        .manifest_by_hash(&manifest)
+        .await?
+        .filter(|m| m.agent == agent)
         .ok_or(StoreError::NotFound(Entity::Manifest))?;
     let message = ManifestRevocation {
-        chain: all[position].chain.clone(),
+        chain: target.chain.clone(),
         agent,
         manifest,
     }
@@ -125,19 +128,21 @@ pub(crate) async fn revoke<T: Tx>(
     message
         .verify(&signature, &owner)
         .map_err(|e| Rejection::signature("revocation", e))?;
-    if all[position].revoked_at.is_none() {
-        tx.set_manifest_revoked(all[position].id, now).await?;
-        all[position].revoked_at = Some(now);
+    if target.revoked_at.is_none() {
+        tx.set_manifest_revoked(target.id, now).await?;
+        target.revoked_at = Some(now);
         let revocation = Entry::Revocation {
-            manifest: &all[position],
+            manifest: &target,
             signature: &signature,
         };
         log::append(tx, revocation, now).await?;
         // Revoking can put an older manifest, routing elsewhere, back in force.
         settle_due_disputes(tx, agent, now).await?;
     }
-    let status = status_at(&all[position], &all, now);
-    Ok((all.swap_remove(position), status))
+    // Its status depends on it and on the manifest in force now: not on the history.
+    let in_force = tx.manifests_in_force(agent, now, Some(&manifest)).await?;
+    let status = status_at(&target, &in_force, now);
+    Ok((target, status))
 }
 
 pub(crate) async fn by_hash<T: Tx>(tx: &T, hash: Hash32) -> Result<Option<ManifestRecord>> {

@@ -52,6 +52,32 @@ impl<C: GenericClient + Sync> ManifestRows for PgTx<'_, C> {
         .await
     }
 
+    async fn manifests_for_publish(
+        &self,
+        agent: Uuid,
+        nonce: u64,
+        now: Timestamp,
+    ) -> Result<Vec<ManifestRecord>> {
+        self.all(
+            concat!(
+                "SELECT ",
+                manifest_columns!(),
+                " FROM erc8004_endpoint_manifests WHERE agent_uuid = $1 AND nonce = $2 \
+                 UNION SELECT ",
+                manifest_columns!(),
+                " FROM erc8004_endpoint_manifests WHERE agent_uuid = $1 AND valid_until > $3 \
+                 UNION SELECT ",
+                manifest_columns!(),
+                " FROM erc8004_endpoint_manifests WHERE agent_uuid = $1 AND nonce = \
+                 (SELECT max(nonce) FROM erc8004_endpoint_manifests WHERE agent_uuid = $1) \
+                 ORDER BY nonce DESC"
+            ),
+            &[&agent, &to_i64(nonce, "nonce")?, &ts(now)],
+            sql::manifest,
+        )
+        .await
+    }
+
     async fn manifests_page(
         &self,
         agent: Uuid,

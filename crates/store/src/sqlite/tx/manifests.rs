@@ -48,6 +48,28 @@ impl ManifestRows for SqliteTx<'_> {
         )
     }
 
+    async fn manifests_for_publish(
+        &self,
+        agent: Uuid,
+        nonce: u64,
+        now: Timestamp,
+    ) -> Result<Vec<ManifestRecord>> {
+        self.all(
+            &format!(
+                "SELECT {MANIFEST_COLUMNS} FROM erc8004_endpoint_manifests \
+                 WHERE agent_uuid = ?1 AND nonce = ?2 \
+                 UNION SELECT {MANIFEST_COLUMNS} FROM erc8004_endpoint_manifests \
+                 WHERE agent_uuid = ?1 AND valid_until > ?3 \
+                 UNION SELECT {MANIFEST_COLUMNS} FROM erc8004_endpoint_manifests \
+                 WHERE agent_uuid = ?1 AND nonce = \
+                 (SELECT max(nonce) FROM erc8004_endpoint_manifests WHERE agent_uuid = ?1) \
+                 ORDER BY nonce DESC"
+            ),
+            params![agent.to_string(), to_i64(nonce)?, now.unix()],
+            manifest_row,
+        )
+    }
+
     async fn manifests_page(
         &self,
         agent: Uuid,
