@@ -470,11 +470,12 @@ impl KagamiClient {
         self.get_text("/api/v1/log/checkpoint").await
     }
 
-    /// `GET /api/v1/log/entries?start&end`: the entries with indexes in `[start, end)`
-    /// (at most 1000, none beyond the newest checkpoint).
+    /// `GET /api/v1/log/entries?start&end`: the entries with indexes in `[start, end)`,
+    /// stopping earlier at 1000 entries and at the newest checkpoint: ask again from the index
+    /// after the last one returned.
     ///
     /// # Errors
-    /// [`Error::Api`] 400 for a range out of bounds.
+    /// [`Error::Api`] 503 `log_not_ready` before the sequencer's first run.
     pub async fn log_entries(&self, start: u64, end: u64) -> Result<LogEntriesResponse> {
         self.get(&format!("/api/v1/log/entries?start={start}&end={end}"))
             .await
