@@ -42,3 +42,18 @@ pub fn signed_manifest() -> SignedManifestFixture {
         owner,
     }
 }
+
+/// The `q` quantile (`0.0..=1.0`, nearest rank) of `sorted`; the default value when empty.
+pub fn quantile<T: Copy + Default>(sorted: &[T], q: f64) -> T {
+    if sorted.is_empty() {
+        return T::default();
+    }
+    #[expect(
+        clippy::cast_possible_truncation,
+        clippy::cast_sign_loss,
+        clippy::cast_precision_loss,
+        reason = "an index into a slice far shorter than 2^52"
+    )]
+    let index = ((sorted.len() - 1) as f64 * q.clamp(0.0, 1.0)).round() as usize;
+    sorted[index.min(sorted.len() - 1)]
+}

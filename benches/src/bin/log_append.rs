@@ -23,6 +23,7 @@ use std::{
 };
 
 use anyhow::{Context, bail};
+use kagami_benches::quantile;
 use kagami_core::crypto::{Timestamp, Uuid};
 use kagami_store::{Store, postgres::PostgresConfig};
 use kagami_tlog::SignerKey;
@@ -38,20 +39,6 @@ fn now() -> Timestamp {
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
     Timestamp::from_unix(i64::try_from(seconds).unwrap_or(0)).expect("clock within range")
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    if sorted.is_empty() {
-        return Duration::ZERO;
-    }
-    #[expect(
-        clippy::cast_possible_truncation,
-        clippy::cast_sign_loss,
-        clippy::cast_precision_loss,
-        reason = "an index into a short list"
-    )]
-    let index = ((sorted.len() - 1) as f64 * p).round() as usize;
-    sorted[index.min(sorted.len() - 1)]
 }
 
 /// The database of this run and how to drop it.
@@ -203,8 +190,8 @@ async fn run(
          {} sequencer runs; time to integrate p50 {:?} p99 {:?} max {:?} ({} of {total} integrated)",
         elapsed.as_secs_f64(),
         runs.len(),
-        percentile(&latencies, 0.5),
-        percentile(&latencies, 0.99),
+        quantile(&latencies, 0.5),
+        quantile(&latencies, 0.99),
         latencies.last().copied().unwrap_or_default(),
         latencies.len(),
     );
@@ -247,8 +234,8 @@ async fn proofs(store: &Store, signer: &SignerKey, fill_to: u64) -> anyhow::Resu
         println!(
             "  tree of {size} entries (filled in {:.1} s): inclusion proof read p50 {:?} p99 {:?}",
             fill.as_secs_f64(),
-            percentile(&times, 0.5),
-            percentile(&times, 0.99)
+            quantile(&times, 0.5),
+            quantile(&times, 0.99)
         );
         target *= 10;
     }

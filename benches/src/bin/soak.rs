@@ -28,7 +28,10 @@ use std::{
 };
 
 use anyhow::{Context, bail};
-use kagami_benches::load::{LoadFixture, first_manifest};
+use kagami_benches::{
+    load::{LoadFixture, first_manifest},
+    quantile,
+};
 use kagami_client::{KagamiClient, PrivateKeySigner, verify_forward_request};
 
 /// Closed-loop workers of the capacity measurement, and the bound on requests in flight.
@@ -130,21 +133,6 @@ fn rss_mib(pid: u32) -> anyhow::Result<f64> {
         .context("no VmRSS line")?
         .parse()?;
     Ok(kib / 1024.0)
-}
-
-/// The `q` quantile of sorted `values`.
-fn quantile(sorted: &[u64], q: f64) -> u64 {
-    if sorted.is_empty() {
-        return 0;
-    }
-    #[expect(
-        clippy::cast_possible_truncation,
-        clippy::cast_sign_loss,
-        clippy::cast_precision_loss,
-        reason = "an index into a slice far shorter than 2^52"
-    )]
-    let index = ((sorted.len() - 1) as f64 * q).round() as usize;
-    sorted[index]
 }
 
 /// The least-squares slope of `(x, y)` points.

@@ -93,15 +93,23 @@ impl<C: GenericClient + Sync> LogRows for PgTx<'_, C> {
 
     async fn set_log_indexes(&self, seqs: &[i64], first: u64, now: Timestamp) -> Result<()> {
         let first = to_i64(first, "log index")?;
-        self.execute(
-            "UPDATE kagami_log_entries AS e SET leaf_index = $2 + t.ordinality - 1, \
+        let rows = self
+            .execute(
+                "UPDATE kagami_log_entries AS e SET leaf_index = $2 + t.ordinality - 1, \
              integrated_at = $3 \
              FROM unnest($1::bigint[]) WITH ORDINALITY AS t(seq) \
              WHERE e.seq = t.seq AND e.leaf_index IS NULL",
-            &[&seqs, &first, &ts(now)],
-        )
-        .await
-        .map(drop)
+                &[&seqs, &first, &ts(now)],
+            )
+            .await?;
+        // Every entry the tree now holds got its index, or the transaction rolls back.
+        if usize::try_from(rows).ok() != Some(seqs.len()) {
+            return Err(StoreError::internal(format!(
+                "{rows} of {} log entries were pending",
+                seqs.len()
+            )));
+        }
+        Ok(())
     }
 
     async fn insert_checkpoint(&self, head: &LogHead, now: Timestamp) -> Result<()> {
