@@ -65,8 +65,9 @@ def psql(url, sql):
     return out.stdout.strip()
 
 
-def cpu_seconds(pids):
-    """utime + stime of these processes, in seconds."""
+def cpu_seconds(pids, children=False):
+    """utime + stime of these processes, in seconds; with `children`, also that of their
+    exited children they waited for (cutime + cstime)."""
     ticks = os.sysconf("SC_CLK_TCK")
     total = 0
     for pid in pids:
@@ -74,9 +75,18 @@ def cpu_seconds(pids):
             with open(f"/proc/{pid}/stat") as f:
                 fields = f.read().rsplit(")", 1)[1].split()
             total += int(fields[11]) + int(fields[12])
+            if children:
+                total += int(fields[13]) + int(fields[14])
         except (FileNotFoundError, ProcessLookupError):
             pass
     return total / ticks
+
+
+def postgres_cpu_seconds():
+    """CPU of the whole PostgreSQL cluster so far: every live process, plus the backends that
+    exited, which the postmaster reaped into its children's time. (Summing a list of pids
+    taken before a run lost the backends that exited during it: negative figures.)"""
+    return cpu_seconds(postgres_pids(), children=True)
 
 
 def postgres_pids():
@@ -217,12 +227,12 @@ def wrk(server, path, body_file=None, bodies=None, key=None, errors_expected=Fal
     elif body_file:
         env["KAGAMI_BODY"] = body_file
         script = ["-s", os.path.join(HERE, "verify_forward.lua")]
-    pg = postgres_pids() if server.store == "postgres" else []
-    before = (cpu_seconds([server.process.pid]), cpu_seconds(pg))
+    pg = server.store == "postgres"
+    before = (cpu_seconds([server.process.pid]), postgres_cpu_seconds() if pg else 0)
     out = subprocess.run(["wrk", f"-t{THREADS}", f"-c{CONNECTIONS}", f"-d{DURATION}s",
                           "--latency", *script, server.base + path],
                          env=env, capture_output=True, text=True, check=True)
-    after = (cpu_seconds([server.process.pid]), cpu_seconds(pg))
+    after = (cpu_seconds([server.process.pid]), postgres_cpu_seconds() if pg else 0)
     text = out.stdout
     if out.stderr.strip():
         log(out.stderr.strip())
