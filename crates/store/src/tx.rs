@@ -3,10 +3,13 @@
 //! primitives with `kagami-core`'s decisions, once for both backends.
 //!
 //! A use case runs inside one transaction (a write) or on one connection (a read). Lock
-//! order, always: the root transaction ([`Tx::lock_root`]), then agents ([`Tx::lock_agents`],
-//! sorted), then stake rows ([`Tx::stake_accounts`] with `for_update`, sorted). Every writer
-//! that depends on an agent's state (status, manifests, stake, commitments) holds that
-//! agent's lock, so a check and the write it guards never interleave with another writer.
+//! order, always: the root transaction ([`Tx::lock_root`]), then agents ([`Tx::lock_agents`]
+//! or [`Tx::share_agents`], sorted), then commitment rows, then stake rows
+//! ([`AgentRows::stake_accounts`] with `for_update`, sorted). Every writer that depends on an
+//! agent's state (status, manifests, stake, commitments) holds that agent's lock, so a check
+//! and the write it guards never interleave with another writer. Record-forward holds it
+//! shared: two hops for one agent may interleave, and what they both write is guarded by
+//! rows (unique nonces and orders, the stake row, open commitments locked `FOR UPDATE`).
 
 use kagami_core::{
     AgentStatus, LoopKind, ManifestRecord, StakeAccount, Usdc,
@@ -19,6 +22,17 @@ use crate::{
     Agent, ApiKeyRecord, Commitment, FlipMetrics, FlipRecord, LedgerEntry, LedgerTotals, LogEntry,
     LogHead, MevIncident, MevSummaryRow, Payout, ReceiptRecord, Result, Settlement, SlashRecord,
 };
+
+/// Which once-only values of a new hop are taken ([`ForwardRows::values_used`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct ValuesUsed {
+    /// The destination's receipt nonce.
+    pub receipt_nonce: bool,
+    /// The order's id.
+    pub order: bool,
+    /// The payer's order nonce.
+    pub order_nonce: bool,
+}
 
 /// A transaction (or, for reads, a connection) of a backend.
 ///
@@ -37,6 +51,13 @@ pub(crate) trait Tx:
     /// Serializes writers of these agents until the transaction ends, locking them in
     /// sorted order.
     async fn lock_agents(&self, agents: &[Uuid]) -> Result<()>;
+
+    /// Takes these agents' locks shared until the transaction ends, in sorted order: waits
+    /// for and excludes their exclusive writers ([`Tx::lock_agents`]: publish, revoke,
+    /// status, stake, commitments), but not other sharers. Sharers of an agent (hops
+    /// recorded for it) conflict on rows instead: the unique nonces and orders, and the
+    /// stake row, which [`AgentRows::stake_accounts`] with `for_update` locks before reading.
+    async fn share_agents(&self, agents: &[Uuid]) -> Result<()>;
 }
 
 /// Agents, their stake rows, stake locks and the slash ledger.
@@ -188,14 +209,16 @@ pub(crate) trait ForwardRows {
     /// The receipt with this hash.
     async fn receipt_by_hash(&self, hash: &Hash32) -> Result<Option<ReceiptRecord>>;
 
-    /// Whether the destination already used this receipt nonce.
-    async fn receipt_nonce_used(&self, dest: Uuid, nonce: u64) -> Result<bool>;
-
-    /// Whether the payer already used this order nonce.
-    async fn order_nonce_used(&self, source: Uuid, nonce: u64) -> Result<bool>;
-
-    /// Whether an order with this id is recorded (with any receipt).
-    async fn order_recorded(&self, order: &Hash32) -> Result<bool>;
+    /// Which of a new hop's once-only values recorded receipts already hold, in one
+    /// lookup: the destination's receipt nonce and, for an order, its id and the payer's
+    /// order nonce (`order`: the id and the nonce).
+    async fn values_used(
+        &self,
+        dest: Uuid,
+        receipt_nonce: u64,
+        source: Uuid,
+        order: Option<(&Hash32, u64)>,
+    ) -> Result<ValuesUsed>;
 
     /// Every receipt of a root, valid or not, in (hop, recording) order.
     async fn receipts_of_root(&self, root: &Hash32) -> Result<Vec<ReceiptRecord>>;

@@ -72,6 +72,7 @@ conformance!(
     flip_metrics_count_what_happened,
     racing_receipts_closing_one_cycle_settle_it_exactly_once,
     racing_publishes_for_one_agent_keep_nonces_in_order,
+    racing_hops_for_one_destination_never_overcommit_its_stake,
     reported_evidence_is_stored_once_and_another_roots_evidence_is_refused,
     a_receipt_citing_an_unknown_manifest_writes_nothing,
 );

@@ -4,8 +4,10 @@
 //! transaction-scoped advisory locks on what it writes (`root:<hash>`, then `agent:<uuid>`s in
 //! sorted order), so racing writers on one agent or one root transaction run one after the
 //! other and each sees what the previous one committed (a REPEATABLE READ snapshot would
-//! predate the lock). Stake rows are locked `FOR UPDATE`, in `agent_uuid` order, before any
-//! slash is computed. A read use case runs its statements on one pooled connection.
+//! predate the lock). Record-forward takes the agents' locks shared (hops for one agent run
+//! side by side). Stake rows are locked `FOR UPDATE`, in `agent_uuid` order, by a statement
+//! of their own before any stake is read, locked or slashed, so the reading statement's
+//! snapshot follows the lock. A read use case runs its statements on one pooled connection.
 //! Deadlocks, serialization failures and lock or statement timeouts are retried a bounded
 //! number of times, each attempt in a new transaction, then reported as
 //! [`StoreError::Busy`].

@@ -180,6 +180,46 @@ async fn pending_migrations_are_listed_on_an_empty_database() {
     db.drop_database().await;
 }
 
+/// Every session plans the cached statements once (generic plans) and enforces the command
+/// timeout; an operator's own `options` override the plan mode, never the timeout.
+#[tokio::test]
+async fn sessions_use_generic_plans_and_the_command_timeout() {
+    let Some(db) = TestDb::create().await else {
+        return;
+    };
+    let settings = async |config: &PostgresConfig| -> (String, String) {
+        let (client, connection) = config.connection_config().connect(NoTls).await.unwrap();
+        tokio::spawn(connection);
+        let row = client
+            .query_one(
+                "SELECT current_setting('plan_cache_mode'), current_setting('statement_timeout')",
+                &[],
+            )
+            .await
+            .unwrap();
+        (row.get(0), row.get(1))
+    };
+    let mut config = db.config.clone();
+    config.command_timeout = std::time::Duration::from_millis(1234);
+    assert_eq!(
+        settings(&config).await,
+        ("force_generic_plan".to_owned(), "1234ms".to_owned())
+    );
+    let url = format!(
+        "{}?options=-c%20plan_cache_mode%3Dauto%20-c%20statement_timeout%3D1",
+        database_url().split('?').next().unwrap()
+    );
+    let mut operator = PostgresConfig::from_url(&url)
+        .unwrap()
+        .with_database(&db.name);
+    operator.command_timeout = std::time::Duration::from_millis(1234);
+    assert_eq!(
+        settings(&operator).await,
+        ("auto".to_owned(), "1234ms".to_owned())
+    );
+    db.drop_database().await;
+}
+
 #[tokio::test]
 async fn money_is_exact_up_to_the_largest_amount() {
     let Some(db) = TestDb::create().await else {

@@ -165,18 +165,20 @@ async fn admit<T: Tx>(
 /// Refuses a pair whose receipt nonce, order nonce or order is already used by another
 /// pair.
 async fn check_unused<T: Tx>(tx: &T, receipt: &NewReceipt) -> Result<()> {
-    if tx.receipt_nonce_used(receipt.dest, receipt.nonce).await? {
-        return Err(StoreError::Conflict(ConflictKind::ReceiptNonce));
-    }
-    if let Some(order) = &receipt.order {
-        if tx.order_recorded(&order.hash).await? {
-            return Err(StoreError::Conflict(ConflictKind::Order));
-        }
-        if tx.order_nonce_used(receipt.source, order.nonce).await? {
-            return Err(StoreError::Conflict(ConflictKind::OrderNonce));
-        }
-    }
-    Ok(())
+    let order = receipt.order.as_ref().map(|o| (&o.hash, o.nonce));
+    let used = tx
+        .values_used(receipt.dest, receipt.nonce, receipt.source, order)
+        .await?;
+    let conflict = if used.receipt_nonce {
+        ConflictKind::ReceiptNonce
+    } else if used.order {
+        ConflictKind::Order
+    } else if used.order_nonce {
+        ConflictKind::OrderNonce
+    } else {
+        return Ok(());
+    };
+    Err(StoreError::Conflict(conflict))
 }
 
 /// Stores a receipt and its log entry.
@@ -205,7 +207,9 @@ pub(crate) async fn record<T: Tx>(
     let r = pair.receipt.value();
     let root = r.root_tx;
     tx.lock_root(&root).await?;
-    tx.lock_agents(&[r.from, r.to]).await?;
+    // Shared: hops of other roots for the same agents run side by side; they conflict on the
+    // destination's stake row and on the unique nonces and orders, not on the agents.
+    tx.share_agents(&[r.from, r.to]).await?;
     // The identical pair is a safe retry, even after its manifest expired: it gets the answer
     // the original got, however the duplicates interleave (they queue on the root's lock).
     if let Some(stored) = tx.receipt_by_hash(&pair.receipt.id()).await? {
@@ -226,25 +230,28 @@ pub(crate) async fn record<T: Tx>(
     let Some(edge) = receipt.edge() else {
         return Err(StoreError::internal("an admitted pair is always a hop"));
     };
+    let dest = receipt.dest;
     let decide = async |for_update: bool| -> Result<RecordDecision> {
         let account = tx
-            .stake_accounts(&[receipt.dest], Some(&root), now, for_update)
+            .stake_accounts(&[dest], Some(&root), now, for_update)
             .await?
             .pop()
             .map(|(_, a)| a)
             .ok_or(StoreError::NotFound(Entity::Agent))?;
         Ok(decide_record(&graph, &edge, &account, &policy).map_err(Rejection::Record)?)
     };
-    let decision = match decide(false).await? {
-        // Accepting locks stake on the destination: take its stake row and decide again on
-        // what is now stable.
-        RecordDecision::Accept { .. } => decide(true).await?,
-        settle @ RecordDecision::Settle(_) => settle,
-    };
-    match decision {
-        RecordDecision::Accept { lock } => {
+    match decide(false).await? {
+        RecordDecision::Accept { .. } => {
+            // Stored before the destination's stake row is taken: hops for one destination
+            // queue on that row, and hold it only to decide again on what is now stable, lock
+            // the stake and commit. (A refusal now rolls the receipt back with the rest.)
             let stored = ReceiptRecord::new(receipt, None, now);
             insert_receipt(tx, &stored).await?;
+            let RecordDecision::Accept { lock } = decide(true).await? else {
+                return Err(StoreError::internal(
+                    "the root's graph is locked: a hop that closed no loop cannot close one now",
+                ));
+            };
             let expires_at = now.add_seconds(policy.stake_lock_seconds);
             tx.insert_stake_lock(stored.receipt.dest, &root, lock, now, expires_at)
                 .await?;

@@ -90,6 +90,18 @@ impl<C: GenericClient + Sync> AgentRows for PgTx<'_, C> {
     ) -> Result<Vec<(Uuid, StakeAccount)>> {
         let root = except_root.map(ToString::to_string);
         let sql = if for_update {
+            // The rows first, in a statement of their own: the reading statement's snapshot
+            // then follows the lock, and sees every lock row and total that the previous
+            // holder (a hop recorded for the same agent under a shared agent lock) committed.
+            // Within one statement only the locked rows are re-read: the expiry sweep would
+            // take locks the previous holder already took off the total off it again
+            // (`racing_hops_for_one_destination_never_overcommit_its_stake`).
+            self.execute(
+                "SELECT 1 FROM erc8004_agent_stakes WHERE agent_uuid = ANY($1) \
+                 ORDER BY agent_uuid FOR UPDATE",
+                &[&agents],
+            )
+            .await?;
             STAKE_ACCOUNTS_FOR_UPDATE
         } else {
             STAKE_ACCOUNTS

@@ -16,36 +16,36 @@ impl<C: GenericClient + Sync> ForwardRows for PgTx<'_, C> {
         .await
     }
 
-    async fn receipt_nonce_used(&self, dest: Uuid, nonce: u64) -> Result<bool> {
-        Ok(self
-            .query_opt(
-                "SELECT 1 FROM erc8004_forward_receipts \
-             WHERE dest_agent_uuid = $1 AND receipt_nonce = $2",
-                &[&dest, &to_i64(nonce, "receipt nonce")?],
-            )
-            .await?
-            .is_some())
-    }
-
-    async fn order_nonce_used(&self, source: Uuid, nonce: u64) -> Result<bool> {
-        Ok(self
-            .query_opt(
-                "SELECT 1 FROM erc8004_forward_receipts \
-                 WHERE source_agent_uuid = $1 AND order_nonce = $2",
-                &[&source, &to_i64(nonce, "order nonce")?],
-            )
-            .await?
-            .is_some())
-    }
-
-    async fn order_recorded(&self, order: &Hash32) -> Result<bool> {
-        Ok(self
-            .query_opt(
-                "SELECT 1 FROM erc8004_forward_receipts WHERE order_hash = $1",
-                &[&order.to_string()],
-            )
-            .await?
-            .is_some())
+    async fn values_used(
+        &self,
+        dest: Uuid,
+        receipt_nonce: u64,
+        source: Uuid,
+        order: Option<(&Hash32, u64)>,
+    ) -> Result<ValuesUsed> {
+        let (order_hash, order_nonce) = match order {
+            Some((hash, nonce)) => (Some(hash.to_string()), Some(to_i64(nonce, "order nonce")?)),
+            None => (None, None),
+        };
+        let receipt_nonce = to_i64(receipt_nonce, "receipt nonce")?;
+        self.one(
+            "SELECT EXISTS (SELECT 1 FROM erc8004_forward_receipts \
+                             WHERE dest_agent_uuid = $1 AND receipt_nonce = $2) AS receipt_nonce, \
+                    EXISTS (SELECT 1 FROM erc8004_forward_receipts \
+                             WHERE order_hash = $3) AS order_used, \
+                    EXISTS (SELECT 1 FROM erc8004_forward_receipts \
+                             WHERE source_agent_uuid = $4 AND order_nonce = $5) AS order_nonce",
+            &[&dest, &receipt_nonce, &order_hash, &source, &order_nonce],
+            |row| {
+                Ok(ValuesUsed {
+                    receipt_nonce: get(row, "receipt_nonce")?,
+                    order: get(row, "order_used")?,
+                    order_nonce: get(row, "order_nonce")?,
+                })
+            },
+        )
+        .await?
+        .ok_or_else(|| StoreError::internal("a SELECT of EXISTS answered no row"))
     }
 
     async fn receipts_of_root(&self, root: &Hash32) -> Result<Vec<ReceiptRecord>> {

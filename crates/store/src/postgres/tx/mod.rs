@@ -22,7 +22,7 @@ use crate::{
     Agent, ApiKeyRecord, Commitment, Entity, FlipMetrics, FlipRecord, LedgerEntry, LedgerTotals,
     LogEntry, LogHead, MevIncident, MevSummaryRow, Payout, PayoutKind, ReceiptRecord, Result,
     Settlement, SlashRecord, StoreError,
-    tx::{AgentRows, CommitmentRows, ForwardRows, KeyRows, LogRows, ManifestRows, Tx},
+    tx::{AgentRows, CommitmentRows, ForwardRows, KeyRows, LogRows, ManifestRows, Tx, ValuesUsed},
 };
 
 mod agents;
@@ -100,6 +100,24 @@ impl<C: GenericClient + Sync> PgTx<'_, C> {
     }
 }
 
+impl<C: GenericClient + Sync> PgTx<'_, C> {
+    /// Takes the agents' transaction-scoped advisory locks, in sorted order: exclusive, or
+    /// shared.
+    async fn advisory_locks(&self, agents: &[Uuid], shared: bool) -> Result<()> {
+        let mut keys: Vec<String> = agents.iter().map(|a| agent_key(*a)).collect();
+        keys.sort_unstable();
+        keys.dedup();
+        let sql = if shared {
+            "SELECT pg_advisory_xact_lock_shared(hashtextextended(k, 0)) \
+             FROM (SELECT k FROM unnest($1::text[]) AS k ORDER BY k) AS keys"
+        } else {
+            "SELECT pg_advisory_xact_lock(hashtextextended(k, 0)) \
+             FROM (SELECT k FROM unnest($1::text[]) AS k ORDER BY k) AS keys"
+        };
+        self.execute(sql, &[&keys]).await.map(drop)
+    }
+}
+
 /// Fails with `NotFound(entity)` when a write touched no row.
 fn touched(rows: u64, entity: Entity) -> Result<()> {
     if rows == 0 {
@@ -124,15 +142,10 @@ impl<C: GenericClient + Sync> Tx for PgTx<'_, C> {
     }
 
     async fn lock_agents(&self, agents: &[Uuid]) -> Result<()> {
-        let mut keys: Vec<String> = agents.iter().map(|a| agent_key(*a)).collect();
-        keys.sort_unstable();
-        keys.dedup();
-        self.execute(
-            "SELECT pg_advisory_xact_lock(hashtextextended(k, 0)) \
-             FROM (SELECT k FROM unnest($1::text[]) AS k ORDER BY k) AS keys",
-            &[&keys],
-        )
-        .await
-        .map(drop)
+        self.advisory_locks(agents, false).await
+    }
+
+    async fn share_agents(&self, agents: &[Uuid]) -> Result<()> {
+        self.advisory_locks(agents, true).await
     }
 }

@@ -13,36 +13,39 @@ impl ForwardRows for SqliteTx<'_> {
         )
     }
 
-    async fn receipt_nonce_used(&self, dest: Uuid, nonce: u64) -> Result<bool> {
-        Ok(self
-            .one(
-                "SELECT 1 FROM erc8004_forward_receipts \
-                 WHERE dest_agent_uuid = ?1 AND receipt_nonce = ?2",
-                params![dest.to_string(), to_i64(nonce)?],
-                |_| Ok(()),
-            )?
-            .is_some())
-    }
-
-    async fn order_nonce_used(&self, source: Uuid, nonce: u64) -> Result<bool> {
-        Ok(self
-            .one(
-                "SELECT 1 FROM erc8004_forward_receipts \
-                 WHERE source_agent_uuid = ?1 AND order_nonce = ?2",
-                params![source.to_string(), to_i64(nonce)?],
-                |_| Ok(()),
-            )?
-            .is_some())
-    }
-
-    async fn order_recorded(&self, order: &Hash32) -> Result<bool> {
-        Ok(self
-            .one(
-                "SELECT 1 FROM erc8004_forward_receipts WHERE order_hash = ?1",
-                params![order.to_string()],
-                |_| Ok(()),
-            )?
-            .is_some())
+    async fn values_used(
+        &self,
+        dest: Uuid,
+        receipt_nonce: u64,
+        source: Uuid,
+        order: Option<(&Hash32, u64)>,
+    ) -> Result<ValuesUsed> {
+        let (order_hash, order_nonce) = match order {
+            Some((hash, nonce)) => (Some(hash.to_string()), Some(to_i64(nonce)?)),
+            None => (None, None),
+        };
+        self.one(
+            "SELECT EXISTS (SELECT 1 FROM erc8004_forward_receipts \
+                             WHERE dest_agent_uuid = ?1 AND receipt_nonce = ?2), \
+                    EXISTS (SELECT 1 FROM erc8004_forward_receipts WHERE order_hash = ?3), \
+                    EXISTS (SELECT 1 FROM erc8004_forward_receipts \
+                             WHERE source_agent_uuid = ?4 AND order_nonce = ?5)",
+            params![
+                dest.to_string(),
+                to_i64(receipt_nonce)?,
+                order_hash,
+                source.to_string(),
+                order_nonce
+            ],
+            |row| {
+                Ok(ValuesUsed {
+                    receipt_nonce: row.get(0)?,
+                    order: row.get(1)?,
+                    order_nonce: row.get(2)?,
+                })
+            },
+        )?
+        .ok_or_else(|| StoreError::internal("a SELECT of EXISTS answered no row"))
     }
 
     async fn receipts_of_root(&self, root: &Hash32) -> Result<Vec<ReceiptRecord>> {

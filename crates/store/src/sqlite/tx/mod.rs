@@ -23,7 +23,7 @@ use crate::{
     Agent, ApiKeyRecord, AttackType, Commitment, Entity, FlipMetrics, FlipRecord, LedgerEntry,
     LedgerTotals, LogEntry, LogHead, MevIncident, MevSummaryRow, Payout, PayoutKind, ReceiptRecord,
     Result, Settlement, SlashRecord, StoreError,
-    tx::{AgentRows, CommitmentRows, ForwardRows, KeyRows, LogRows, ManifestRows, Tx},
+    tx::{AgentRows, CommitmentRows, ForwardRows, KeyRows, LogRows, ManifestRows, Tx, ValuesUsed},
 };
 
 mod agents;
@@ -88,6 +88,10 @@ impl Tx for SqliteTx<'_> {
     }
 
     async fn lock_agents(&self, _agents: &[Uuid]) -> Result<()> {
+        Ok(())
+    }
+
+    async fn share_agents(&self, _agents: &[Uuid]) -> Result<()> {
         Ok(())
     }
 }
