@@ -523,17 +523,7 @@ fn evidence_error(index: usize, error: StoreError) -> StoreError {
 
 pub(crate) async fn trail<T: Tx>(tx: &T, root: Hash32) -> Result<ForwardTrail> {
     let receipts = tx.receipts_of_root(&root).await?;
-    let settlement = tx.settlement_of(&root).await?;
-    let slashes = match &settlement {
-        Some(s) => tx.slashes_of_settlement(s.id).await?,
-        None => Vec::new(),
-    };
-    Ok(ForwardTrail {
-        receipts,
-        more: false,
-        settlement,
-        slashes,
-    })
+    with_settlement(tx, root, receipts, false).await
 }
 
 pub(crate) async fn trail_page<T: Tx>(
@@ -547,14 +537,24 @@ pub(crate) async fn trail_page<T: Tx>(
             .await?,
         limit,
     );
+    with_settlement(tx, root, page.items, page.more).await
+}
+
+/// The trail of `root` made of these receipts, with the root's settlement and its slashes.
+async fn with_settlement<T: Tx>(
+    tx: &T,
+    root: Hash32,
+    receipts: Vec<ReceiptRecord>,
+    more: bool,
+) -> Result<ForwardTrail> {
     let settlement = tx.settlement_of(&root).await?;
     let slashes = match &settlement {
         Some(s) => tx.slashes_of_settlement(s.id).await?,
         None => Vec::new(),
     };
     Ok(ForwardTrail {
-        receipts: page.items,
-        more: page.more,
+        receipts,
+        more,
         settlement,
         slashes,
     })
