@@ -68,6 +68,10 @@ pub(crate) trait AgentRows {
     /// The agent with this id.
     async fn agent(&self, uuid: Uuid) -> Result<Option<Agent>>;
 
+    /// The agents with these ids that exist, in any order, in one lookup where the backend
+    /// can.
+    async fn agents(&self, uuids: &[Uuid]) -> Result<Vec<Agent>>;
+
     /// The agent with this registry identity.
     async fn agent_by_registry(
         &self,

@@ -17,6 +17,27 @@ pub(crate) async fn require_agent<T: Tx>(tx: &T, uuid: Uuid) -> Result<Agent> {
         .ok_or(StoreError::NotFound(Entity::Agent))
 }
 
+/// The registered agents `uuids`, in that order, read in one lookup.
+pub(crate) async fn require_agents<T: Tx, const N: usize>(
+    tx: &T,
+    uuids: [Uuid; N],
+) -> Result<[Agent; N]> {
+    let found = tx.agents(&uuids).await?;
+    let ordered = uuids
+        .iter()
+        .map(|uuid| {
+            found
+                .iter()
+                .find(|a| a.uuid == *uuid)
+                .cloned()
+                .ok_or(StoreError::NotFound(Entity::Agent))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    ordered
+        .try_into()
+        .map_err(|_| StoreError::internal("one agent per id"))
+}
+
 /// The stake account of one agent; with `for_update` its row stays locked.
 pub(crate) async fn stake_account<T: Tx>(
     tx: &T,

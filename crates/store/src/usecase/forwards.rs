@@ -20,7 +20,7 @@ use kagami_core::{
 };
 
 use super::{
-    agents::require_agent,
+    agents::{require_agent, require_agents},
     commitments::{dispute_manifests, disputes_due, pay_out, settle_due_disputes, slash},
     log::{self, Entry},
 };
@@ -36,8 +36,9 @@ pub(crate) async fn verify<T: Tx>(
     now: Timestamp,
     policy: Policy,
 ) -> Result<ForwardVerdict> {
-    let dest = tx.agent(query.dest).await?;
-    let source_known = tx.agent(query.source).await?.is_some();
+    let agents = tx.agents(&[query.dest, query.source]).await?;
+    let dest = agents.iter().find(|a| a.uuid == query.dest);
+    let source_known = agents.iter().any(|a| a.uuid == query.source);
     // The manifest shown and the one in force: all `verify_forward` needs of the destination's
     // manifests (a public endpoint: never the destination's whole history).
     let manifests = tx
@@ -100,15 +101,17 @@ async fn admit<T: Tx>(
     policy: &Policy,
 ) -> Result<Admitted> {
     let r = pair.receipt.value();
-    let manifest = tx
-        .manifest_by_hash(&r.manifest)
-        .await?
-        .ok_or(Rejection::CitedManifestUnknown)?;
-    if manifest.agent != r.to {
-        return Err(Rejection::ManifestNotDestinations.into());
-    }
-    let dest = require_agent(tx, r.to).await?;
-    let payer = require_agent(tx, r.from).await?;
+    // The cited manifest and the one in force, in one lookup; the cited one is looked up
+    // again, on its own, only to say why it is not among the destination's.
+    let dest_manifests = tx.manifests_in_force(r.to, now, Some(&r.manifest)).await?;
+    let Some(manifest) = dest_manifests.iter().find(|m| m.hash == r.manifest) else {
+        return Err(match tx.manifest_by_hash(&r.manifest).await? {
+            Some(_) => Rejection::ManifestNotDestinations,
+            None => Rejection::CitedManifestUnknown,
+        }
+        .into());
+    };
+    let [dest, payer] = require_agents(tx, [r.to, r.from]).await?;
     for agent in [&dest, &payer] {
         if r.chain != agent.chain {
             return Err(Rejection::ChainMismatch {
@@ -134,11 +137,7 @@ async fn admit<T: Tx>(
         }
         .into());
     }
-    let status = status_at(
-        &manifest,
-        &tx.manifests_in_force(r.to, now, None).await?,
-        now,
-    );
+    let status = status_at(manifest, &dest_manifests, now);
     if status != ManifestStatus::Active {
         return Err(Rejection::ManifestNotEffective { status }.into());
     }

@@ -44,6 +44,19 @@ impl<C: GenericClient + Sync> AgentRows for PgTx<'_, C> {
         .await
     }
 
+    async fn agents(&self, uuids: &[Uuid]) -> Result<Vec<Agent>> {
+        self.all(
+            concat!(
+                "SELECT ",
+                agent_columns!(),
+                " FROM erc8004_agents WHERE id = ANY($1)"
+            ),
+            &[&uuids],
+            sql::agent,
+        )
+        .await
+    }
+
     async fn agent_by_registry(
         &self,
         chain: &Chain,

@@ -43,6 +43,15 @@ impl AgentRows for SqliteTx<'_> {
         )
     }
 
+    async fn agents(&self, uuids: &[Uuid]) -> Result<Vec<Agent>> {
+        // In-process lookups: one statement per id costs no round trip.
+        let mut found = Vec::with_capacity(uuids.len());
+        for uuid in uuids {
+            found.extend(self.agent(*uuid).await?);
+        }
+        Ok(found)
+    }
+
     async fn agent_by_registry(
         &self,
         chain: &Chain,
