@@ -214,7 +214,12 @@ pub(crate) async fn record<T: Tx>(
     if let Some(stored) = tx.receipt_by_hash(&pair.receipt.id()).await? {
         return replayed(tx, stored).await;
     }
-    for agent in [r.from, r.to] {
+    // In id order, like stake rows: under shared agent locks, hops A→B and B→A settling both
+    // agents' disputes at once would otherwise take their commitment and stake rows in
+    // opposite orders, and deadlock.
+    let mut agents = [r.from, r.to];
+    agents.sort_unstable();
+    for agent in agents {
         settle_due_disputes(tx, agent, now).await?;
     }
     let Admitted { receipt } = admit(tx, &pair, now, &policy).await?;
