@@ -197,8 +197,22 @@ pub fn closes_loop(
     }
 }
 
+/// The part of [`decide_record`] that needs no stake: the loop `edge` closes, if any (settled
+/// whatever the stake), or the violation that refuses it. A store reads (and locks) the
+/// destination's stake only when this finds no loop.
+///
+/// # Errors
+/// [`RecordRejection::Forward`] when nothing may be stored.
+pub fn record_settles(
+    graph: &ForwardGraph,
+    edge: &Edge,
+    policy: &Policy,
+) -> Result<Option<DetectedLoop>, RecordRejection> {
+    closes_loop(graph, edge, policy).map_err(RecordRejection::Forward)
+}
+
 /// Decides what recording `edge` into the root's recorded hops `graph` does: a loop it closes
-/// is settled whatever the stake ([`closes_loop`]); other violations reject; then the
+/// is settled whatever the stake ([`record_settles`]); other violations reject; then the
 /// destination must have `min_stake_per_hop` available (its locks on this root excluded).
 ///
 /// # Errors
@@ -209,7 +223,7 @@ pub fn decide_record(
     destination: &StakeAccount,
     policy: &Policy,
 ) -> Result<RecordDecision, RecordRejection> {
-    if let Some(detected) = closes_loop(graph, edge, policy).map_err(RecordRejection::Forward)? {
+    if let Some(detected) = record_settles(graph, edge, policy)? {
         return Ok(RecordDecision::Settle(detected));
     }
     let available = destination.available();

@@ -1489,7 +1489,7 @@ pub(crate) async fn round_trips_per_use_case_are_as_documented(store: Store) {
     .await;
     assert_eq!(
         (publish, record, verify),
-        (8, 19, 6),
+        (8, 18, 6),
         "(publish, record-forward, verify-forward) round trips"
     );
 }

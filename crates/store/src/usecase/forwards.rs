@@ -10,7 +10,7 @@ use std::collections::HashSet;
 use kagami_core::{
     AgentStatus, DetectedLoop, ForwardGraph, ManifestStatus, Policy, RecordDecision, Reporter,
     crypto::{CycleReport, EthAddress, Hash32, Signable, Signature, Timestamp, Uuid},
-    decide::{closes_loop, decide_record},
+    decide::{closes_loop, decide_record, record_settles},
     graph::is_irrational_hop,
     manifest::{authorised_signers, status_at},
     plan_loop_settlement,
@@ -234,52 +234,46 @@ pub(crate) async fn record<T: Tx>(
     let Some(edge) = receipt.edge() else {
         return Err(StoreError::internal("an admitted pair is always a hop"));
     };
-    let dest = receipt.dest;
-    let decide = async |for_update: bool| -> Result<RecordDecision> {
-        let account = tx
-            .stake_accounts(&[dest], Some(&root), now, for_update)
-            .await?
-            .pop()
-            .map(|(_, a)| a)
-            .ok_or(StoreError::NotFound(Entity::Agent))?;
-        Ok(decide_record(&graph, &edge, &account, &policy).map_err(Rejection::Record)?)
-    };
-    match decide(false).await? {
-        RecordDecision::Accept { .. } => {
-            // Stored before the destination's stake row is taken: hops for one destination
-            // queue on that row, and hold it only to decide again on what is now stable, lock
-            // the stake and commit. (A refusal now rolls the receipt back with the rest.)
-            let stored = ReceiptRecord::new(receipt, None, now);
-            insert_receipt(tx, &stored).await?;
-            let RecordDecision::Accept { lock } = decide(true).await? else {
-                return Err(StoreError::internal(
-                    "the root's graph is locked: a hop that closed no loop cannot close one now",
-                ));
-            };
-            let expires_at = now.add_seconds(policy.stake_lock_seconds);
-            tx.insert_stake_lock(stored.receipt.dest, &root, lock, now, expires_at)
-                .await?;
-            Ok(RecordOutcome::Recorded {
-                receipt: stored,
-                replayed: false,
-            })
-        }
-        RecordDecision::Settle(detected) => {
-            let stored = ReceiptRecord::new(receipt, Some(detected.kind), now);
-            insert_receipt(tx, &stored).await?;
-            tx.invalidate_receipts(&root, &detected.receipts, detected.kind, now)
-                .await?;
-            let closing = stored.receipt.receipt_hash;
-            let (settlement, slashes) = settle(tx, &root, &detected, closing, None, now).await?;
-            Ok(RecordOutcome::Settled {
-                receipt: stored,
-                settlement,
-                slashes,
-                invalidated: detected.receipts,
-                replayed: false,
-            })
-        }
+    if let Some(detected) = record_settles(&graph, &edge, &policy).map_err(Rejection::Record)? {
+        let stored = ReceiptRecord::new(receipt, Some(detected.kind), now);
+        insert_receipt(tx, &stored).await?;
+        tx.invalidate_receipts(&root, &detected.receipts, detected.kind, now)
+            .await?;
+        let closing = stored.receipt.receipt_hash;
+        let (settlement, slashes) = settle(tx, &root, &detected, closing, None, now).await?;
+        return Ok(RecordOutcome::Settled {
+            receipt: stored,
+            settlement,
+            slashes,
+            invalidated: detected.receipts,
+            replayed: false,
+        });
     }
+    // No loop: the hop locks stake on the destination. Stored before the destination's stake
+    // row is taken: hops for one destination queue on that row, and hold it only to decide on
+    // its stake, lock it and commit. (A refusal rolls the receipt back with the rest.)
+    let stored = ReceiptRecord::new(receipt, None, now);
+    insert_receipt(tx, &stored).await?;
+    let dest = stored.receipt.dest;
+    let account = tx
+        .stake_accounts(&[dest], Some(&root), now, true)
+        .await?
+        .pop()
+        .map(|(_, a)| a)
+        .ok_or(StoreError::NotFound(Entity::Agent))?;
+    let decision = decide_record(&graph, &edge, &account, &policy).map_err(Rejection::Record)?;
+    let RecordDecision::Accept { lock } = decision else {
+        return Err(StoreError::internal(
+            "the root's graph is locked: a hop that closed no loop cannot close one now",
+        ));
+    };
+    let expires_at = now.add_seconds(policy.stake_lock_seconds);
+    tx.insert_stake_lock(dest, &root, lock, now, expires_at)
+        .await?;
+    Ok(RecordOutcome::Recorded {
+        receipt: stored,
+        replayed: false,
+    })
 }
 
 /// The answer to a receipt recorded before: settled (409) when it is invalid evidence of the

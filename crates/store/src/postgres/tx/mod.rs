@@ -98,9 +98,7 @@ impl<C: GenericClient + Sync> PgTx<'_, C> {
     ) -> Result<Vec<T>> {
         self.query(sql, params).await?.iter().map(map).collect()
     }
-}
 
-impl<C: GenericClient + Sync> PgTx<'_, C> {
     /// Takes the agents' transaction-scoped advisory locks, in sorted order: exclusive, or
     /// shared.
     async fn advisory_locks(&self, agents: &[Uuid], shared: bool) -> Result<()> {
